@@ -1,0 +1,34 @@
+"""Subcommands of `qm`; add a new one to COMMANDS."""
+
+import click
+
+from qm.commands.calibrate import calibrate
+from qm.commands.check import check
+from qm.commands.db import init
+from qm.commands.demo import demo
+from qm.commands.ingest import ingest
+from qm.commands.mystery import mystery_group
+from qm.commands.process import process
+from qm.commands.queues import queue_group
+from qm.commands.scorecard import scorecard
+from qm.commands.scripts import script_group
+from qm.commands.serve import serve
+from qm.commands.training import training
+from qm.commands.transcribe import transcribe, wer
+
+COMMANDS: list[click.Command] = [
+    calibrate,
+    check,
+    demo,
+    init,
+    ingest,
+    mystery_group,
+    process,
+    queue_group,
+    scorecard,
+    script_group,
+    serve,
+    training,
+    transcribe,
+    wer,
+]

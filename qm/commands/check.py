@@ -1,0 +1,71 @@
+"""`qm check`: check transcripts against a script's key points."""
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--script",
+    "script_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Script file (YAML or JSON, DESIGN.md's format).",
+)
+@click.argument(
+    "transcripts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per transcript per line.")
+def check(script_path: Path, transcripts: tuple[Path, ...], as_json: bool) -> None:
+    """Check TRANSCRIPT.json files against the script, all in one process.
+
+    A key point is hit only when said by the right speaker, within its time limit and
+    after the key points it must follow; low-confidence matches are marked uncertain
+    for a reviewer. Exits with status 1 when a file cannot be read.
+    """
+    from scoring.keypoints import check_call
+    from scoring.script import ScriptError, load_script
+    from scoring.transcript import CallTranscript, TranscriptError
+
+    try:
+        script = load_script(script_path)
+    except ScriptError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in transcripts:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            transcript = CallTranscript.from_dict(data, source=str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{path}: cannot read: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(
+                f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}"
+            ) from exc
+        except TranscriptError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if transcript.language != script.language:
+            click.echo(
+                f"warning: {path}: language {transcript.language}, "
+                f"but script {script.id} is {script.language}",
+                err=True,
+            )
+        if not transcript.call_id:
+            transcript = CallTranscript(
+                path.stem, transcript.language, transcript.duration, transcript.utterances
+            )
+        result = check_call(script, transcript)
+        if as_json:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            continue
+        compliance = "-" if result.compliance is None else f"{100 * result.compliance:.0f}%"
+        flag = "  CRITICAL FAIL" if result.critical_failed else ""
+        click.echo(f"{result.call_id}: compliance {compliance}{flag}")
+        for item in (*result.key_points, *result.forbidden):
+            mark = "HIT " if item.hit else ("??? " if item.uncertain else "miss")
+            where = f" at {item.start:.1f}s" if item.start is not None else ""
+            kind = "forbidden " if item.kind == "forbidden" else ""
+            detail = f' "{item.evidence}"' if item.evidence else ""
+            note = f" ({item.note})" if item.note and item.note != "not found" else ""
+            click.echo(f"  {mark} {kind}{item.id}{where}{detail}{note}")

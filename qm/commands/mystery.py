@@ -1,0 +1,36 @@
+"""`qm mystery`: mystery-shopper results."""
+
+from pathlib import Path
+
+import click
+
+from qm.commands.common import open_engine
+from qm.errors import ValidationFailed
+
+
+@click.group(name="mystery")
+def mystery_group() -> None:
+    """Mystery-shopper results (test calls with a known scenario)."""
+
+
+@mystery_group.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+def import_shops(obj: object, path: Path) -> None:
+    """Import a mystery-shopper CSV; a bad row stores nothing of the file.
+
+    Columns: shop_id, agent_id, date, scenario, optional score and comment, and one
+    column per key-point id with yes, no or na.
+    """
+    from qm.domain.mystery import ingest_mystery
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine:
+        try:
+            report = ingest_mystery(engine, path)
+        except ValidationFailed as exc:
+            raise click.ClickException(f"{exc} — nothing from this file was stored.") from exc
+    click.echo(
+        f"Imported {report.rows} shop(s) from {report.file}: {report.created} new, "
+        f"{report.updated} updated; items: {', '.join(report.items)}."
+    )

@@ -1,0 +1,62 @@
+"""`qm process`: run the pending pipeline stages of imported calls."""
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+from tqdm import tqdm
+
+from qm.commands.common import open_engine
+
+if TYPE_CHECKING:
+    from qm.domain.pipeline import ProcessReport
+
+
+def print_report(report: "ProcessReport") -> None:
+    """Summarise a pipeline run, listing every failed call with its error."""
+
+    def fmt(counts: dict[str, int]) -> str:
+        return ", ".join(f"{stage} {n}" for stage, n in counts.items()) or "none"
+
+    click.echo(
+        f"Processed {report.calls} call(s). "
+        f"Done: {fmt(report.done)}. Skipped: {fmt(report.skipped)}."
+    )
+    for warning in report.warnings:
+        click.secho(f"WARNING: {warning}", fg="yellow", err=True)
+    if report.failed:
+        click.secho(f"{len(report.failed)} stage(s) failed:", fg="red", err=True)
+        for call_id, stage, error in report.failed:
+            click.echo(f"  {call_id} [{stage}] {error}", err=True)
+
+
+@click.command()
+@click.option("--call", "call_ids", multiple=True, help="Only this call id (repeatable).")
+@click.option(
+    "--asr-fallback/--no-asr-fallback",
+    default=False,
+    help="Use pocketsphinx (low accuracy) when the Whisper model cannot be loaded.",
+)
+@click.pass_obj
+def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool) -> None:
+    """Run pending stages (transcribe, key points, metrics) for imported calls.
+
+    Each stage's outcome is recorded per call. A failing call is recorded with its
+    error and the others go on; running again resumes and retries failed stages.
+    Exits with status 1 when any stage failed.
+    """
+    # Imported here: the pipeline pulls in the scoring and ASR libraries.
+    from qm.domain.pipeline import process_pending, unfinished_call_ids
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine:
+        wanted = list(call_ids) or None
+        total = len(unfinished_call_ids(engine, wanted))
+        show = sys.stderr.isatty() and total > 0
+        with tqdm(total=total, unit="calls", file=sys.stderr, disable=not show) as bar:
+            report = process_pending(
+                engine, settings, call_ids=wanted, asr_fallback=asr_fallback, progress=bar.update
+            )
+    print_report(report)
+    if report.failed:
+        sys.exit(1)

@@ -1,0 +1,85 @@
+"""`qm queue`: per-queue script, FCR window and handle-time band."""
+
+import click
+
+from qm.commands.common import open_engine
+from qm.db import session_scope
+from qm.errors import QMError
+from qm.models import Queue
+
+
+@click.group(name="queue")
+def queue_group() -> None:
+    """Per-queue settings used by the pipeline and the scorecards."""
+
+
+@queue_group.command(name="set")
+@click.argument("queue")
+@click.option(
+    "--script", "script_key", default=None, help="Script id checked on this queue's calls."
+)
+@click.option("--fcr-window-days", type=int, default=None, help="Repeat-contact window for FCR.")
+@click.option(
+    "--aht-min",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Shortest acceptable handle time (s).",
+)
+@click.option(
+    "--aht-max",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Longest acceptable handle time (s).",
+)
+@click.pass_obj
+def set_queue(
+    obj: object,
+    queue: str,
+    script_key: str | None,
+    fcr_window_days: int | None,
+    aht_min: float | None,
+    aht_max: float | None,
+) -> None:
+    """Change the settings given for QUEUE; the others stay as they are."""
+    from qm.domain.queues import configure_queue
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine:
+        try:
+            with session_scope(engine) as session:
+                row = configure_queue(
+                    session,
+                    queue,
+                    actor="cli",
+                    script_key=script_key,
+                    fcr_window_days=fcr_window_days,
+                    aht_min_seconds=aht_min,
+                    aht_max_seconds=aht_max,
+                )
+                line = _describe(row)
+        except QMError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(line)
+
+
+@queue_group.command(name="list")
+@click.pass_obj
+def list_queue_settings(obj: object) -> None:
+    """Show every queue's settings."""
+    from sqlmodel import Session
+
+    from qm.domain.queues import list_queues
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine, Session(engine) as session:
+        for row in list_queues(session):
+            click.echo(_describe(row))
+
+
+def _describe(q: Queue) -> str:
+    low = "-" if q.aht_min_seconds is None else f"{q.aht_min_seconds:g}"
+    high = "-" if q.aht_max_seconds is None else f"{q.aht_max_seconds:g}"
+    return (
+        f"{q.id}: script {q.script_key or '-'}, FCR window {q.fcr_window_days} d, "
+        f"handle-time band {low}..{high} s"
+    )

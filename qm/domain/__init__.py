@@ -1,0 +1,1 @@
+"""Use cases of the application: plain functions over a session or engine. No web imports."""

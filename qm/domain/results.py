@@ -1,0 +1,55 @@
+"""Read-side aggregates over the stored per-call results."""
+
+from collections import defaultdict
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from qm.models import Call, KeyPointResult, MysteryShop
+
+
+def key_point_counts(
+    session: Session, start: datetime, end: datetime | None
+) -> dict[tuple[str, str], tuple[int, int, float, bool]]:
+    """(agent, key point) -> (hits, calls checked, weight, critical) for required key
+    points on calls started in [start, end) (open-ended when `end` is None)."""
+    query = (
+        sa.select(
+            col(Call.agent_id),
+            col(KeyPointResult.item_id),
+            sa.func.sum(sa.case((col(KeyPointResult.hit), 1), else_=0)),
+            sa.func.count(),
+            sa.func.max(KeyPointResult.weight),
+            sa.func.max(sa.case((col(KeyPointResult.critical), 1), else_=0)),
+        )
+        .join(Call, col(Call.id) == col(KeyPointResult.call_id))
+        .where(
+            col(KeyPointResult.kind) == "key_point",
+            col(KeyPointResult.required),
+            col(Call.started_at) >= start,
+        )
+        .group_by(col(Call.agent_id), col(KeyPointResult.item_id))
+    )
+    if end is not None:
+        query = query.where(col(Call.started_at) < end)
+    return {
+        (agent, item): (int(hits), int(n), float(weight), bool(critical))
+        for agent, item, hits, n, weight, critical in session.execute(query).all()
+    }
+
+
+def mystery_counts(
+    session: Session, start: date, end: date | None
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(agent, item) -> (shops passing, shops scoring it) for shops dated in [start, end)."""
+    query = select(MysteryShop).where(col(MysteryShop.date) >= start)
+    if end is not None:
+        query = query.where(col(MysteryShop.date) < end)
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for shop in session.exec(query).all():
+        for item, answer in shop.items.items():
+            if answer in ("yes", "no"):
+                counts[(shop.agent_id, item)][0] += answer == "yes"
+                counts[(shop.agent_id, item)][1] += 1
+    return {k: (v[0], v[1]) for k, v in counts.items()}

@@ -1,0 +1,156 @@
+"""Monthly agent scorecards from the stored calls, per-call results and mystery shops."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from qm.domain.results import key_point_counts
+from qm.errors import ValidationFailed
+from qm.models import Call, CallMetrics, MysteryShop, Queue
+from scoring.mystery import Shop
+from scoring.operational import Contact, FcrRules, HandleTarget, first_contact_resolution
+from scoring.scorecard import (
+    CallQuality,
+    Scorecard,
+    ScorecardConfig,
+    build_scorecards,
+    courtesy_score,
+    previous_period,
+)
+
+
+@dataclass(frozen=True)
+class ScorecardRequest:
+    """What to compute: the month, optionally one agent, and the FCR parameters."""
+
+    period: str
+    agent_id: str | None = None
+    as_of: datetime | None = None
+    fcr_window_days: int | None = None
+    same_reason: bool = False
+
+
+def month_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The first instant of `period` and of the month after it, in the site's zone.
+
+    Raises:
+        ValidationFailed: when `period` is not YYYY-MM.
+    """
+    try:
+        year, month = (int(p) for p in period.split("-"))
+        start = datetime(year, month, 1, tzinfo=tz)
+    except ValueError:
+        raise ValidationFailed("--period", None, "period", f"{period!r} is not YYYY-MM") from None
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+def _queue_settings(
+    session: Session, default_days: int | None
+) -> tuple[FcrRules, dict[str, HandleTarget], timedelta]:
+    queues = session.exec(select(Queue)).all()
+    default = timedelta(days=default_days) if default_days else timedelta(days=7)
+    windows = {} if default_days else {q.id: timedelta(days=q.fcr_window_days) for q in queues}
+    targets = {
+        q.id: HandleTarget(q.aht_min_seconds, q.aht_max_seconds)
+        for q in queues
+        if q.aht_min_seconds is not None or q.aht_max_seconds is not None
+    }
+    longest = max([default, *windows.values()])
+    return FcrRules(window=default, queue_windows=windows), targets, longest
+
+
+def compute_scorecards(
+    engine: Engine, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
+) -> list[Scorecard]:
+    """Scorecards for `request.period` (and the previous month, for the trend)."""
+    start, end = month_bounds(request.period, tz)
+    prev_start, _ = month_bounds(previous_period(request.period), tz)
+    with Session(engine) as session:
+        rules, targets, longest = _queue_settings(session, request.fcr_window_days)
+        rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)
+        as_of = request.as_of or session.exec(select(sa.func.max(Call.started_at))).one()
+        # Contacts up to one window after the month decide FCR of the month's contacts.
+        rows = session.exec(
+            select(Call, CallMetrics)
+            .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
+            .where(col(Call.started_at) >= prev_start, col(Call.started_at) < end + longest)
+        ).all()
+        shops = session.exec(
+            select(MysteryShop).where(
+                col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
+            )
+        ).all()
+        hits = key_point_counts(session, start, end)
+    contacts = [
+        Contact(
+            call_id=c.id,
+            agent_id=c.agent_id,
+            started_at=c.started_at,
+            customer_id=c.customer_id,
+            queue=c.queue,
+            reason=c.reason,
+            talk_seconds=c.talk_seconds,
+            hold_seconds=c.hold_seconds,
+            wrap_seconds=c.wrap_seconds,
+            transfers=c.transfers,
+            resolved=c.resolved,
+        )
+        for c, _ in rows
+    ]
+    quality = [
+        CallQuality(
+            c.id,
+            c.agent_id,
+            c.started_at,
+            m.compliance,
+            courtesy_score(m.courtesy) if m.courtesy else None,
+        )
+        for c, m in rows
+        if m is not None
+    ]
+    fcr = first_contact_resolution(contacts, as_of=as_of, rules=rules)
+    cards = build_scorecards(
+        request.period,
+        contacts=contacts,
+        fcr=fcr,
+        quality=quality,
+        shops=[Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in shops],
+        tz=tz,
+        config=ScorecardConfig(config.weights, config.min_contacts, targets),
+        real_hits={key: (h, n) for key, (h, n, _w, _c) in hits.items()},
+    )
+    if request.agent_id is not None:
+        cards = [c for c in cards if c.agent_id == request.agent_id]
+    return cards
+
+
+def describe(cards: Sequence[Scorecard]) -> list[str]:
+    """A plain-text table of scorecards for the terminal."""
+
+    def pct(value: float | None) -> str:
+        return "   -  " if value is None else f"{100 * value:5.1f}%"
+
+    lines = [
+        f"{'agent':<24} {'n':>4} {'rank':>4}  {'FCR':>6} {'xfer':>6} {'AHT s':>6} "
+        f"{'court.':>6} {'script':>6} {'mystery':>7}  composite (95% CI)"
+    ]
+    for card in cards:
+        m = card.metrics
+        aht = m["aht_seconds"].value
+        comp = card.composite
+        ci = f"[{100 * comp.ci95[0]:.0f}-{100 * comp.ci95[1]:.0f}]" if comp.ci95 else ""
+        rank = str(card.rank) if card.rank else "-"
+        note = "" if card.enough_data else "  not enough data"
+        lines.append(
+            f"{card.agent_id:<24} {card.contacts:>4} {rank:>4}  {pct(m['fcr'].value)} "
+            f"{pct(m['transfer_rate'].value)} {'-' if aht is None else f'{aht:.0f}':>6} "
+            f"{pct(m['courtesy'].value)} {pct(m['script_compliance'].value)} "
+            f"{pct(m['mystery_shopper'].value):>7}  {pct(comp.value)} {ci}{note}"
+        )
+    return lines

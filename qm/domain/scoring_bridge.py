@@ -1,0 +1,75 @@
+"""Conversions between stored rows and the scoring library's plain values."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qm.models import Segment, Transcript
+from scoring.courtesy import measure_courtesy
+from scoring.keypoints import CheckResult, check_call
+from scoring.script import Script as ParsedScript
+from scoring.transcript import CallTranscript, Utterance
+
+
+def call_transcript(
+    call_id: str, transcript: Transcript, segments: Sequence[Segment]
+) -> CallTranscript:
+    """The stored transcript as the scoring library's input."""
+    return CallTranscript(
+        call_id=call_id,
+        language=transcript.language,
+        duration=transcript.duration,
+        utterances=tuple(Utterance(s.speaker, s.start, s.end, s.text) for s in segments),
+    )
+
+
+def check_result_rows(
+    script: ParsedScript, transcript: CallTranscript
+) -> tuple[CheckResult, list[dict[str, Any]]]:
+    """Check `transcript` and return the result with one row of values per item."""
+    result = check_call(script, transcript)
+    rows = [
+        {
+            "kind": item.kind,
+            "item_id": item.id,
+            "label": item.label,
+            "hit": item.hit,
+            "uncertain": item.uncertain,
+            "start": item.start,
+            "end": item.end,
+            "speaker": item.speaker,
+            "evidence": item.evidence,
+            "score": item.score,
+            "method": item.method,
+            "note": item.note,
+            "required": item.required,
+            "critical": item.critical,
+            "weight": item.weight,
+        }
+        for item in (*result.key_points, *result.forbidden)
+    ]
+    return result, rows
+
+
+def courtesy_for(
+    transcript: CallTranscript,
+    *,
+    customer_name: str | None,
+    extra: Mapping[str, Sequence[str]] | None,
+) -> dict[str, Any]:
+    """Courtesy sub-measures of the agent's speech, as stored on the call's metrics."""
+    courtesy = measure_courtesy(
+        transcript, language=transcript.language, extra=extra, customer_name=customer_name
+    )
+    result: dict[str, Any] = courtesy.to_dict()
+    return result
+
+
+def handle_seconds(talk: float | None, hold: float | None, wrap: float | None) -> float | None:
+    """Handle time = talk + hold + wrap (DESIGN.md).
+
+    An empty manifest cell means unknown, not zero, so the handle time of a call with any
+    part unknown is unknown too (and the call does not count toward AHT).
+    """
+    if talk is None or hold is None or wrap is None:
+        return None
+    return talk + hold + wrap

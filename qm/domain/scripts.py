@@ -1,0 +1,103 @@
+"""Call scripts: stored in DESIGN.md's format, one row per version, assigned to queues."""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from qm.domain.audit import record
+from qm.errors import NotFound, ValidationFailed
+from qm.models import Queue, Script
+from scoring.script import Script as ParsedScript
+from scoring.script import ScriptError, load_script, parse_script
+
+
+def save_script(session: Session, parsed: ParsedScript, *, actor: str) -> Script:
+    """Store `parsed` as a new version of its script unless the latest version is identical."""
+    body = parsed.to_dict()
+    latest = _latest(session, parsed.id)
+    if latest is not None and latest.body == body:
+        return latest
+    row = Script(
+        key=parsed.id,
+        version=1 if latest is None else latest.version + 1,
+        name=parsed.name,
+        language=parsed.language,
+        body=body,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="script.save",
+        entity="script",
+        entity_id=f"{row.key}@{row.version}",
+    )
+    return row
+
+
+def load_script_file(session: Session, path: Path, *, actor: str) -> Script:
+    """Validate a YAML/JSON script file and store it as a new version.
+
+    Raises:
+        ValidationFailed: naming the file and the offending field.
+    """
+    try:
+        parsed = load_script(path)
+    except ScriptError as exc:
+        raise ValidationFailed(str(path), None, None, str(exc)) from exc
+    return save_script(session, parsed, actor=actor)
+
+
+def assign_to_queue(session: Session, key: str, queue: str, *, actor: str) -> None:
+    """Make `key` the script checked on calls of `queue` (created when new)."""
+    if _latest(session, key) is None:
+        raise NotFound(f"no script {key!r}")
+    row = session.get(Queue, queue) or Queue(id=queue)
+    row.script_key = key
+    session.add(row)
+    record(
+        session,
+        actor=actor,
+        action="script.assign",
+        entity="queue",
+        entity_id=queue,
+        detail={"script": key},
+    )
+
+
+def _latest(session: Session, key: str) -> Script | None:
+    return session.exec(
+        select(Script).where(Script.key == key).order_by(col(Script.version).desc())
+    ).first()
+
+
+def exists(session: Session, key: str) -> bool:
+    """True when some version of script `key` is stored."""
+    return _latest(session, key) is not None
+
+
+def latest_parsed(session: Session, key: str) -> tuple[Script, ParsedScript]:
+    """The newest stored version of `key`, with its parsed form for the scoring library.
+
+    Raises:
+        NotFound: when no version of `key` is stored.
+    """
+    row = _latest(session, key)
+    if row is None:
+        raise NotFound(f"script {key!r} is assigned but not stored; load it with `qm script load`")
+    return row, _parse_cached(row.body, f"script {row.key} v{row.version}")
+
+
+@lru_cache(maxsize=64)
+def _parse_canonical(canonical: str, source: str) -> ParsedScript:
+    return parse_script(json.loads(canonical), source=source)
+
+
+def _parse_cached(body: dict[str, Any], source: str) -> ParsedScript:
+    # Parsing is keyed on the content itself, so apps on different databases never
+    # share a parse of a different script that happens to have the same row id.
+    return _parse_canonical(json.dumps(body, sort_keys=True), source)

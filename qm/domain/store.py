@@ -1,0 +1,89 @@
+"""Bulk writes shared by the importers: dialect-aware upserts and transcript storage."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from qm.models import Segment, Transcript, utcnow
+from transcripts import Transcript as TranscriptDoc
+
+
+def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str] = (),
+) -> None:
+    """Insert `rows`, updating `update` columns (or leaving the row alone) on a key conflict.
+
+    The rows go as one executemany of a single cached statement: compiling a multi-row
+    VALUES clause per batch cost more than the database work itself.
+    """
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    if update:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    conn.execute(stmt, list(rows))
+
+
+def existing_ids(conn: Connection, column: sa.Column[Any], ids: Iterable[str]) -> set[str]:
+    """The subset of `ids` already present in `column`."""
+    wanted = list(ids)
+    found: set[str] = set()
+    for i in range(0, len(wanted), 900):
+        chunk = wanted[i : i + 900]
+        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
+def replace_transcript(
+    conn: Connection, call_id: str, doc: TranscriptDoc, *, kind: str = "original", source: str
+) -> int:
+    """Store `doc` as the call's transcript of `kind`, replacing any earlier one; returns its id."""
+    table = Transcript.__table__  # type: ignore[attr-defined]
+    conn.execute(sa.delete(table).where(table.c.call_id == call_id, table.c.kind == kind))
+    transcript_id: int = conn.execute(
+        sa.insert(table)
+        .values(
+            call_id=call_id,
+            kind=kind,
+            language=doc.language,
+            duration=doc.duration,
+            source=source[:300],
+            created_at=utcnow(),
+        )
+        .returning(table.c.id)
+    ).scalar_one()
+    segments = [
+        {
+            "transcript_id": transcript_id,
+            "position": position,
+            "speaker": seg.speaker,
+            "start": seg.start,
+            "end": seg.end,
+            "text": seg.text,
+            "words": None
+            if seg.words is None
+            else [{"text": w.text, "start": w.start, "end": w.end} for w in seg.words],
+        }
+        for position, seg in enumerate(doc.segments)
+    ]
+    if segments:
+        conn.execute(sa.insert(Segment.__table__), segments)  # type: ignore[attr-defined]
+    return transcript_id

@@ -1,0 +1,35 @@
+"""SQLModel tables. Import from here so that every table is registered on the metadata."""
+
+from qm.models.audit import AuditEvent
+from qm.models.base import UTCDateTime, utcnow
+from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus
+from qm.models.mystery import MysteryShop
+from qm.models.people import Agent, Customer, Role, Team, User
+from qm.models.results import CallMetrics, KeyPointResult
+from qm.models.scripts import Script
+from qm.models.training import TrainingAssignment, TrainingStatus
+from qm.models.transcripts import Segment, Transcript
+
+__all__ = (
+    "Agent",
+    "AuditEvent",
+    "Call",
+    "CallMetrics",
+    "CallStage",
+    "Customer",
+    "KeyPointResult",
+    "MysteryShop",
+    "Queue",
+    "Role",
+    "Script",
+    "Segment",
+    "Stage",
+    "StageStatus",
+    "Team",
+    "TrainingAssignment",
+    "TrainingStatus",
+    "Transcript",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+)

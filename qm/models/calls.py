@@ -1,0 +1,74 @@
+"""Queues, calls (one row per customer contact) and per-call pipeline stages."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from qm.models.base import UTCDateTime, utcnow
+
+
+class Queue(SQLModel, table=True):
+    """A call queue with its script and metric parameters."""
+
+    id: str = Field(primary_key=True, max_length=100)
+    script_key: str | None = Field(default=None, max_length=100)
+    fcr_window_days: int = 7
+    # Handle-time target band in seconds; calls outside it are flagged.
+    aht_min_seconds: float | None = None
+    aht_max_seconds: float | None = None
+
+
+class Call(SQLModel, table=True):
+    """A customer contact with the call-manifest fields of DESIGN.md."""
+
+    __table_args__ = (Index("ix_call_agent_started", "agent_id", "started_at"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    agent_id: str = Field(foreign_key="agent.id")
+    customer_id: str | None = Field(default=None, foreign_key="customer.id", index=True)
+    queue: str | None = Field(default=None, foreign_key="queue.id", index=True)
+    reason: str | None = Field(default=None, max_length=200)
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    talk_seconds: float | None = None
+    hold_seconds: float | None = None
+    wrap_seconds: float | None = None
+    transfers: int | None = None
+    resolved: bool | None = None
+    audio_path: str | None = Field(default=None, max_length=1000)
+    # Which stereo channel carries the agent ("left"/"right"); None means the site default.
+    agent_channel: str | None = Field(default=None, max_length=5)
+    source: str = Field(default="manifest", max_length=200)
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Stage(StrEnum):
+    """Pipeline stages, in the order they run."""
+
+    TRANSCRIBE = "transcribe"
+    KEYPOINTS = "keypoints"
+    METRICS = "metrics"
+
+
+class StageStatus(StrEnum):
+    """Where a call stands in one stage. A call with no row for a stage is pending."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class CallStage(SQLModel, table=True):
+    """The outcome of one pipeline stage for one call."""
+
+    __tablename__ = "call_stage"
+    __table_args__ = (UniqueConstraint("call_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
+    stage: Stage = Field(sa_column=Column(String(20), nullable=False))
+    status: StageStatus = Field(sa_column=Column(String(20), nullable=False))
+    detail: str = Field(default="", max_length=4000)
+    attempts: int = 1
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,52 @@
+"""Per-call results of the pipeline: key-point checks and metrics."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from qm.models.base import UTCDateTime, utcnow
+
+
+class KeyPointResult(SQLModel, table=True):
+    """Whether one key point (or forbidden phrase) of a script held on a call, with evidence."""
+
+    __tablename__ = "key_point_result"
+    __table_args__ = (UniqueConstraint("call_id", "kind", "item_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
+    script_id: int = Field(foreign_key="script.id")
+    kind: str = Field(max_length=20)  # "key_point" | "forbidden"
+    item_id: str = Field(max_length=100)
+    label: str = Field(default="", max_length=300)
+    hit: bool
+    uncertain: bool = False
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = Field(default=None, max_length=10)
+    evidence: str = ""
+    score: float = 0.0
+    method: str = Field(default="", max_length=30)
+    # Why a found phrase did not count (wrong speaker, too late, out of order).
+    note: str = Field(default="", max_length=300)
+    required: bool = True
+    critical: bool = False
+    weight: float = 1.0
+
+
+class CallMetrics(SQLModel, table=True):
+    """The per-call figures that scorecards aggregate."""
+
+    __tablename__ = "call_metrics"
+
+    call_id: str = Field(primary_key=True, foreign_key="call.id", ondelete="CASCADE")
+    handle_seconds: float | None = None
+    transferred: bool | None = None
+    # Weighted share of applicable key points hit; 0 when a critical one was missed.
+    compliance: float | None = None
+    critical_failed: bool | None = None
+    uncertain_items: int = 0
+    courtesy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

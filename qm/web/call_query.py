@@ -1,0 +1,116 @@
+"""The call list's query string: parsed into `CallFilters`, and rebuilt for paging links.
+
+The HTML filter form and `GET /api/calls` take the same parameters:
+
+| parameter          | meaning                                                   |
+|--------------------|-----------------------------------------------------------|
+| `agent`            | agent id                                                  |
+| `queue`, `reason`  | exact queue id / call reason                              |
+| `from`, `to`       | first and last day (YYYY-MM-DD) in the site's time zone   |
+| `status`           | pipeline status: pending, done or failed                  |
+| `compliance_below` | compliance under this percentage (0-100)                  |
+| `critical`         | `yes`: a critical key point was missed; `no`: none was    |
+| `q`                | part of the call id, customer id or customer name         |
+| `page`             | 1-based page number                                       |
+
+Empty values mean "any", as an untouched form field submits them.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
+
+from qm.domain.calls import CallFilters, PipelineStatus
+from qm.errors import ValidationFailed
+
+FILTER_KEYS = (
+    "agent",
+    "queue",
+    "reason",
+    "from",
+    "to",
+    "status",
+    "compliance_below",
+    "critical",
+    "q",
+)
+SOURCE = "query"  # the "file" named in a ValidationFailed about a query parameter
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    """A parsed call-list query: the filters, the page, and the raw values to echo back."""
+
+    filters: CallFilters
+    page: int
+    values: dict[str, str]
+
+    def url(self, path: str, page: int) -> str:
+        """`path` with the same filters and another page number."""
+        return f"{path}?{urlencode({**self.values, 'page': str(page)})}"
+
+
+def _date(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(SOURCE, None, name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _percent(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationFailed(SOURCE, None, name, f"{raw!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise ValidationFailed(SOURCE, None, name, "must be a percentage from 0 to 100")
+    return value / 100
+
+
+def _page(raw: str) -> int:
+    try:
+        page = int(raw)
+    except ValueError:
+        raise ValidationFailed(SOURCE, None, "page", f"{raw!r} is not a page number") from None
+    if page < 1:
+        raise ValidationFailed(SOURCE, None, "page", "pages are numbered from 1")
+    return page
+
+
+def _critical(raw: str) -> bool:
+    if raw not in ("yes", "no"):
+        raise ValidationFailed(SOURCE, None, "critical", "must be yes or no")
+    return raw == "yes"
+
+
+def _status(raw: str) -> PipelineStatus:
+    try:
+        return PipelineStatus(raw)
+    except ValueError:
+        choices = ", ".join(s.value for s in PipelineStatus)
+        raise ValidationFailed(SOURCE, None, "status", f"must be one of {choices}") from None
+
+
+def parse_call_query(params: Mapping[str, str]) -> CallQuery:
+    """Parse the call-list parameters; raises ValidationFailed naming a bad one."""
+    values = {k: params[k].strip() for k in FILTER_KEYS if params.get(k, "").strip()}
+    filters = CallFilters(
+        agent=values.get("agent"),
+        queue=values.get("queue"),
+        reason=values.get("reason"),
+        date_from=_date("from", values["from"]) if "from" in values else None,
+        date_to=_date("to", values["to"]) if "to" in values else None,
+        status=_status(values["status"]) if "status" in values else None,
+        compliance_below=(
+            _percent("compliance_below", values["compliance_below"])
+            if "compliance_below" in values
+            else None
+        ),
+        critical_failed=_critical(values["critical"]) if "critical" in values else None,
+        search=values.get("q"),
+    )
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise ValidationFailed(SOURCE, None, "to", "the last day comes before the first")
+    page = _page(params["page"].strip()) if params.get("page", "").strip() else 1
+    return CallQuery(filters=filters, page=page, values=values)

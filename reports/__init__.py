@@ -1,0 +1,1 @@
+"""Scorecard data to PDF bytes (ReportLab) and charts. Never touches the database."""

@@ -1,0 +1,296 @@
+"""Checking a transcript against a script's key points and forbidden phrases.
+
+A key point is hit only when the rule holds completely: a match strong enough for the
+phrase's length, said by the right speaker, starting within `within_seconds` of the
+start of the recording, and after every key point in `after` (whose earliest valid
+occurrence must start earlier).
+
+Uncertain items go to a person; they are never silently passed or failed:
+
+- a match in the grey band just below the hit threshold is reported `uncertain` with
+  hit false;
+- so is a strong match whose order rests on a prerequisite that is itself uncertain
+  (it is in order only if the reviewer accepts the prerequisite);
+- in compliance an uncertain key point counts as not hit until a reviewer decides, but
+  an uncertain critical key point does not fail the call on its own.
+
+Compliance is the weighted share of required key points hit; a missed critical key
+point (or a critical forbidden phrase said) makes it 0, every item still listed.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from scoring.alignment import word_similarity
+from scoring.courtesy import Courtesy, measure_courtesy
+from scoring.matching import (
+    UNCERTAIN_BAND,
+    Candidate,
+    Matcher,
+    Phrase,
+    find_candidates,
+    pinyin,
+    prepare,
+    windows,
+)
+from scoring.normalize import normalize
+from scoring.script import ForbiddenRule, KeyPoint, Script
+from scoring.transcript import CallTranscript
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The outcome of one key point or forbidden rule on one call."""
+
+    id: str
+    label: str
+    kind: str  # "key_point" | "forbidden"
+    hit: bool
+    uncertain: bool
+    start: float | None
+    end: float | None
+    speaker: str | None
+    evidence: str
+    score: float
+    method: str
+    note: str
+    required: bool
+    critical: bool
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The item as `qm check --json` prints it."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "hit": self.hit,
+            "uncertain": self.uncertain,
+            "start": self.start,
+            "end": self.end,
+            "speaker": self.speaker,
+            "evidence": self.evidence,
+            "score": round(self.score, 4),
+            "method": self.method,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Every item of the script checked on one call."""
+
+    call_id: str
+    script_id: str
+    key_points: tuple[ItemResult, ...]
+    forbidden: tuple[ItemResult, ...]
+    compliance: float | None
+    critical_failed: bool
+    courtesy: Courtesy
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `qm check --json` object."""
+        return {
+            "call_id": self.call_id,
+            "script": self.script_id,
+            "key_points": [r.to_dict() for r in self.key_points],
+            "forbidden": [r.to_dict() for r in self.forbidden],
+            "compliance": self.compliance,
+            "critical_failed": self.critical_failed,
+            "courtesy": self.courtesy.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    candidate: Candidate
+    threshold: float
+
+    @property
+    def strong(self) -> bool:
+        return self.candidate.score >= self.threshold
+
+    @property
+    def weak(self) -> bool:
+        return self.threshold - UNCERTAIN_BAND <= self.candidate.score < self.threshold
+
+
+def _order(key_points: Sequence[KeyPoint]) -> list[KeyPoint]:
+    """Key points with every `after` prerequisite before its dependants (scripts are acyclic)."""
+    done: dict[str, KeyPoint] = {}
+    by_id = {kp.id: kp for kp in key_points}
+
+    def visit(kp: KeyPoint) -> None:
+        if kp.id in done:
+            return
+        for other in kp.after:
+            visit(by_id[other])
+        done[kp.id] = kp
+
+    for kp in key_points:
+        visit(kp)
+    return list(done.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    """When a key point was first validly said, and whether that is certain."""
+
+    start: float
+    certain: bool
+
+
+def _why_not(kp: KeyPoint, c: Candidate, times: dict[str, _When | None]) -> str | None:
+    """None when the candidate satisfies the rule, else the reason it does not."""
+    w = c.window
+    if kp.speaker != "any" and w.speaker != kp.speaker:
+        return f"said by {w.speaker}, not {kp.speaker}"
+    if kp.within_seconds is not None and w.start > kp.within_seconds:
+        return f"at {w.start:.1f} s, after the {kp.within_seconds:g} s limit"
+    for other in kp.after:
+        when = times.get(other)
+        if when is None:
+            return f"{other} never happened before it"
+        if when.start >= w.start:
+            return f"before {other}"
+    return None
+
+
+def _unsure_prerequisite(kp: KeyPoint, times: dict[str, _When | None]) -> str | None:
+    """The first `after` key point that was only found with low confidence."""
+    return next((o for o in kp.after if (when := times.get(o)) and not when.certain), None)
+
+
+def _result(
+    kind: str, item: Any, chosen: _Scored | None, *, hit: bool, uncertain: bool, note: str
+) -> ItemResult:
+    c = chosen.candidate if chosen else None
+    return ItemResult(
+        id=item.id,
+        label=item.label,
+        kind=kind,
+        hit=hit,
+        uncertain=uncertain,
+        start=c.window.start if c else None,
+        end=c.window.end if c else None,
+        speaker=c.window.speaker if c else None,
+        evidence=c.window.text if c else "",
+        score=c.score if c else 0.0,
+        method=c.method if c else "",
+        note=note,
+        required=getattr(item, "required", True),
+        critical=item.critical,
+        weight=getattr(item, "weight", 1.0),
+    )
+
+
+def _check_key_point(
+    kp: KeyPoint, scored: list[_Scored], times: dict[str, _When | None]
+) -> tuple[ItemResult, _When | None]:
+    valid = [s for s in scored if _why_not(kp, s.candidate, times) is None]
+    strong = [s for s in valid if s.strong]
+    unsure = _unsure_prerequisite(kp, times)
+    if strong:
+        # The earliest valid occurrence counts (it is what later `after` rules compare to).
+        best = min(strong, key=lambda s: (s.candidate.window.start, -s.candidate.score))
+        when = _When(best.candidate.window.start, certain=unsure is None)
+        if unsure is not None:
+            # Said in order only if the reviewer accepts the prerequisite's match.
+            note = f"after {unsure}, which needs a reviewer"
+            return _result("key_point", kp, best, hit=False, uncertain=True, note=note), when
+        return _result("key_point", kp, best, hit=True, uncertain=False, note=""), when
+    weak = [s for s in valid if s.weak]
+    if weak:
+        best = max(weak, key=lambda s: s.candidate.score)
+        note = "low-confidence match: needs a reviewer"
+        when = _When(best.candidate.window.start, certain=False)
+        return _result("key_point", kp, best, hit=False, uncertain=True, note=note), when
+    invalid = [s for s in scored if s.strong]
+    if invalid:
+        best = min(invalid, key=lambda s: s.candidate.window.start)
+        reason = _why_not(kp, best.candidate, times) or ""
+        return _result("key_point", kp, best, hit=False, uncertain=False, note=reason), None
+    return _result("key_point", kp, None, hit=False, uncertain=False, note="not found"), None
+
+
+def clear_caches() -> None:
+    """Forget every cached normal form, pinyin, word similarity and prepared script."""
+    for cached in (normalize, pinyin, word_similarity, prepare, _prepared):
+        cached.cache_clear()
+
+
+@lru_cache(maxsize=64)
+def _prepared(
+    key_points: tuple[KeyPoint, ...], forbidden: tuple[ForbiddenRule, ...]
+) -> tuple[tuple[Phrase, ...], tuple[tuple[str, str], ...]]:
+    """Every phrase of a script, prepared once, and the item that owns it."""
+    phrases: list[Phrase] = []
+    owner: list[tuple[str, str]] = []
+    for kp in key_points:
+        phrases.extend(prepare(p) for p in kp.phrases)
+        owner.extend(("key_point", kp.id) for _ in kp.phrases)
+    for rule in forbidden:
+        phrases.extend(prepare(p) for p in rule.phrases)
+        owner.extend(("forbidden", rule.id) for _ in rule.phrases)
+    return tuple(phrases), tuple(owner)
+
+
+def check_call(
+    script: Script, transcript: CallTranscript, *, matcher: Matcher | None = None
+) -> CheckResult:
+    """Check every key point and forbidden rule of `script` on `transcript`."""
+    phrases, owner = _prepared(script.key_points, script.forbidden)
+    by_item: dict[tuple[str, str], list[_Scored]] = {}
+    for c in find_candidates(
+        phrases, windows(transcript.utterances), matcher=matcher, language=script.language
+    ):
+        by_item.setdefault(owner[c.phrase_index], []).append(
+            _Scored(c, phrases[c.phrase_index].threshold)
+        )
+
+    times: dict[str, _When | None] = {}
+    results: dict[str, ItemResult] = {}
+    for kp in _order(script.key_points):
+        results[kp.id], times[kp.id] = _check_key_point(
+            kp, by_item.get(("key_point", kp.id), []), times
+        )
+    key_points = tuple(results[kp.id] for kp in script.key_points)
+
+    forbidden = []
+    for rule in script.forbidden:
+        said = [
+            s
+            for s in by_item.get(("forbidden", rule.id), [])
+            if s.candidate.window.speaker == "agent"
+        ]
+        strong = [s for s in said if s.strong]
+        weak = [s for s in said if s.weak]
+        if strong:
+            best = min(strong, key=lambda s: s.candidate.window.start)
+            forbidden.append(_result("forbidden", rule, best, hit=True, uncertain=False, note=""))
+        elif weak:
+            best = max(weak, key=lambda s: s.candidate.score)
+            note = "low-confidence match: needs a reviewer"
+            forbidden.append(_result("forbidden", rule, best, hit=False, uncertain=True, note=note))
+        else:
+            forbidden.append(_result("forbidden", rule, None, hit=False, uncertain=False, note=""))
+
+    critical_failed = any(r.critical and not r.hit and not r.uncertain for r in key_points) or any(
+        r.critical and r.hit for r in forbidden
+    )
+    required = [r for r in key_points if r.required]
+    total = sum(r.weight for r in required)
+    compliance = None if total == 0 else sum(r.weight for r in required if r.hit) / total
+    if critical_failed and compliance is not None:
+        compliance = 0.0
+    courtesy = measure_courtesy(transcript, language=script.language, extra=script.courtesy)
+    return CheckResult(
+        call_id=transcript.call_id,
+        script_id=script.id,
+        key_points=key_points,
+        forbidden=tuple(forbidden),
+        compliance=compliance,
+        critical_failed=critical_failed,
+        courtesy=courtesy,
+    )

@@ -1,0 +1,266 @@
+"""Finding a script phrase in a transcript despite ASR errors: the matcher cascade.
+
+For every phrase and every window of the transcript (one utterance, or two consecutive
+utterances of the same speaker, so that a phrase split across segments is found):
+
+1. **exact**: the normalised phrase occurs in the normalised window (score 1.0);
+2. **fuzzy**: for English, a word-by-word alignment of the whole phrase in the window
+   (`scoring.alignment`: sound-alike words are cheap, a different or missing word costs
+   its weight, function words weigh less), so that a line sharing a few words with the
+   phrase but saying something else stays low; for Chinese, rapidfuzz's character
+   alignment (`partial_ratio`), scaled down when the window is shorter than the phrase.
+   rapidfuzz's `partial_ratio` also screens every pair first, so that only pairs with
+   something in common are aligned;
+3. **pinyin** (Chinese): the same alignment over toneless pinyin, so that homophones
+   written with the wrong character (清问 for 请问) still match;
+4. **semantic** (optional): a pluggable `Matcher` for paraphrases, used only when one is
+   configured; nothing else depends on it.
+
+Each (phrase, window) gets its best score and the method that found it. Whether that
+counts as a hit, an uncertain match or nothing is decided by length-aware thresholds:
+short phrases must match almost exactly, long ones may carry a few ASR errors.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+from pypinyin import lazy_pinyin
+from rapidfuzz import fuzz
+from rapidfuzz.process import cdist
+
+from scoring.alignment import align_score, word_weight
+from scoring.normalize import is_chinese, normalize, tokens
+from scoring.transcript import Utterance
+
+# Below this char-level score a pair is not considered at all (keeps cdist sparse).
+FLOOR = 0.5
+# Width of the "uncertain" band below each hit threshold.
+UNCERTAIN_BAND = 0.12
+# The word alignment of an English phrase is tried only where rapidfuzz's character
+# screen is at least this close to the uncertain band. On the dev set the alignment
+# never scored more than 0.10 above the screen (41,482 pairs), so nothing is lost.
+ALIGN_MARGIN = 0.12
+# Two segments of one speaker are read as one stretch of speech only when the pause
+# between them is at most this long (a phrase is not said across a minute of silence).
+PAIR_GAP_SECONDS = 3.0
+
+
+class Matcher(Protocol):
+    """A semantic matcher for paraphrases (e.g. a local sentence-embedding model).
+
+    It is asked only about pairs that the string matchers left below the hit threshold,
+    but then about every such pair of a call, so an embedding model should cache each
+    text's vector (the same phrase and window come back many times). Its score is held
+    to the same length-aware thresholds and uncertain band as the others, so it must be
+    calibrated: 1.0 means "says the same", and a paraphrase should clear 0.75 - 0.95.
+    """
+
+    name: str
+
+    def similarity(self, phrase: str, text: str, language: str) -> float:
+        """Similarity in [0, 1] between a script phrase and a transcript window (raw text)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A script phrase prepared once for matching."""
+
+    text: str
+    norm: str
+    chinese: bool
+    threshold: float
+    words: tuple[str, ...]
+    weights: tuple[float, ...]
+    pinyin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A stretch of one speaker's speech: one utterance or two in a row."""
+
+    first: int
+    last: int
+    speaker: str
+    start: float
+    end: float
+    text: str
+    norm: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The best score of one phrase in one window."""
+
+    window: Window
+    phrase_index: int
+    score: float
+    method: str
+
+
+def hit_threshold(phrase_norm: str) -> float:
+    """Score needed for a hit: the shorter the phrase, the closer to exact."""
+    length = len(tokens(phrase_norm))
+    # (up to N tokens, threshold). Chinese counts characters and is scored by character
+    # alignment: one or two characters must match exactly in effect, longer phrases may
+    # carry a few ASR substitutions. English counts words and is scored by weighted word
+    # alignment (function words weigh half): one or two words must be there (up to
+    # inflection); three or four may lose one function word ("my name sarah"); five to
+    # seven may not lose a content word (1 of a weight of 4 leaves 0.75); longer phrases
+    # may lose about a quarter of their weight to ASR errors.
+    if is_chinese(phrase_norm):
+        steps, longest = ((2, 0.97), (4, 0.82), (7, 0.75)), 0.70
+    else:
+        steps, longest = ((2, 0.95), (4, 0.75), (7, 0.76)), 0.72
+    for limit, threshold in steps:
+        if length <= limit:
+            return threshold
+    return longest
+
+
+@lru_cache(maxsize=8192)
+def prepare(text: str) -> Phrase:
+    """Normalise a script phrase once: its form, threshold, weighted words and pinyin."""
+    norm = normalize(text)
+    chinese = is_chinese(norm)
+    words = () if chinese else tuple(norm.split())
+    return Phrase(
+        text=text,
+        norm=norm,
+        chinese=chinese,
+        threshold=hit_threshold(norm),
+        words=words,
+        weights=tuple(word_weight(w) for w in words),
+        pinyin=pinyin(norm) if chinese else "",
+    )
+
+
+def windows(utterances: Sequence[Utterance]) -> list[Window]:
+    """Single utterances plus each pair of consecutive, close utterances by one speaker."""
+    out = []
+    for i, u in enumerate(utterances):
+        norm = normalize(u.text)
+        out.append(Window(i, i, u.speaker, u.start, u.end, u.text, norm, tuple(norm.split())))
+    for i in range(len(utterances) - 1):
+        a, b = utterances[i], utterances[i + 1]
+        if a.speaker == b.speaker and b.start - a.end <= PAIR_GAP_SECONDS:
+            joiner = "" if is_chinese(a.text) else " "
+            first, second = out[i], out[i + 1]
+            out.append(
+                Window(
+                    i,
+                    i + 1,
+                    a.speaker,
+                    a.start,
+                    b.end,
+                    f"{a.text}{joiner}{b.text}",
+                    f"{first.norm}{joiner}{second.norm}".strip(),
+                    first.words + second.words,
+                )
+            )
+    return out
+
+
+@lru_cache(maxsize=65536)
+def pinyin(norm: str) -> str:
+    """Toneless pinyin of normalised Chinese text, syllables separated by spaces."""
+    return " ".join(lazy_pinyin(norm))
+
+
+def _contains(phrase: str, text: str, chinese: bool) -> bool:
+    if chinese:
+        return phrase in text
+    return f" {phrase} " in f" {text} "
+
+
+def _coverage(phrase: str, text: str, raw: float) -> float:
+    # partial_ratio aligns the shorter string inside the longer one; when the window is
+    # the shorter, a fragment of the phrase would score high, so scale by coverage.
+    score = raw / 100
+    if len(text) < len(phrase):
+        score *= len(text) / len(phrase)
+    return score
+
+
+def _fuzzy(phrase: Phrase, window: Window, raw: float) -> tuple[float, str]:
+    if not phrase.chinese:
+        # The word alignment is dearer than rapidfuzz's character screen and does not
+        # score more than ALIGN_MARGIN above it: skip pairs that cannot reach the band.
+        if raw / 100 < phrase.threshold - UNCERTAIN_BAND - ALIGN_MARGIN:
+            return 0.0, ""
+        return align_score(phrase.words, phrase.weights, window.words), "fuzzy"
+    best, method = _coverage(phrase.norm, window.norm, raw), "fuzzy"
+    if best < phrase.threshold:
+        py_text = pinyin(window.norm)
+        py_score = _coverage(phrase.pinyin, py_text, fuzz.partial_ratio(phrase.pinyin, py_text))
+        # A pinyin match is weaker evidence than the characters themselves.
+        py_score *= 0.98
+        if py_score > best:
+            best, method = py_score, "pinyin"
+    return best, method
+
+
+def find_candidates(
+    phrases: Sequence[Phrase],
+    wins: Sequence[Window],
+    *,
+    matcher: Matcher | None = None,
+    language: str = "en",
+) -> list[Candidate]:
+    """Every (phrase, window) pair scoring at least FLOOR, with the method that found it."""
+    if not phrases or not wins:
+        return []
+    scores = cdist(
+        [p.norm for p in phrases],
+        [w.norm for w in wins],
+        scorer=fuzz.partial_ratio,
+        score_cutoff=FLOOR * 100,
+        workers=1,
+    )
+    out: list[Candidate] = []
+    # Without a semantic matcher only pairs above the floor can match: skip the rest.
+    pairs = (
+        [(p, w) for p in range(len(phrases)) for w in range(len(wins))]
+        if matcher is not None
+        else list(zip(*np.nonzero(scores), strict=True))
+    )
+    for p, w in pairs:
+        phrase, window = phrases[p], wins[w]
+        raw = float(scores[p, w])
+        if _contains(phrase.norm, window.norm, phrase.chinese):
+            out.append(Candidate(window, p, 1.0, "exact"))
+            continue
+        best, method = _fuzzy(phrase, window, raw) if raw else (0.0, "")
+        if matcher is not None and best < phrase.threshold:
+            semantic = matcher.similarity(phrase.text, window.text, language)
+            if semantic > best:
+                best, method = semantic, "semantic"
+        if best >= FLOOR:
+            out.append(Candidate(window, p, best, method))
+    return _spanning_pairs_only(out)
+
+
+def _spanning_pairs_only(candidates: list[Candidate]) -> list[Candidate]:
+    """Keep a two-utterance window only when it beats both of its utterances alone.
+
+    Otherwise a phrase said in the second utterance would be dated to the first one.
+    """
+    single = {
+        (c.phrase_index, c.window.first): c.score
+        for c in candidates
+        if c.window.first == c.window.last
+    }
+    return [
+        c
+        for c in candidates
+        if c.window.first == c.window.last
+        or c.score
+        > max(
+            single.get((c.phrase_index, c.window.first), 0.0),
+            single.get((c.phrase_index, c.window.last), 0.0),
+        )
+    ]

@@ -1,0 +1,294 @@
+"""Call scripts in DESIGN.md's format: parsing with field-named errors, and back."""
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPEAKERS = ("agent", "customer", "any")
+LANGUAGES = ("en", "zh")
+COURTESY_KINDS = ("polite", "empathy", "forbidden")
+SCRIPT_FIELDS = ("id", "name", "language", "key_points", "forbidden", "courtesy")
+KEY_POINT_FIELDS = (
+    "id", "label", "phrases", "speaker", "within_seconds", "after", "required", "critical",
+    "weight",
+)  # fmt: skip
+FORBIDDEN_FIELDS = ("id", "label", "phrases", "critical")
+
+
+class ScriptError(ValueError):
+    """A script is malformed; the message names the source and the field path."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPoint:
+    """Something the script requires to be said."""
+
+    id: str
+    label: str
+    phrases: tuple[str, ...]
+    speaker: str = "agent"
+    within_seconds: float | None = None
+    after: tuple[str, ...] = ()
+    required: bool = True
+    critical: bool = False
+    weight: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ForbiddenRule:
+    """Phrases an agent must not say (服务禁语)."""
+
+    id: str
+    label: str
+    phrases: tuple[str, ...]
+    critical: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A validated script."""
+
+    id: str
+    name: str
+    language: str
+    key_points: tuple[KeyPoint, ...]
+    forbidden: tuple[ForbiddenRule, ...] = ()
+    courtesy: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The script in DESIGN.md's format (defaults written out)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "language": self.language,
+            "key_points": [
+                {
+                    "id": kp.id,
+                    "label": kp.label,
+                    "phrases": list(kp.phrases),
+                    "speaker": kp.speaker,
+                    "within_seconds": kp.within_seconds,
+                    "after": list(kp.after),
+                    "required": kp.required,
+                    "critical": kp.critical,
+                    "weight": kp.weight,
+                }
+                for kp in self.key_points
+            ],
+            "forbidden": [
+                {"id": f.id, "label": f.label, "phrases": list(f.phrases), "critical": f.critical}
+                for f in self.forbidden
+            ],
+        }
+        if self.courtesy:
+            data["courtesy"] = {k: list(v) for k, v in self.courtesy.items()}
+        return data
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ScriptError:
+        return ScriptError(f"{self.source}: {where}: {message}")
+
+    def known_fields(self, raw: Mapping[str, Any], fields: Sequence[str], where: str) -> None:
+        """Refuse a field the format does not have (a typo would silently do nothing)."""
+        for key in raw:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.fail(f"{where}{key}", f"unknown field{hint}")
+
+    def label(self, raw: Mapping[str, Any], key: str, where: str, default: str) -> str:
+        """An optional display text (`label`, `name`), `default` when absent."""
+        value = raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise self.fail(f"{where}{key}", f"must be a string, got {value!r}")
+        return value.strip() or default
+
+    def text(
+        self, raw: Mapping[str, Any], key: str, where: str, *, default: str | None = None
+    ) -> str:
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{where}{key}", "required, a non-empty string")
+        return value.strip()
+
+    def phrases(self, raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+        value = raw.get("phrases")
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"{where}phrases", "required, a non-empty list of strings")
+        for i, phrase in enumerate(value):
+            if not isinstance(phrase, str) or not phrase.strip():
+                raise self.fail(f"{where}phrases[{i}]", "must be a non-empty string")
+        return tuple(p.strip() for p in value)
+
+    def flag(self, raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}{key}", f"must be true or false, got {value!r}")
+        return value
+
+    def number(
+        self, raw: Mapping[str, Any], key: str, where: str, default: float | None
+    ) -> float | None:
+        value = raw.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.fail(f"{where}{key}", f"must be a number >= 0, got {value!r}")
+        return float(value)
+
+    def mapping_list(
+        self, data: Mapping[str, Any], key: str, *, required: bool
+    ) -> list[Mapping[str, Any]]:
+        value = data.get(key)
+        if value is None and not required:
+            return []
+        if not isinstance(value, list) or (required and not value):
+            raise self.fail(key, "required, a non-empty list" if required else "must be a list")
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise self.fail(f"{key}[{i}]", "must be an object")
+        return value
+
+
+def _key_point(r: _Reader, raw: Mapping[str, Any], i: int) -> KeyPoint:
+    where = f"key_points[{i}]."
+    r.known_fields(raw, KEY_POINT_FIELDS, where)
+    speaker = raw.get("speaker", "agent") or "agent"
+    if speaker not in SPEAKERS:
+        raise r.fail(f"{where}speaker", f"must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
+    after = raw.get("after") or []
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise r.fail(f"{where}after", "must be a list of key-point ids")
+    kp_id = r.text(raw, "id", where)
+    return KeyPoint(
+        id=kp_id,
+        label=r.label(raw, "label", where, kp_id),
+        phrases=r.phrases(raw, where),
+        speaker=speaker,
+        within_seconds=r.number(raw, "within_seconds", where, None),
+        after=tuple(after),
+        required=r.flag(raw, "required", where, True),
+        critical=r.flag(raw, "critical", where, False),
+        weight=r.number(raw, "weight", where, 1.0) or 0.0,
+    )
+
+
+def _courtesy(r: _Reader, data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    raw = data.get("courtesy") or {}
+    if not isinstance(raw, Mapping):
+        raise r.fail("courtesy", "must be an object of phrase lists")
+    out: dict[str, tuple[str, ...]] = {}
+    for kind, phrases in raw.items():
+        if kind not in COURTESY_KINDS:
+            raise r.fail(f"courtesy.{kind}", f"unknown list; use {', '.join(COURTESY_KINDS)}")
+        if not isinstance(phrases, list) or not all(
+            isinstance(p, str) and p.strip() for p in phrases
+        ):
+            raise r.fail(f"courtesy.{kind}", "must be a list of non-empty strings")
+        out[kind] = tuple(p.strip() for p in phrases)
+    return out
+
+
+def parse_script(data: Mapping[str, Any], *, source: str = "<script>") -> Script:
+    """Validate a decoded script and return it typed.
+
+    Raises:
+        ScriptError: naming `source` and the field path, e.g. `key_points[2].within_seconds`.
+    """
+    r = _Reader(source)
+    if not isinstance(data, Mapping):
+        raise r.fail("(document)", "expected an object")
+    r.known_fields(data, SCRIPT_FIELDS, "")
+    language = data.get("language")
+    if language not in LANGUAGES:
+        raise r.fail("language", f"must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    key_points = tuple(
+        _key_point(r, raw, i)
+        for i, raw in enumerate(r.mapping_list(data, "key_points", required=True))
+    )
+    forbidden = []
+    for i, raw in enumerate(r.mapping_list(data, "forbidden", required=False)):
+        where = f"forbidden[{i}]."
+        r.known_fields(raw, FORBIDDEN_FIELDS, where)
+        rule_id = r.text(raw, "id", where)
+        forbidden.append(
+            ForbiddenRule(
+                rule_id,
+                r.label(raw, "label", where, rule_id),
+                r.phrases(raw, where),
+                r.flag(raw, "critical", where, False),
+            )
+        )
+    ids = [kp.id for kp in key_points] + [f.id for f in forbidden]
+    for i, item_id in enumerate(ids):
+        if item_id in ids[:i]:
+            kind = "key_points" if i < len(key_points) else "forbidden"
+            index = i if i < len(key_points) else i - len(key_points)
+            raise r.fail(f"{kind}[{index}].id", f"{item_id!r} is used twice")
+    known = {kp.id for kp in key_points}
+    for i, kp in enumerate(key_points):
+        for j, other in enumerate(kp.after):
+            if other not in known or other == kp.id:
+                raise r.fail(
+                    f"key_points[{i}].after[{j}]",
+                    f"{other!r} is not another key point of this script",
+                )
+    _check_acyclic(r, key_points)
+    return Script(
+        id=r.text(data, "id", ""),
+        name=r.label(data, "name", "", str(data.get("id"))),
+        language=str(language),
+        key_points=key_points,
+        forbidden=tuple(forbidden),
+        courtesy=_courtesy(r, data),
+    )
+
+
+def _check_acyclic(r: _Reader, key_points: Sequence[KeyPoint]) -> None:
+    after = {kp.id: kp.after for kp in key_points}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            raise r.fail("key_points", f"'after' rules form a cycle: {' -> '.join((*path, node))}")
+        state[node] = 1
+        for nxt in after[node]:
+            visit(nxt, (*path, node))
+        state[node] = 2
+
+    for kp in key_points:
+        visit(kp.id, ())
+
+
+def load_script(path: Path) -> Script:
+    """Read a `.yaml`, `.yml` or `.json` script file.
+
+    Raises:
+        ScriptError: when the file is unreadable, not YAML/JSON, or not a valid script.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ScriptError(
+            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}"
+        ) from exc
+    return parse_script(data, source=str(path))

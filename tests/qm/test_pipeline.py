@@ -1,0 +1,128 @@
+"""The per-call pipeline: stage statuses, failures isolated per call, resumable runs."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from qm.db import session_scope
+from qm.domain import scripts
+from qm.domain.ingest import ingest_manifest
+from qm.domain.pipeline import process_pending, unfinished_call_ids
+from qm.models import CallMetrics, CallStage, KeyPointResult, Queue
+from qm.settings import Settings
+from tests.conftest import REPO
+from tests.qm.manifests import row, write_manifest, write_transcript
+
+SCRIPT = REPO / "qm" / "demo" / "scripts" / "hvnb-retail.yaml"
+GOOD_CALL = [
+    ("agent", 1.0, 4.0, "hello this is harper valley national bank my name is ann"),
+    ("agent", 4.5, 6.0, "how can i help you today"),
+    ("customer", 7.0, 9.0, "i want to check my balance"),
+    ("agent", 10.0, 12.0, "can you confirm your name please"),
+    ("agent", 30.0, 33.0, "is there anything else i can help you with"),
+    ("agent", 34.0, 36.0, "thank you for calling have a great day"),
+]
+
+
+def stages(engine: Engine) -> dict[tuple[str, str], CallStage]:
+    with Session(engine) as session:
+        return {(s.call_id, s.stage): s for s in session.exec(select(CallStage)).all()}
+
+
+@pytest.fixture
+def imported(engine: Engine, tmp_path: Path) -> Engine:
+    write_transcript(tmp_path / "good.json", "good", GOOD_CALL)
+    write_transcript(tmp_path / "other.json", "other", GOOD_CALL[:2])
+    manifest = write_manifest(
+        tmp_path / "m.csv",
+        [
+            row(
+                "good",
+                queue="retail",
+                transcript="good.json",
+                talk_seconds="100",
+                hold_seconds="20",
+                wrap_seconds="30",
+                transfers="1",
+            ),
+            row("other", queue="broken", transcript="other.json"),
+            row("cdr-only", queue="retail", wrap_seconds=""),
+        ],
+    )
+    ingest_manifest(engine, manifest)
+    with session_scope(engine) as session:
+        stored = scripts.load_script_file(session, SCRIPT, actor="test")
+        scripts.assign_to_queue(session, stored.key, "retail", actor="test")
+        # A queue pointing at a script that was never loaded: its calls must fail alone.
+        session.merge(Queue(id="broken", script_key="not-loaded"))
+    return engine
+
+
+def test_stages_run_and_record_their_outcome(imported: Engine, settings: Settings) -> None:
+    report = process_pending(imported, settings)
+    assert report.calls == 3
+    st = stages(imported)
+    assert st[("good", "transcribe")].status == "skipped"
+    assert "already present" in st[("good", "transcribe")].detail
+    assert st[("good", "keypoints")].status == "done"
+    assert st[("good", "metrics")].status == "done"
+    assert st[("cdr-only", "transcribe")].detail == "no audio and no transcript"
+    assert st[("cdr-only", "keypoints")].status == "skipped"
+    assert st[("cdr-only", "metrics")].status == "done"
+    with Session(imported) as session:
+        good = session.get(CallMetrics, "good")
+        assert good is not None
+        assert good.handle_seconds == 150 and good.transferred is True
+        assert good.compliance is not None and good.critical_failed is False
+        assert good.courtesy is not None
+        cdr = session.get(CallMetrics, "cdr-only")
+        assert cdr is not None and cdr.handle_seconds is None  # wrap unknown -> AHT unknown
+        results = session.exec(select(KeyPointResult).where(KeyPointResult.call_id == "good")).all()
+        by_id = {r.item_id: r for r in results}
+        assert by_id["greeting"].hit and by_id["greeting"].evidence
+        assert by_id["verify"].hit
+        assert by_id["dismissive"].kind == "forbidden" and not by_id["dismissive"].hit
+
+
+def test_a_failing_call_is_recorded_and_the_others_go_on_then_resume(
+    imported: Engine, settings: Settings
+) -> None:
+    report = process_pending(imported, settings)
+    assert [(c, s) for c, s, _ in report.failed] == [("other", "keypoints")]
+    st = stages(imported)
+    failed = st[("other", "keypoints")]
+    assert failed.status == "failed" and "not-loaded" in failed.detail
+    assert ("other", "metrics") not in st  # later stages wait for the failed one
+    assert st[("good", "metrics")].status == "done"
+    assert unfinished_call_ids(imported) == ["other"]
+
+    with session_scope(imported) as session:
+        scripts.assign_to_queue(session, "hvnb-retail", "broken", actor="test")
+    again = process_pending(imported, settings)
+    assert again.calls == 1 and not again.failed
+    st = stages(imported)
+    assert st[("other", "keypoints")].status == "done"
+    assert st[("other", "keypoints")].attempts == 2
+    assert st[("good", "keypoints")].attempts == 1  # finished stages are not redone
+    assert unfinished_call_ids(imported) == []
+
+
+def test_reimport_sends_a_call_through_the_pipeline_again(
+    imported: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    process_pending(imported, settings)
+    write_transcript(tmp_path / "good2.json", "good", GOOD_CALL[:1])
+    ingest_manifest(
+        imported,
+        write_manifest(tmp_path / "m2.csv", [row("good", queue="retail", transcript="good2.json")]),
+    )
+    assert "good" in unfinished_call_ids(imported)
+    process_pending(imported, settings, call_ids=["good"])
+    with Session(imported) as session:
+        hit = {
+            r.item_id: r.hit
+            for r in session.exec(select(KeyPointResult).where(KeyPointResult.call_id == "good"))
+        }
+    assert hit["greeting"] and not hit["closing"]

@@ -1,0 +1,1 @@
+"""ASR engines behind `transcripts.engines.base.AsrEngine`; load them with `transcripts.asr`."""
