@@ -5,11 +5,14 @@ Nothing here is a module-level singleton: `Settings()` is built by the CLI or by
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from transcripts.asr import AsrConfig
 
 DEV_SECRET = "dev-only-secret-change-me-0000000000000000"
 
@@ -38,8 +41,19 @@ class Settings(BaseSettings):
     asr_engine: Literal["faster-whisper", "openai-whisper", "pocketsphinx"] = "faster-whisper"
     whisper_model: str = "small"
     asr_device: str = "cpu"
-    asr_compute_type: str = "int8"
+    # "auto": int8 on CPU, float16 on CUDA.
+    asr_compute_type: str = "auto"
     asr_language: Literal["auto", "en", "zh"] = "auto"
+    asr_beam_size: int = Field(default=5, ge=1, le=20)
+    # Primes the decoder with product names and jargon ("Harper Valley, overdraft, ...").
+    asr_initial_prompt: str | None = None
+    asr_hotwords: str | None = None
+    # Voice-activity filter: silence, hold music and the other party's half of a channel
+    # are skipped instead of decoded (where Whisper invents text).
+    asr_vad: bool = True
+    # Where downloaded Whisper models are cached; offline sites point QM_WHISPER_MODEL at a
+    # local model directory instead.
+    whisper_download_root: str | None = None
     agent_channel: Literal["left", "right"] = "left"
     page_size: int = 50
     # Scorecards: composite weights per component (JSON object; missing keys keep their
@@ -68,6 +82,30 @@ class Settings(BaseSettings):
         """Refuse to run a production server with the development secret."""
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("QM_SECRET_KEY must be set when QM_ENVIRONMENT=production")
+
+    def asr_config(self, **overrides: Any) -> "AsrConfig":
+        """The transcription settings as the `transcripts` package's `AsrConfig`.
+
+        Args:
+            **overrides: per-command values (``engine``, ``model``, ``beam_size``...) that
+                win over the settings; None values are ignored.
+        """
+        from transcripts.asr import AsrConfig
+
+        values: dict[str, Any] = {
+            "engine": self.asr_engine,
+            "model": self.whisper_model,
+            "device": self.asr_device,
+            "compute_type": self.asr_compute_type,
+            "language": self.asr_language,
+            "beam_size": self.asr_beam_size,
+            "initial_prompt": self.asr_initial_prompt,
+            "hotwords": self.asr_hotwords,
+            "vad": self.asr_vad,
+            "download_root": self.whisper_download_root,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return AsrConfig(**values)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -15,6 +15,7 @@ from qm.commands.scripts import script_group
 from qm.commands.serve import serve
 from qm.commands.training import training
 from qm.commands.transcribe import transcribe, wer
+from qm.commands.transcripts import transcript_group
 
 COMMANDS: list[click.Command] = [
     calibrate,
@@ -30,5 +31,6 @@ COMMANDS: list[click.Command] = [
     serve,
     training,
     transcribe,
+    transcript_group,
     wer,
 ]

@@ -33,14 +33,21 @@ def _clock(seconds: float) -> str:
     default=None,
     help="Channel of the agent in a stereo recording (default: QM_AGENT_CHANNEL, left).",
 )
-@click.option("--beam-size", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option(
+    "--beam-size",
+    type=click.IntRange(1, 20),
+    default=None,
+    help="1 is greedy (QM_ASR_BEAM_SIZE, 5).",
+)
 @click.option(
     "--temperature",
     type=click.FloatRange(0, 1),
     default=None,
     help="Decode at this one temperature (default: Whisper's fallback schedule 0.0-1.0).",
 )
-@click.option("--prompt", default=None, help="Initial prompt / hot words for Whisper.")
+@click.option(
+    "--prompt", default=None, help="Initial prompt / hot words for Whisper (QM_ASR_INITIAL_PROMPT)."
+)
 @click.option("--call-id", default=None, help="Call id to store (default: the file name).")
 @click.option(
     "--fallback", is_flag=True, help="Use pocketsphinx when the Whisper model cannot be loaded."
@@ -54,7 +61,7 @@ def transcribe(
     model: str | None,
     language: str | None,
     agent_channel: str | None,
-    beam_size: int,
+    beam_size: int | None,
     temperature: float | None,
     prompt: str | None,
     call_id: str | None,
@@ -73,15 +80,13 @@ def transcribe(
 
     settings = obj.settings  # type: ignore[attr-defined]
     try:
-        config = AsrConfig(
-            engine=engine or settings.asr_engine,
-            model=model or settings.whisper_model,
-            device=settings.asr_device,
-            compute_type=settings.asr_compute_type,
-            language=language or settings.asr_language,
+        config = settings.asr_config(
+            engine=engine,
+            model=model,
+            language=language,
             beam_size=beam_size,
             initial_prompt=prompt,
-            **({} if temperature is None else {"temperature": (temperature,)}),
+            temperature=None if temperature is None else (temperature,),
         )
         try:
             asr = load_engine(config)

@@ -74,13 +74,7 @@ class AsrProvider:
             from transcripts.errors import EngineError
 
             s = self.settings
-            config = AsrConfig(
-                engine=s.asr_engine,
-                model=s.whisper_model,
-                device=s.asr_device,
-                compute_type=s.asr_compute_type,
-                language=s.asr_language,
-            )
+            config = s.asr_config()
             try:
                 self._engine = load_engine(config)
             except EngineError as exc:

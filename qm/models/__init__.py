@@ -8,10 +8,11 @@ from qm.models.people import Agent, Customer, Role, Team, User
 from qm.models.results import CallMetrics, KeyPointResult
 from qm.models.scripts import Script
 from qm.models.training import TrainingAssignment, TrainingStatus
-from qm.models.transcripts import Segment, Transcript
+from qm.models.transcripts import AsrAccuracy, Segment, Transcript
 
 __all__ = (
     "Agent",
+    "AsrAccuracy",
     "AuditEvent",
     "Call",
     "CallMetrics",

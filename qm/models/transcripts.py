@@ -35,3 +35,30 @@ class Segment(SQLModel, table=True):
     end: float
     text: str
     words: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class AsrAccuracy(SQLModel, table=True):
+    """An engine's measured accuracy on one call, against a reviewer's corrected transcript.
+
+    Kept per call and engine/model (not overwritten when the call is re-transcribed by
+    another model), so that accuracy can be reported per engine and model over time.
+    """
+
+    __tablename__ = "asr_accuracy"
+    __table_args__ = (UniqueConstraint("call_id", "engine", "model"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
+    engine: str = Field(max_length=50)
+    model: str = Field(default="", max_length=200)
+    language: str = Field(max_length=10)
+    # WER for English; for Chinese `wer` is over characters (equal to `cer`).
+    wer: float
+    cer: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    # Reference length in the units of `wer` (words, or characters for Chinese).
+    reference_units: int
+    corrected_by: str = Field(default="", max_length=100)
+    measured_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,5 +1,6 @@
 """The faster-whisper path end to end with a random-weight model, and engine loading."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -110,7 +111,13 @@ def test_pocketsphinx_refuses_chinese():
         load_engine(AsrConfig(engine="pocketsphinx", language="zh"))
 
 
-def test_openai_whisper_engine_loads_a_pt_checkpoint_when_installed(tmp_path):
-    pytest.importorskip("whisper")
-    with pytest.raises(EngineError, match="QM_WHISPER_MODEL"):
-        load_engine(AsrConfig(engine="openai-whisper", model=str(tmp_path / "missing.pt")))
+def test_openai_whisper_engine_names_what_is_missing(tmp_path):
+    # openai-whisper is an optional extra: without it the error says how to install it;
+    # with it, a missing checkpoint names the model setting. Neither case may pass silently.
+    config = AsrConfig(engine="openai-whisper", model=str(tmp_path / "missing.pt"))
+    if importlib.util.find_spec("whisper") is None:
+        with pytest.raises(EngineError, match=r"pip install \.\[openai-whisper\]"):
+            load_engine(config)
+    else:
+        with pytest.raises(EngineError, match="QM_WHISPER_MODEL"):
+            load_engine(config)
