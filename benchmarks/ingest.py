@@ -20,6 +20,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from qm.domain.manifest import COLUMNS
+
 QUEUES = ("billing", "tech-support", "sales", "retention")
 REASONS = ("bill question", "outage", "upgrade", "cancel", "payment", "password reset")
 
@@ -30,23 +32,7 @@ def write_manifest(path: Path, rows: int, seed: int = 7) -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
-        out.writerow(
-            [
-                "call_id",
-                "agent_id",
-                "customer_id",
-                "queue",
-                "reason",
-                "started_at",
-                "talk_seconds",
-                "hold_seconds",
-                "wrap_seconds",
-                "transfers",
-                "resolved",
-                "audio",
-                "transcript",
-            ]
-        )
+        out.writerow(COLUMNS)
         for i in range(rows):
             at = start + timedelta(seconds=rng.randrange(365 * 86400))
             out.writerow(

@@ -17,7 +17,7 @@ from litestar.stores.memory import MemoryStore
 from sqlmodel import Session
 
 from qm.auth import SESSION_STORE, make_session_auth
-from qm.db import make_engine
+from qm.db import make_engine, session_scope
 from qm.settings import Settings
 from qm.web.api import CallApiController
 from qm.web.auth import HOME, LoginController
@@ -30,13 +30,8 @@ from qm.web.users import UserController
 
 def provide_db_session(state: State) -> Iterator[Session]:
     """A database session per request: committed after the handler, rolled back on error."""
-    with Session(state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(state.engine) as session:
+        yield session
 
 
 def provide_settings(state: State) -> Settings:
