@@ -18,21 +18,46 @@ import click
     "transcripts", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False)
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per transcript per line.")
-def check(script_path: Path, transcripts: tuple[Path, ...], as_json: bool) -> None:
+@click.option(
+    "--semantic-model",
+    "semantic_model",
+    envvar="QM_SEMANTIC_MODEL",
+    show_envvar=True,
+    default=None,
+    # No exists=True: load_sentence_transformer's own message names the setting and fix.
+    type=click.Path(path_type=Path),
+    help="Local sentence-transformers model directory: adds the semantic (paraphrase) "
+    "stage to the matcher. Needs `pip install .[semantic]`; off when not given.",
+)
+def check(
+    script_path: Path,
+    transcripts: tuple[Path, ...],
+    as_json: bool,
+    semantic_model: Path | None,
+) -> None:
     """Check TRANSCRIPT.json files against the script, all in one process.
 
     A key point is hit only when said by the right speaker, within its time limit and
     after the key points it must follow; low-confidence matches are marked uncertain
-    for a reviewer. Exits with status 1 when a file cannot be read.
+    for a reviewer. Exits with status 1 when a file cannot be read or the semantic
+    model cannot be loaded.
     """
     from scoring.keypoints import check_call
     from scoring.script import ScriptError, load_script
+    from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
     from scoring.transcript import CallTranscript, TranscriptError
 
     try:
         script = load_script(script_path)
     except ScriptError as exc:
         raise click.ClickException(str(exc)) from exc
+    matcher: EmbeddingMatcher | None = None
+    if semantic_model is not None:
+        # Loaded once: a model takes seconds to load and its vector cache serves every call.
+        try:
+            matcher = load_sentence_transformer(semantic_model)
+        except SemanticMatcherError as exc:
+            raise click.ClickException(str(exc)) from exc
     for path in transcripts:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -55,7 +80,15 @@ def check(script_path: Path, transcripts: tuple[Path, ...], as_json: bool) -> No
             transcript = CallTranscript(
                 path.stem, transcript.language, transcript.duration, transcript.utterances
             )
-        result = check_call(script, transcript)
+        if matcher is not None:
+            try:
+                # One batched embed for the call's texts instead of one per first sight.
+                matcher.warm_call(script, transcript)
+                result = check_call(script, transcript, matcher=matcher)
+            except SemanticMatcherError as exc:
+                raise click.ClickException(f"{path}: {exc}") from exc
+        else:
+            result = check_call(script, transcript)
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
             continue
