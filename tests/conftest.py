@@ -21,7 +21,6 @@ from qm.db import make_engine
 from qm.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 TEST_SECRET = "test-secret-0123456789abcdef0123456789"
 
 

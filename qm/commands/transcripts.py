@@ -93,3 +93,38 @@ def accuracy(obj: object, as_json: bool) -> None:
             f"{item.reference_units:>9}"
         )
     click.echo("Rates are WER for English and CER for Chinese.")
+
+
+@transcript_group.command(name="export")
+@click.argument("call_ids", nargs=-1)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory to write <call id>.json files into (created when missing).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["current", "original", "corrected"]),
+    default="current",
+    show_default=True,
+    help="current: the reviewer's correction when there is one, else the original.",
+)
+@click.pass_obj
+def export(obj: object, call_ids: tuple[str, ...], out_dir: Path, kind: str) -> None:
+    """Write the transcripts of CALL_IDS (default: every call) as DESIGN.md JSON files.
+
+    The files are what `qm check` and outside tools read.
+    """
+    from sqlmodel import Session
+
+    from qm.domain.corrections import export_transcripts
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine, Session(engine) as session:
+        try:
+            written = export_transcripts(session, out_dir, call_ids, kind=kind)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"Wrote {len(written)} transcript(s) to {out_dir}.")

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from qm.domain.store import current_transcript
 from qm.errors import Forbidden, NotFound
 from qm.models import (
     Agent,
@@ -350,13 +351,6 @@ def _find_anchor(segments: list[SegmentView], result: KeyPointResult) -> str | N
     return segments[0].anchor
 
 
-def _transcript_for(session: Session, call_id: str) -> Transcript | None:
-    rows = session.exec(select(Transcript).where(col(Transcript.call_id) == call_id)).all()
-    by_kind = {t.kind: t for t in rows}
-    # A reviewer's corrected transcript wins over the imported or ASR one.
-    return by_kind.get("corrected") or by_kind.get("original")
-
-
 def _stages(session: Session, call_id: str) -> tuple[list[StageView], PipelineStatus]:
     rows = {
         r.stage: r
@@ -391,7 +385,7 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
         raise NotFound(f"no call with id {call_id!r}")
     if viewer.role == Role.AGENT and call.agent_id != viewer.agent_id:
         raise Forbidden("agents can only see their own calls")
-    transcript = _transcript_for(session, call_id)
+    transcript = current_transcript(session, call_id)
     segments: list[SegmentView] = []
     if transcript is not None:
         rows = session.exec(

@@ -1,4 +1,4 @@
-"""Reviewer-corrected transcripts, and the ASR accuracy they reveal.
+"""Reviewer-corrected transcripts, the ASR accuracy they reveal, and transcript export.
 
 A reviewer who fixes a machine transcript produces a reference for that call: the
 engine's word error rate on it is measured once, when the correction is stored, and kept
@@ -6,20 +6,26 @@ per call and engine/model so that `asr_accuracy_summary` can report how each eng
 model does on this site's real calls (not on a public test set).
 """
 
+import json
+import re
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
-from qm.domain.store import replace_transcript
+from qm.domain.store import replace_transcript, transcript_doc, transcript_segments
 from qm.errors import NotFound, ValidationFailed
-from qm.models import AsrAccuracy, Call, CallStage, Segment, Stage, Transcript, utcnow
+from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, utcnow
 from transcripts.format import Transcript as TranscriptDoc
+from transcripts.format import transcript_to_dict
 from transcripts.wer import wer_report
 
 ASR_SOURCE_PREFIX = "asr:"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +76,6 @@ def engine_and_model(source: str) -> tuple[str, str] | None:
     return engine, model
 
 
-def _text(session: Session, transcript_id: int | None) -> str:
-    rows = session.exec(
-        select(Segment.text)
-        .where(Segment.transcript_id == transcript_id)
-        .order_by(col(Segment.position))
-    ).all()
-    return " ".join(rows)
-
-
 def store_correction(
     session: Session, call_id: str, doc: TranscriptDoc, *, reviewer: str, source: str
 ) -> CorrectionResult:
@@ -117,7 +114,11 @@ def store_correction(
     measured = engine_and_model(original.source) if original is not None else None
     report = None
     if original is not None and measured is not None:
-        report = wer_report(corrected_text, _text(session, original.id), language=doc.language)
+        report = wer_report(
+            corrected_text,
+            " ".join(seg.text for seg in transcript_segments(session, original.id)),
+            language=doc.language,
+        )
         if report.wer.reference_length == 0:
             raise ValidationFailed(source, None, "segments", "a corrected transcript needs words")
 
@@ -196,3 +197,41 @@ def asr_accuracy_summary(session: Session) -> list[EngineAccuracy]:
             )
         )
     return sorted(summary, key=lambda s: (s.language, s.pooled_wer, s.engine, s.model))
+
+
+def export_transcripts(
+    session: Session, out_dir: Path, call_ids: Sequence[str] = (), *, kind: str = "current"
+) -> list[Path]:
+    """Write calls' transcripts as DESIGN.md transcript JSON files, one per call.
+
+    Args:
+        session: an open session.
+        out_dir: created when missing; files are named ``<call id>.json`` (characters
+            unsafe in a file name replaced by ``_``).
+        call_ids: the calls to export; all calls with a transcript when empty.
+        kind: ``current`` (the correction when there is one), ``original`` or ``corrected``.
+
+    Raises:
+        NotFound: a named call has no transcript of that kind.
+    """
+    query = select(Transcript).order_by(col(Transcript.call_id))
+    if call_ids:
+        query = query.where(col(Transcript.call_id).in_(list(call_ids)))
+    chosen: dict[str, Transcript] = {}
+    for row in session.exec(query).all():
+        if kind == "current":
+            if row.kind == "corrected" or row.call_id not in chosen:
+                chosen[row.call_id] = row
+        elif row.kind == kind:
+            chosen[row.call_id] = row
+    missing = [c for c in call_ids if c not in chosen]
+    if missing:
+        raise NotFound(f"no {kind} transcript for call(s): {', '.join(missing)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for call_id, row in chosen.items():
+        path = out_dir / f"{_UNSAFE.sub('_', call_id)}.json"
+        document = transcript_to_dict(transcript_doc(session, row))
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        written.append(path)
+    return written

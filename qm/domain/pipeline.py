@@ -22,7 +22,7 @@ from qm.domain.scoring_bridge import (
     courtesy_for,
     handle_seconds,
 )
-from qm.domain.store import replace_transcript
+from qm.domain.store import current_transcript, replace_transcript, transcript_segments
 from qm.models import (
     Call,
     CallMetrics,
@@ -30,10 +30,8 @@ from qm.models import (
     Customer,
     KeyPointResult,
     Queue,
-    Segment,
     Stage,
     StageStatus,
-    Transcript,
     utcnow,
 )
 from qm.settings import Settings
@@ -99,26 +97,9 @@ class PipelineContext:
     asr: AsrProvider
 
 
-def _transcript(session: Session, call_id: str) -> Transcript | None:
-    # A reviewer's corrected transcript wins over the imported or ASR one.
-    rows = session.exec(select(Transcript).where(Transcript.call_id == call_id)).all()
-    by_kind = {t.kind: t for t in rows}
-    return by_kind.get("corrected") or by_kind.get("original")
-
-
-def _segments(session: Session, transcript_id: int | None) -> list[Segment]:
-    return list(
-        session.exec(
-            select(Segment)
-            .where(Segment.transcript_id == transcript_id)
-            .order_by(col(Segment.position))
-        ).all()
-    )
-
-
 def run_transcribe(session: Session, call: Call, ctx: PipelineContext) -> str:
     """Transcribe the call's audio when it has audio and no transcript yet."""
-    existing = _transcript(session, call.id)
+    existing = current_transcript(session, call.id)
     if existing is not None:
         raise StageSkipped(f"transcript already present ({existing.source})")
     if not call.audio_path:
@@ -157,7 +138,7 @@ def _script_for(session: Session, call: Call, settings: Settings) -> str | None:
 def run_keypoints(session: Session, call: Call, ctx: PipelineContext) -> str:
     """Check the transcript against the script assigned to the call's queue."""
     _clear_keypoints(session, call.id)
-    transcript = _transcript(session, call.id)
+    transcript = current_transcript(session, call.id)
     if transcript is None:
         raise StageSkipped("no transcript")
     key = _script_for(session, call, ctx.settings)
@@ -167,7 +148,7 @@ def run_keypoints(session: Session, call: Call, ctx: PipelineContext) -> str:
             "`qm script load FILE --queue Q` or set QM_DEFAULT_SCRIPT"
         )
     stored, script = script_store.latest_parsed(session, key)
-    doc = call_transcript(call.id, transcript, _segments(session, transcript.id))
+    doc = call_transcript(call.id, transcript, transcript_segments(session, transcript.id))
     result, rows = check_result_rows(script, doc)
     assert stored.id is not None
     for row in rows:
@@ -187,7 +168,7 @@ def run_metrics(session: Session, call: Call, ctx: PipelineContext) -> str:
     metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
     metrics.handle_seconds = handle_seconds(call.talk_seconds, call.hold_seconds, call.wrap_seconds)
     metrics.transferred = None if call.transfers is None else call.transfers >= 1
-    transcript = _transcript(session, call.id)
+    transcript = current_transcript(session, call.id)
     metrics.courtesy = None
     if transcript is not None:
         customer = session.get(Customer, call.customer_id) if call.customer_id else None
@@ -196,7 +177,7 @@ def run_metrics(session: Session, call: Call, ctx: PipelineContext) -> str:
         key = _script_for(session, call, ctx.settings)
         if key is not None and script_store.exists(session, key):
             extra = dict(script_store.latest_parsed(session, key)[1].courtesy)
-        doc = call_transcript(call.id, transcript, _segments(session, transcript.id))
+        doc = call_transcript(call.id, transcript, transcript_segments(session, transcript.id))
         metrics.courtesy = courtesy_for(doc, customer_name=name, extra=extra)
     metrics.computed_at = utcnow()
     session.add(metrics)

@@ -6,9 +6,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
 from qm.models import Segment, Transcript, utcnow
+from transcripts import Segment as DocSegment
 from transcripts import Transcript as TranscriptDoc
+from transcripts import Word as DocWord
 
 
 def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -87,3 +90,39 @@ def replace_transcript(
     if segments:
         conn.execute(sa.insert(Segment.__table__), segments)  # type: ignore[attr-defined]
     return transcript_id
+
+
+def current_transcript(session: Session, call_id: str) -> Transcript | None:
+    """The call's transcript to score and show: the reviewer's correction when there is one,
+    else the imported or ASR one."""
+    rows = session.exec(select(Transcript).where(col(Transcript.call_id) == call_id)).all()
+    by_kind = {t.kind: t for t in rows}
+    return by_kind.get("corrected") or by_kind.get("original")
+
+
+def transcript_segments(session: Session, transcript_id: int | None) -> list[Segment]:
+    """A stored transcript's segments in their order."""
+    return list(
+        session.exec(
+            select(Segment)
+            .where(Segment.transcript_id == transcript_id)
+            .order_by(col(Segment.position))
+        ).all()
+    )
+
+
+def transcript_doc(session: Session, transcript: Transcript) -> TranscriptDoc:
+    """A stored transcript as DESIGN.md's transcript (words kept where stored)."""
+    segments = tuple(
+        DocSegment(
+            speaker=seg.speaker,
+            start=seg.start,
+            end=seg.end,
+            text=seg.text,
+            words=None
+            if seg.words is None
+            else tuple(DocWord(w["text"], w["start"], w["end"]) for w in seg.words),
+        )
+        for seg in transcript_segments(session, transcript.id)
+    )
+    return TranscriptDoc(transcript.call_id, transcript.language, transcript.duration, segments)

@@ -1,5 +1,6 @@
 """The `qm` command through its real entry point (a subprocess of the installed script)."""
 
+import json
 import os
 import re
 import subprocess
@@ -128,6 +129,27 @@ def test_demo_builds_once_and_reuses(db_url: str, tmp_path: Path) -> None:
     second = run_qm("demo", "--no-serve", db_url=db_url, cwd=tmp_path).stdout
     assert "Reusing the demo database" in second and "Processed 0 call(s)" in second
     assert (tmp_path / "demo-data" / "enrichment.csv").is_file()
+    # The demo's transcripts go through `qm check` and its calls through `qm scorecard`.
+    exported = run_qm("transcript", "export", "--out", "tx", db_url=db_url, cwd=tmp_path).stdout
+    assert "Wrote 61 transcript(s)" in exported
+    checked_lines = run_qm(
+        "check",
+        "--script",
+        str(SCRIPT),
+        "--json",
+        *sorted(str(p) for p in (tmp_path / "tx").iterdir()),
+        db_url=db_url,
+        cwd=tmp_path,
+    ).stdout.splitlines()
+    results = [json.loads(line) for line in checked_lines]
+    assert len(results) == 61
+    greeted = [
+        r for r in results if any(k["id"] == "introduce" and k["hit"] for k in r["key_points"])
+    ]
+    assert len(greeted) > 40  # real bank calls: most agents introduce the bank
+    cards = run_qm("scorecard", "--period", "2020-05", "--json", db_url=db_url, cwd=tmp_path)
+    card = [json.loads(line) for line in cards.stdout.splitlines()]
+    assert card and all(c["period"] == "2020-05" and c["status"] == "not enough data" for c in card)
     engine = make_engine(db_url)
     try:
         with Session(engine) as session:

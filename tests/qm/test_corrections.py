@@ -7,7 +7,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from qm.domain.corrections import asr_accuracy_summary, engine_and_model, store_correction
+from qm.domain.corrections import (
+    asr_accuracy_summary,
+    engine_and_model,
+    export_transcripts,
+    store_correction,
+)
 from qm.errors import NotFound, ValidationFailed
 from qm.models import AsrAccuracy, AuditEvent, CallStage, Stage, StageStatus, Transcript
 from tests.factories import make_call, make_stage, make_transcript
@@ -15,6 +20,7 @@ from tests.qm.manifests import write_transcript
 from tests.qm.test_cli import run_qm
 from transcripts.format import Segment as DocSegment
 from transcripts.format import Transcript as DocTranscript
+from transcripts.format import parse_transcript
 
 MACHINE = [
     ("agent", 0.0, 3.0, "hello this is harper valley bank"),
@@ -166,3 +172,20 @@ def test_cli_correct_then_accuracy(engine: Engine, db_url: str, tmp_path: Path) 
         check=False,
     )
     assert bad.returncode == 1 and "c-9" in bad.stderr and "nothing was stored" in bad.stderr
+
+
+def test_export_writes_the_current_transcript_per_call(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as session:
+        machine_call(session, "c-1", "asr:faster-whisper/small")
+        machine_call(session, "c/2", "import:x.json")
+        store_correction(session, "c-1", doc(CORRECTED), reviewer="r", source="f")
+        session.commit()
+        written = export_transcripts(session, tmp_path / "out")
+        assert sorted(p.name for p in written) == ["c-1.json", "c_2.json"]
+        current = parse_transcript(json.loads((tmp_path / "out" / "c-1.json").read_text()))
+        assert current.segments[1].text == "I want to check my balance."
+        assert (current.call_id, current.language) == ("c-1", "en")
+        [original] = export_transcripts(session, tmp_path / "orig", ["c-1"], kind="original")
+        assert "balanse" in original.read_text()
+        with pytest.raises(NotFound, match="c/2"):
+            export_transcripts(session, tmp_path / "x", ["c/2"], kind="corrected")

@@ -87,6 +87,15 @@ def test_json_lines_one_per_transcript(tmp_path: Path) -> None:
         0.0,
         True,
     )
+    for item in first["key_points"] + first["forbidden"]:
+        assert {"id", "hit", "start", "end", "speaker", "evidence", "score", "method"} <= set(item)
+    assert set(first["courtesy"]) >= {
+        "polite_count",
+        "empathy_count",
+        "forbidden_count",
+        "interruptions",
+        "long_silences",
+    }
     said_by = second["key_points"][0]
     assert not said_by["hit"] and said_by["note"] == "said by customer, not agent"
     assert second["forbidden"][0]["hit"] and second["courtesy"]["forbidden_count"] == 1
@@ -107,6 +116,16 @@ def test_bad_files_are_named_with_the_field(tmp_path: Path) -> None:
     broken.write_text(yaml.safe_dump({**SCRIPT, "language": "fr"}))
     result = qm("check", "--script", str(broken), str(good), cwd=tmp_path)
     assert result.returncode == 1 and f"{broken}: language:" in result.stderr
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text(
+        json.dumps({"language": "en", "segments": [{"start": 0, "end": "x", "text": "hi"}]})
+    )
+    result = qm("check", "--script", str(script), str(malformed), cwd=tmp_path)
+    assert result.returncode == 1 and f"{malformed}: segments[0].end" in result.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("id: s\nlanguage: en\nkey_points:\n  - id: a\n    phrases: []\n")
+    result = qm("check", "--script", str(empty), str(good), cwd=tmp_path)
+    assert result.returncode == 1 and "key_points[0].phrases" in result.stderr
     missing = tmp_path / "nowhere.json"
     result = qm("check", "--script", str(script), str(missing), cwd=tmp_path)
     assert result.returncode != 0 and "nowhere.json" in result.stderr
