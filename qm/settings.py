@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # local model directory instead.
     whisper_download_root: str | None = None
     agent_channel: Literal["left", "right"] = "left"
+    # A local sentence-transformers model directory: adds the semantic (paraphrase) stage
+    # to key-point matching. Off when unset; needs `pip install .[semantic]`.
+    semantic_model: Path | None = None
+    # Cosines mapped to scores 0 and 1 (see docs/scoring.md); recalibrate per model.
+    semantic_low: float = Field(default=0.5, ge=-1, le=1)
+    semantic_high: float = Field(default=0.9, ge=-1, le=1)
     page_size: int = 50
     # Scorecards: composite weights per component (JSON object; missing keys keep their
     # defaults) and the minimum number of contacts for an agent to be ranked.

@@ -29,11 +29,31 @@ import click
     help="Local sentence-transformers model directory: adds the semantic (paraphrase) "
     "stage to the matcher. Needs `pip install .[semantic]`; off when not given.",
 )
+@click.option(
+    "--semantic-low",
+    envvar="QM_SEMANTIC_LOW",
+    show_envvar=True,
+    type=click.FloatRange(-1, 1),
+    default=0.5,
+    show_default=True,
+    help="Embedding cosine that scores 0 (unrelated).",
+)
+@click.option(
+    "--semantic-high",
+    envvar="QM_SEMANTIC_HIGH",
+    show_envvar=True,
+    type=click.FloatRange(-1, 1),
+    default=0.9,
+    show_default=True,
+    help="Embedding cosine that scores 1 (says the same).",
+)
 def check(
     script_path: Path,
     transcripts: tuple[Path, ...],
     as_json: bool,
     semantic_model: Path | None,
+    semantic_low: float,
+    semantic_high: float,
 ) -> None:
     """Check TRANSCRIPT.json files against the script, all in one process.
 
@@ -55,7 +75,9 @@ def check(
     if semantic_model is not None:
         # Loaded once: a model takes seconds to load and its vector cache serves every call.
         try:
-            matcher = load_sentence_transformer(semantic_model)
+            matcher = load_sentence_transformer(
+                semantic_model, low=semantic_low, high=semantic_high
+            )
         except SemanticMatcherError as exc:
             raise click.ClickException(str(exc)) from exc
     for path in transcripts:

@@ -95,6 +95,32 @@ class PipelineContext:
 
     settings: Settings
     asr: AsrProvider
+    _matcher: Any = None
+    _matcher_error: Exception | None = None
+
+    def matcher(self) -> Any:
+        """The semantic matcher when QM_SEMANTIC_MODEL is set, loaded once per run; else None.
+
+        Raises:
+            SemanticMatcherError: the model cannot be loaded (raised again for every call,
+                without retrying the load, so each call's keypoints stage records why).
+        """
+        if self.settings.semantic_model is None:
+            return None
+        if self._matcher is None and self._matcher_error is None:
+            from scoring.semantic import SemanticMatcherError, load_sentence_transformer
+
+            try:
+                self._matcher = load_sentence_transformer(
+                    self.settings.semantic_model,
+                    low=self.settings.semantic_low,
+                    high=self.settings.semantic_high,
+                )
+            except SemanticMatcherError as exc:
+                self._matcher_error = exc
+        if self._matcher_error is not None:
+            raise self._matcher_error
+        return self._matcher
 
 
 def run_transcribe(session: Session, call: Call, ctx: PipelineContext) -> str:
@@ -149,7 +175,7 @@ def run_keypoints(session: Session, call: Call, ctx: PipelineContext) -> str:
         )
     stored, script = script_store.latest_parsed(session, key)
     doc = call_transcript(call.id, transcript, transcript_segments(session, transcript.id))
-    result, rows = check_result_rows(script, doc)
+    result, rows = check_result_rows(script, doc, matcher=ctx.matcher())
     assert stored.id is not None
     for row in rows:
         session.add(KeyPointResult(call_id=call.id, script_id=stored.id, **row))

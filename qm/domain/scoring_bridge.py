@@ -6,7 +6,9 @@ from typing import Any
 from qm.models import Segment, Transcript
 from scoring.courtesy import measure_courtesy
 from scoring.keypoints import CheckResult, check_call
+from scoring.matching import Matcher
 from scoring.script import Script as ParsedScript
+from scoring.semantic import EmbeddingMatcher
 from scoring.transcript import CallTranscript, Utterance
 
 
@@ -23,10 +25,17 @@ def call_transcript(
 
 
 def check_result_rows(
-    script: ParsedScript, transcript: CallTranscript
+    script: ParsedScript, transcript: CallTranscript, *, matcher: Matcher | None = None
 ) -> tuple[CheckResult, list[dict[str, Any]]]:
-    """Check `transcript` and return the result with one row of values per item."""
-    result = check_call(script, transcript)
+    """Check `transcript` and return the result with one row of values per item.
+
+    Args:
+        matcher: the optional semantic stage (see `scoring.semantic`).
+    """
+    if isinstance(matcher, EmbeddingMatcher):
+        # One batched embedding of the call's texts instead of one model call per text.
+        matcher.warm_call(script, transcript)
+    result = check_call(script, transcript, matcher=matcher)
     rows = [
         {
             "kind": item.kind,

@@ -126,3 +126,64 @@ def test_reimport_sends_a_call_through_the_pipeline_again(
             for r in session.exec(select(KeyPointResult).where(KeyPointResult.call_id == "good"))
         }
     assert hit["greeting"] and not hit["closing"]
+
+
+PARAPHRASED_VERIFY = [
+    ("agent", 1.0, 4.0, "hello this is harper valley national bank my name is ann"),
+    ("agent", 10.0, 12.0, "now please check your name"),
+]
+
+
+def _verify_result(engine: Engine, call_id: str) -> KeyPointResult:
+    with Session(engine) as session:
+        return session.exec(
+            select(KeyPointResult).where(
+                KeyPointResult.call_id == call_id, KeyPointResult.item_id == "verify"
+            )
+        ).one()
+
+
+def test_the_semantic_model_setting_reaches_the_keypoints_stage(
+    imported: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scoring import semantic
+    from tests.scoring.test_semantic import embed
+
+    loads: list[Path] = []
+
+    def load(path: Path, **_: object) -> semantic.EmbeddingMatcher:
+        loads.append(path)
+        return semantic.EmbeddingMatcher(embed, "concepts")
+
+    write_transcript(tmp_path / "para.json", "para", PARAPHRASED_VERIFY)
+    ingest_manifest(
+        imported,
+        write_manifest(tmp_path / "p.csv", [row("para", queue="retail", transcript="para.json")]),
+    )
+    process_pending(imported, settings, call_ids=["para"])
+    assert not _verify_result(imported, "para").hit  # the string cascade cannot see it
+
+    monkeypatch.setattr(semantic, "load_sentence_transformer", load)
+    model_settings = settings.model_copy(update={"semantic_model": tmp_path / "model"})
+    ingest_manifest(
+        imported,
+        write_manifest(tmp_path / "p.csv", [row("para", queue="retail", transcript="para.json")]),
+    )
+    process_pending(imported, model_settings)
+    result = _verify_result(imported, "para")
+    assert result.hit and result.method == "semantic"
+    assert result.evidence == "now please check your name"
+    assert loads == [tmp_path / "model"]  # loaded once for the whole run
+
+
+def test_an_unloadable_semantic_model_fails_each_call_with_the_setting_named(
+    imported: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    broken = settings.model_copy(update={"semantic_model": tmp_path / "no-model"})
+    report = process_pending(imported, broken)
+    failed = {(c, s) for c, s, _ in report.failed}
+    assert failed == {("good", "keypoints"), ("other", "keypoints")}
+    details = {c: detail for c, _, detail in report.failed}
+    assert "QM_SEMANTIC_MODEL: no model directory" in details["good"]
+    assert "not-loaded" in details["other"]  # its own, earlier failure
+    assert stages(imported)[("cdr-only", "keypoints")].status == "skipped"
