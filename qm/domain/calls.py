@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from qm.domain.store import current_transcript
+from qm.domain.store import current_transcript, transcript_segments
 from qm.errors import Forbidden, NotFound
 from qm.models import (
     Agent,
@@ -23,7 +23,6 @@ from qm.models import (
     Customer,
     KeyPointResult,
     Role,
-    Segment,
     Stage,
     StageStatus,
     Transcript,
@@ -388,14 +387,9 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
     transcript = current_transcript(session, call_id)
     segments: list[SegmentView] = []
     if transcript is not None:
-        rows = session.exec(
-            select(Segment)
-            .where(col(Segment.transcript_id) == transcript.id)
-            .order_by(col(Segment.position))
-        ).all()
         segments = [
             SegmentView(s.position, f"seg-{s.position}", s.speaker, s.start, s.end, s.text)
-            for s in rows
+            for s in transcript_segments(session, transcript.id)
         ]
     results = session.exec(
         select(KeyPointResult)
