@@ -13,7 +13,7 @@ from qm.commands.queues import queue_group
 from qm.commands.scorecard import scorecard
 from qm.commands.scripts import script_group
 from qm.commands.serve import serve
-from qm.commands.training import training
+from qm.commands.training import training, training_status
 from qm.commands.transcribe import transcribe, wer
 from qm.commands.transcripts import transcript_group
 
@@ -30,6 +30,7 @@ COMMANDS: list[click.Command] = [
     script_group,
     serve,
     training,
+    training_status,
     transcribe,
     transcript_group,
     wer,

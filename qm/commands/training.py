@@ -109,7 +109,7 @@ def training(
             click.echo(json.dumps(data, ensure_ascii=False))
             continue
         click.echo(
-            f"{stored.agent_id}: {entry.assignment.module.title} "
+            f"#{stored.id} {stored.agent_id}: {entry.assignment.module.title} "
             f"[{stored.status}, due {stored.due_date}, priority {data['priority']:.2f}]"
         )
         for gap, f in zip(entry.assignment.gaps, entry.followups, strict=True):
@@ -118,3 +118,29 @@ def training(
                 f"follow-up {_pct(f.before.value)} (n={f.before.n}) -> "
                 f"{_pct(f.after.value)} (n={f.after.n})"
             )
+
+
+@click.command(name="training-status")
+@click.argument("assignment_id", type=int)
+@click.argument("status", type=click.Choice(["assigned", "acknowledged", "completed"]))
+@click.option("--actor", required=True, help="Who made the change (agent or manager user name).")
+@click.pass_obj
+def training_status(obj: object, assignment_id: int, status: str, actor: str) -> None:
+    """Move training assignment ASSIGNMENT_ID (the #id `qm training` prints) to STATUS.
+
+    The change is written to the audit log; `qm training` keeps it on later runs.
+    """
+    from sqlmodel import Session
+
+    from qm.domain.training import set_status
+    from qm.errors import NotFound
+    from qm.models import TrainingStatus
+
+    settings = obj.settings  # type: ignore[attr-defined]
+    with open_engine(settings) as engine, Session(engine) as session:
+        try:
+            stored = set_status(session, assignment_id, TrainingStatus(status), actor=actor)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"#{stored.id} {stored.agent_id}: {stored.module_title} is now {stored.status}.")

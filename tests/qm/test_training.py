@@ -81,3 +81,28 @@ def test_training_command_json(db_url: str, engine: Engine, tmp_path: Path) -> N
     }
     text = run_qm("training", "--period", "2024-03", db_url=db_url, cwd=tmp_path).stdout
     assert "missed on 6 of 6 calls" in text
+    assert f"#{data['id']} a: " in text
+
+    moved = run_qm(
+        "training-status",
+        str(data["id"]),
+        "acknowledged",
+        "--actor",
+        "ann",
+        db_url=db_url,
+        cwd=tmp_path,
+    ).stdout
+    assert "is now acknowledged" in moved
+    again = run_qm("training", "--period", "2024-03", "--json", db_url=db_url, cwd=tmp_path)
+    assert json.loads(again.stdout)["status"] == "acknowledged"  # kept across runs
+    missing = run_qm(
+        "training-status",
+        "999",
+        "completed",
+        "--actor",
+        "ann",
+        db_url=db_url,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert missing.returncode == 1 and "no training assignment 999" in missing.stderr
