@@ -92,25 +92,41 @@ def word_similarity(a: str, b: str) -> float:
     return score if score >= MIN_WORD_SIMILARITY else 0.0
 
 
-def align_score(phrase: Sequence[str], weights: Sequence[float], text: Sequence[str]) -> float:
+def align_score(
+    phrase: Sequence[str], weights: Sequence[float], text: Sequence[str], *, floor: float = 0.0
+) -> float:
     """Score in [0, 1] of the best weighted alignment of the whole `phrase` inside `text`.
 
     Args:
         phrase: the phrase's normalised words.
         weights: the weight of each phrase word (see `word_weight`).
         text: the window's normalised words.
+        floor: scores below this are not needed: return 0.0 as soon as the score is known
+            to stay below it. Every alignment spends on each phrase word at least its
+            cheapest match in the window (or its weight when missing, which is never
+            cheaper), so the sum of those minima bounds the cost from below; most pairs
+            that pass the character screen are rejected this way before the alignment.
     """
     total = sum(weights)
     if not phrase or not text or total <= 0:
         return 0.0
     text = _join_split_words(phrase, text)
+    similarity = word_similarity
+    # The margin keeps a score that lands exactly on `floor` (after rounding) computed.
+    most_cost = (1.0 - floor) * total + 1e-9
+    least_cost = 0.0
+    rows: list[list[float]] = []
+    for word, weight in zip(phrase, weights, strict=True):
+        matched = [weight * (1.0 - similarity(word, other)) for other in text]
+        least_cost += min(matched)
+        if least_cost > most_cost:
+            return 0.0
+        rows.append(matched)
     inserted = [INSERT_COST * word_weight(t) for t in text]
     # row[j]: the cheapest alignment of the phrase so far that ends just before text[j];
     # before the first phrase word it is free everywhere, so the phrase may start anywhere.
     row = [0.0] * (len(text) + 1)
-    similarity = word_similarity
-    for word, weight in zip(phrase, weights, strict=True):
-        matched = [weight * (1.0 - similarity(word, other)) for other in text]
+    for matched, weight in zip(rows, weights, strict=True):
         up, row = row, [row[0] + weight]
         best = row[0]
         for j, cost in enumerate(matched):

@@ -192,7 +192,9 @@ def _fuzzy(phrase: Phrase, window: Window, raw: float) -> tuple[float, str]:
         # score more than ALIGN_MARGIN above it: skip pairs that cannot reach the band.
         if raw / 100 < phrase.threshold - UNCERTAIN_BAND - ALIGN_MARGIN:
             return 0.0, ""
-        return align_score(phrase.words, phrase.weights, window.words), "fuzzy"
+        # Below the uncertain band a score decides nothing: let the alignment stop early.
+        floor = phrase.threshold - UNCERTAIN_BAND
+        return align_score(phrase.words, phrase.weights, window.words, floor=floor), "fuzzy"
     best, method = _coverage(phrase.norm, window.norm, raw), "fuzzy"
     if best < phrase.threshold:
         py_text = pinyin(window.norm)

@@ -72,3 +72,29 @@ def test_score_is_a_share_and_exact_containment_is_full(phrase, text) -> None:
     weights = [word_weight(w) for w in phrase]
     assert 0.0 <= align_score(phrase, weights, text) <= 1.0
     assert align_score(phrase, weights, ["hello", *phrase, "bye"]) == pytest.approx(1.0)
+
+
+@given(
+    phrase=words.filter(bool),
+    text=st.lists(st.sampled_from(["thanks", "you", "four", "colling", "acne", "a", "bill"])),
+    floor=st.floats(0.0, 1.0),
+)
+def test_floor_only_drops_scores_below_it(phrase, text, floor) -> None:
+    # The early exit is exact: a score at or above the floor is the full alignment's.
+    weights = [word_weight(w) for w in phrase]
+    full = align_score(phrase, weights, text)
+    early = align_score(phrase, weights, text, floor=floor)
+    if full >= floor + 1e-9:
+        assert early == full
+    elif full < floor - 1e-9:
+        assert early in (0.0, full)
+
+
+def test_floor_stops_an_unrelated_pair() -> None:
+    phrase = normalize("thank you for calling acme telecom").split()
+    weights = [word_weight(w) for w in phrase]
+    text = normalize("my card was charged twice this month").split()
+    assert align_score(phrase, weights, text, floor=0.64) == 0.0
+    near = normalize("thanks for calling acne").split()
+    assert align_score(phrase, weights, near, floor=0.64) == align_score(phrase, weights, near)
+    assert align_score(phrase, weights, near) == pytest.approx(0.64)
