@@ -17,6 +17,7 @@ from qm.domain.store import current_transcript, transcript_segments
 from qm.errors import Forbidden, NotFound
 from qm.models import (
     Agent,
+    AsrAccuracy,
     Call,
     CallMetrics,
     CallStage,
@@ -166,6 +167,8 @@ class CallDetail:
     metrics: CallMetrics | None
     transcript: Transcript | None
     segments: list[SegmentView]
+    # The engine's measured accuracy, once a reviewer has corrected its transcript.
+    asr_accuracy: list[AsrAccuracy]
     key_points: list[ResultView]
     forbidden: list[ResultView]
     stages: list[StageView]
@@ -412,6 +415,13 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
         metrics=metrics,
         transcript=transcript,
         segments=segments,
+        asr_accuracy=list(
+            session.exec(
+                select(AsrAccuracy)
+                .where(col(AsrAccuracy.call_id) == call_id)
+                .order_by(col(AsrAccuracy.measured_at))
+            ).all()
+        ),
         key_points=[v for v in views if v.result.kind != "forbidden"],
         forbidden=[v for v in views if v.result.kind == "forbidden"],
         stages=stages,

@@ -235,3 +235,27 @@ def test_unknown_call_is_a_404_page(reviewer: Client) -> None:
     page = soup(response.text)
     assert page.select_one("h1 .status").text == "404"  # type: ignore[union-attr]
     assert "none-such" in page.select_one(".detail").text  # type: ignore[union-attr]
+
+
+def test_a_corrected_machine_transcript_shows_the_engine_accuracy(
+    reviewer: Client, seed: Any
+) -> None:
+    from qm.domain.corrections import store_correction
+    from transcripts import Segment as DocSegment
+    from transcripts import Transcript as DocTranscript
+
+    def build(s: Session) -> None:
+        make_call(s, "c-1")
+        machine = make_transcript(s, "c-1", [("agent", 0.0, 2.0, "thank you for colling")])
+        machine.source = "asr:faster-whisper/small"
+        fixed = DocTranscript(
+            "c-1", "en", 2.0, (DocSegment("agent", 0.0, 2.0, "thank you for calling"),)
+        )
+        store_correction(s, "c-1", fixed, reviewer="rita", source="fix.json")
+
+    seed(build)
+    page = soup(reviewer.get("/calls/c-1").text)
+    assert page.select_one("#transcript .source").text == "reviewer:rita"  # type: ignore[union-attr]
+    accuracy = page.select_one("#transcript .asr-accuracy").text  # type: ignore[union-attr]
+    assert "faster-whisper/small: WER 25.0% against the correction by rita" in accuracy
+    assert "(1 substituted, 0 deleted, 0 inserted of 4)" in accuracy
