@@ -62,7 +62,7 @@ def check(
     for a reviewer. Exits with status 1 when a file cannot be read or the semantic
     model cannot be loaded.
     """
-    from scoring.keypoints import check_call
+    from qm.domain.scoring_bridge import check_transcript
     from scoring.script import ScriptError, load_script
     from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
     from scoring.transcript import CallTranscript, TranscriptError
@@ -102,15 +102,10 @@ def check(
             transcript = CallTranscript(
                 path.stem, transcript.language, transcript.duration, transcript.utterances
             )
-        if matcher is not None:
-            try:
-                # One batched embed for the call's texts instead of one per first sight.
-                matcher.warm_call(script, transcript)
-                result = check_call(script, transcript, matcher=matcher)
-            except SemanticMatcherError as exc:
-                raise click.ClickException(f"{path}: {exc}") from exc
-        else:
-            result = check_call(script, transcript)
+        try:
+            result = check_transcript(script, transcript, matcher=matcher)
+        except SemanticMatcherError as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
         if as_json:
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
             continue

@@ -24,6 +24,20 @@ def call_transcript(
     )
 
 
+def check_transcript(
+    script: ParsedScript, transcript: CallTranscript, *, matcher: Matcher | None = None
+) -> CheckResult:
+    """Check `transcript` against `script`, with the optional semantic stage.
+
+    Raises:
+        SemanticMatcherError: the semantic matcher's model failed on this call.
+    """
+    if isinstance(matcher, EmbeddingMatcher):
+        # One batched embedding of the call's texts instead of one model call per text.
+        matcher.warm_call(script, transcript)
+    return check_call(script, transcript, matcher=matcher)
+
+
 def check_result_rows(
     script: ParsedScript, transcript: CallTranscript, *, matcher: Matcher | None = None
 ) -> tuple[CheckResult, list[dict[str, Any]]]:
@@ -32,10 +46,7 @@ def check_result_rows(
     Args:
         matcher: the optional semantic stage (see `scoring.semantic`).
     """
-    if isinstance(matcher, EmbeddingMatcher):
-        # One batched embedding of the call's texts instead of one model call per text.
-        matcher.warm_call(script, transcript)
-    result = check_call(script, transcript, matcher=matcher)
+    result = check_transcript(script, transcript, matcher=matcher)
     rows = [
         {
             "kind": item.kind,
