@@ -4,14 +4,16 @@ from qm.models.audit import AuditEvent
 from qm.models.base import UTCDateTime, utcnow
 from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus
 from qm.models.mystery import MysteryShop
-from qm.models.people import Agent, Customer, Role, Team, User
+from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
 from qm.models.results import CallMetrics, KeyPointResult
 from qm.models.scripts import Script
+from qm.models.security import ApiToken, LoginThrottle, WebSession
 from qm.models.training import TrainingAssignment, TrainingStatus
 from qm.models.transcripts import AsrAccuracy, Segment, Transcript
 
 __all__ = (
     "Agent",
+    "ApiToken",
     "AsrAccuracy",
     "AuditEvent",
     "Call",
@@ -19,6 +21,7 @@ __all__ = (
     "CallStage",
     "Customer",
     "KeyPointResult",
+    "LoginThrottle",
     "MysteryShop",
     "Queue",
     "Role",
@@ -32,5 +35,7 @@ __all__ = (
     "Transcript",
     "UTCDateTime",
     "User",
+    "UserTeam",
+    "WebSession",
     "utcnow",
 )

@@ -10,7 +10,11 @@ from qm.models.base import UTCDateTime, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
-    """One recorded action. `actor` is a username, or "cli"/"system"."""
+    """One recorded action. `actor` is a username, or "cli"/"system".
+
+    Entries form a hash chain: `hash` covers this entry's fields and `prev_hash`, the
+    `hash` of the entry before it, so that an edited or deleted entry breaks the chain.
+    """
 
     __tablename__ = "audit_event"
 
@@ -21,3 +25,5 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(default="", max_length=50)
     entity_id: str = Field(default="", max_length=200)
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)

@@ -52,5 +52,17 @@ class User(SQLModel, table=True):
     # An agent user sees only this agent's data.
     agent_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
     team_id: str | None = Field(default=None, foreign_key="team.id")
+    email: str | None = Field(default=None, max_length=254)
+    # The user's language for pages, e-mail and PDFs ("zh-CN" or "en"); None follows the browser.
+    language: str | None = Field(default=None, max_length=10)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserTeam(SQLModel, table=True):
+    """A team a manager manages (a manager may have several)."""
+
+    __tablename__ = "user_team"
+
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    team_id: str = Field(foreign_key="team.id", ondelete="CASCADE", primary_key=True)
