@@ -68,6 +68,28 @@ class Settings(BaseSettings):
     min_contacts: int = 10
     demo_dir: Path = Path("demo-data")
 
+    # --- Web security -------------------------------------------------------------------
+    # The address users reach the site at; an https:// URL makes cookies Secure and turns
+    # on HSTS.
+    public_url: str | None = None
+    # Trust X-Forwarded-Proto / X-Forwarded-For from the reverse proxy in front of the app.
+    trust_proxy_headers: bool = False
+    # Sessions (and the login throttle) live in Redis when set, else in the database.
+    redis_url: str | None = None
+    session_max_age: int = Field(default=12 * 60 * 60, ge=300, le=30 * 24 * 60 * 60)
+
+    # --- Imports ------------------------------------------------------------------------
+    # Audio and transcript paths of a manifest must resolve inside its folder, or inside
+    # this folder when set.
+    import_root: Path | None = None
+
+    # --- Privacy ------------------------------------------------------------------------
+    # Audio and transcripts older than this many days are removed (scores and audit stay).
+    retention_days: int | None = Field(default=None, ge=1)
+    # Keep the original recording beside its redacted copy (not recommended: it holds the
+    # card numbers the copy beeps over).
+    keep_original_audio: bool = False
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
