@@ -27,6 +27,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (a replaced transcript, an erased customer) are overwritten with
+            # zeros instead of lingering in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             if parsed.database and parsed.database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
