@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,15 @@ from transcripts.errors import TranscriptFormatError
 
 SPEAKERS = ("agent", "customer", "unknown")
 LANGUAGES = ("en", "zh")
+# Limits that keep every value storable and every sum finite: one recording lasts at most
+# a day, an utterance holds at most MAX_TEXT characters, a word MAX_WORD, an id MAX_ID.
+MAX_SECONDS = 24 * 60 * 60.0
+MAX_TEXT = 10_000
+MAX_WORD = 200
+MAX_ID = 128
+# Line breaks and tabs are whitespace in an utterance; other control characters (NUL, escape,
+# C1 controls) and lone surrogates are damage, and PostgreSQL refuses NUL outright.
+_DAMAGE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +54,39 @@ class Transcript:
     segments: tuple[Segment, ...]
 
 
-def _number(value: object, source: str, field: str, *, allow_none: bool = False) -> float | None:
+def _number(
+    value: object,
+    source: str,
+    field: str,
+    *,
+    allow_none: bool = False,
+    high: float = MAX_SECONDS,
+) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TranscriptFormatError(source, field, f"expected a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
     if not math.isfinite(number) or number < 0:
         raise TranscriptFormatError(source, field, f"must be a finite number >= 0, got {value!r}")
+    if number > high:
+        raise TranscriptFormatError(source, field, f"must be {high:g} or less, got {value!r}")
     return number
 
 
-def _text(value: object, source: str, field: str) -> str:
+def _text(value: object, source: str, field: str, *, max_length: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise TranscriptFormatError(source, field, f"expected a string, got {value!r}")
+    if len(value) > max_length:
+        raise TranscriptFormatError(source, field, f"is longer than {max_length} characters")
+    bad = _DAMAGE.search(value)
+    if bad is not None:
+        raise TranscriptFormatError(
+            source, field, f"contains a control character (U+{ord(bad.group()):04X})"
+        )
     return value
 
 
@@ -67,8 +96,15 @@ def _parse_word(raw: object, source: str, field: str) -> Word:
     start = _number(raw.get("start"), source, f"{field}.start")
     end = _number(raw.get("end"), source, f"{field}.end")
     assert start is not None and end is not None
-    probability = _number(raw.get("probability"), source, f"{field}.probability", allow_none=True)
-    return Word(_text(raw.get("text"), source, f"{field}.text"), start, end, probability)
+    if end < start:
+        raise TranscriptFormatError(
+            source, f"{field}.end", f"ends ({end}) before it starts ({start})"
+        )
+    probability = _number(
+        raw.get("probability"), source, f"{field}.probability", allow_none=True, high=1.0
+    )
+    text = _text(raw.get("text"), source, f"{field}.text", max_length=MAX_WORD)
+    return Word(text, start, end, probability)
 
 
 def _parse_segment(raw: object, source: str, field: str) -> Segment:
@@ -109,9 +145,7 @@ def parse_transcript(data: object, *, source: str = "<transcript>") -> Transcrip
     """
     if not isinstance(data, Mapping):
         raise TranscriptFormatError(source, "(document)", "expected a JSON object")
-    call_id = data.get("call_id", "")
-    if not isinstance(call_id, str):
-        raise TranscriptFormatError(source, "call_id", f"expected a string, got {call_id!r}")
+    call_id = _text(data.get("call_id", ""), source, "call_id", max_length=MAX_ID)
     language = data.get("language")
     if language not in LANGUAGES:
         raise TranscriptFormatError(

@@ -36,7 +36,10 @@ def _print_report(report: ImportReport) -> None:
 @click.option(
     "--manifest",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Call manifest CSV (columns in DESIGN.md); audio/transcript paths are relative to it.",
+    help=(
+        "Call manifest CSV (columns in DESIGN.md); audio/transcript paths are relative to it "
+        "and must lie in its folder, or in QM_IMPORT_ROOT when that is set."
+    ),
 )
 @click.option(
     "--harper-valley",
@@ -82,7 +85,11 @@ def ingest(
                 )
                 with progress_bar(total, "rows") as progress:
                     report = ingest_manifest(
-                        engine, manifest, agent_channel=agent_channel, progress=progress
+                        engine,
+                        manifest,
+                        agent_channel=agent_channel,
+                        progress=progress,
+                        import_root=settings.import_root,
                     )
             else:
                 assert harper_valley is not None

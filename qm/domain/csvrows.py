@@ -1,16 +1,27 @@
-"""Streaming CSV reading with errors that name the file, row and field.
+"""CSV rows in and out: streaming reading with errors that name the file, row and field,
+and writing cells that no spreadsheet will run as formulas.
 
 Rows are numbered as a spreadsheet shows them: the header is row 1. Used by every
-CSV import (call manifests, mystery-shopper results).
+CSV import (call manifests, mystery-shopper results) and every CSV the product writes.
 """
 
 import csv
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from qm.domain.bounds import (
+    EARLIEST_DAY,
+    MAX_PART_SECONDS,
+    earliest_instant,
+    latest_instant,
+    normalize,
+    text_problem,
+)
 from qm.errors import ValidationFailed
+
+MAX_PATH_LENGTH = 1000  # the call's audio_path column
 
 TRUE_WORDS = {"1", "true", "yes", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "n", "f"}
@@ -85,7 +96,12 @@ def csv_rows(
 
 
 class RowReader:
-    """Typed access to one row's cells; every failure names the file, row and field."""
+    """Typed access to one row's cells; every failure names the file, row and field.
+
+    Text is normalised (Unicode NFC, stripped) and checked for control characters and
+    length before anything else looks at it; numbers, counts and instants are checked
+    against the limits in `qm.domain.bounds`.
+    """
 
     def __init__(self, file: Path, row: int, cells: dict[str, str]) -> None:
         self.file = file
@@ -96,15 +112,27 @@ class RowReader:
         """An error about `field` of this row."""
         return ValidationFailed(str(self.file), self.row, field, message)
 
-    def text(self, field: str, *, required: bool = False, max_length: int = 200) -> str | None:
-        """The stripped cell, None when empty (an error when `required`)."""
-        value = (self.cells.get(field) or "").strip()
+    def text(
+        self, field: str, *, required: bool = False, max_length: int = 200, multiline: bool = False
+    ) -> str | None:
+        """The normalised cell, None when empty (an error when `required`).
+
+        Args:
+            field: the column.
+            required: refuse an empty cell.
+            max_length: the most characters accepted.
+            multiline: accept line breaks and tabs (free-text comments); other control
+                characters are refused either way.
+        """
+        value = unescape_cell(normalize(self.cells.get(field) or ""))
         if not value:
             if required:
                 raise self.fail(field, "is empty; a value is required")
             return None
-        if len(value) > max_length:
-            raise self.fail(field, f"is longer than {max_length} characters")
+        checked = value.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+        problem = text_problem(checked if multiline else value, max_length)
+        if problem is not None:
+            raise self.fail(field, problem)
         return value
 
     def number(
@@ -118,7 +146,9 @@ class RowReader:
             number = float(value)
         except ValueError:
             raise self.fail(field, f"{value!r} is not a {unit}") from None
-        if not math.isfinite(number) or number < low:
+        if not math.isfinite(number):
+            raise self.fail(field, f"{value!r} is not a finite {unit}")
+        if number < low:
             floor = "zero" if low == 0 else f"{low:g}"
             raise self.fail(field, f"{value!r} must be {floor} or more")
         if number > high:
@@ -126,11 +156,11 @@ class RowReader:
         return number
 
     def seconds(self, field: str) -> float | None:
-        """A duration in seconds, zero or more."""
-        return self.number(field, unit="number of seconds")
+        """A duration in seconds, from zero to 24 hours (`bounds.MAX_PART_SECONDS`)."""
+        return self.number(field, unit="number of seconds", high=MAX_PART_SECONDS)
 
-    def count(self, field: str) -> int | None:
-        """A whole number, zero or more."""
+    def count(self, field: str, *, high: int) -> int | None:
+        """A whole number from zero to `high`."""
         value = self.text(field)
         if value is None:
             return None
@@ -140,6 +170,8 @@ class RowReader:
             raise self.fail(field, f"{value!r} is not a whole number") from None
         if number < 0:
             raise self.fail(field, f"{value!r} must be zero or more")
+        if number > high:
+            raise self.fail(field, f"{value!r} must be {high} or less")
         return number
 
     def flag(self, field: str) -> bool | None:
@@ -163,31 +195,78 @@ class RowReader:
         return value
 
     def instant(self, field: str) -> datetime:
-        """A required ISO-8601 date-time (UTC when it has no offset)."""
+        """A required ISO-8601 date-time (UTC when it has no offset), from 1970 to tomorrow."""
         value = self.text(field, required=True)
         assert value is not None
         try:
-            return parse_instant(value)
-        except ValueError:
+            instant = parse_instant(value)
+        except (ValueError, OverflowError):
             raise self.fail(
                 field, f"{value!r} is not an ISO-8601 date-time (e.g. 2024-05-01T09:30:00+08:00)"
             ) from None
+        if not earliest_instant() <= instant <= latest_instant():
+            raise self.fail(
+                field, f"{value!r} must lie between {EARLIEST_DAY.isoformat()} and tomorrow"
+            )
+        return instant
 
     def day(self, field: str) -> date:
-        """A required ISO-8601 date (YYYY-MM-DD)."""
+        """A required ISO-8601 date (YYYY-MM-DD), from 1970 to tomorrow."""
         value = self.text(field, required=True)
         assert value is not None
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise self.fail(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        if not EARLIEST_DAY <= day <= latest_instant().date():
+            raise self.fail(
+                field, f"{value!r} must lie between {EARLIEST_DAY.isoformat()} and tomorrow"
+            )
+        return day
 
-    def path(self, field: str) -> Path | None:
-        """A file path relative to the CSV's folder that must exist; None when empty."""
-        value = self.text(field, max_length=1000)
+    def path(self, field: str, *, root: Path | None = None) -> Path | None:
+        """A file that must exist inside the allowed folder; None when the cell is empty.
+
+        Relative paths are taken from the CSV's folder. The file, with every symbolic link
+        followed, must lie inside `root` when given (the site's QM_IMPORT_ROOT), else inside
+        the CSV's folder: a manifest cannot make the server read `../../etc/passwd`.
+        """
+        value = self.text(field, max_length=MAX_PATH_LENGTH)
         if value is None:
             return None
-        path = (self.file.parent / value).resolve()
+        allowed = (root if root is not None else self.file.parent).resolve()
+        try:
+            path = (self.file.parent / value).resolve()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise self.fail(field, f"cannot resolve the path {value!r}: {exc}") from None
+        if not path.is_relative_to(allowed):
+            where = "the import root" if root is not None else "the manifest's folder"
+            raise self.fail(field, f"{value!r} lies outside {where} ({allowed})")
+        if len(str(path)) > MAX_PATH_LENGTH:
+            raise self.fail(field, f"the full path is longer than {MAX_PATH_LENGTH} characters")
         if not path.is_file():
             raise self.fail(field, f"file not found: {value} (looked for {path})")
         return path
+
+
+# A cell starting with one of these is read as a formula by spreadsheet programs
+# (OWASP "CSV injection"): = + - @, and tab or carriage return, which some programs skip.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """`value` as a CSV cell no spreadsheet will run: a leading apostrophe before a formula
+    start, as OWASP recommends. `RowReader` removes it again when the file is imported."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(value: str) -> str:
+    """Undo `spreadsheet_safe`: drop the apostrophe it put before a formula start."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value
+
+
+def write_safe_row(writer: "csv.DictWriter[str]", row: Mapping[str, object]) -> None:
+    """Write `row` with every text cell made `spreadsheet_safe`."""
+    writer.writerow({k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()})

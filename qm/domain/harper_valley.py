@@ -14,6 +14,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from qm.domain.bounds import (
+    MAX_AGENT_ID,
+    MAX_CALL_ID,
+    MAX_PART_SECONDS,
+    latest_instant,
+    normalize,
+    text_problem,
+)
 from qm.domain.ingest import CallRecord, ImportReport, Progress, import_records
 from qm.errors import ValidationFailed
 from qm.models import utcnow
@@ -22,6 +30,10 @@ from transcripts import Segment, Transcript
 # Annotation tags of the human transcripts: [noise], [baby], <unk>, ...
 _TAG = re.compile(r"\[[^\]]*\]|<[^>]*>")
 ROLES = {"agent": "agent", "caller": "customer"}
+# A conversation, and every utterance in it, lasts at most this long (bounds.py's 24 h).
+MAX_SPAN_MS = int(MAX_PART_SECONDS * 1000)
+MAX_UTTERANCE = 10_000  # characters of one utterance
+MAX_NAME = 120  # characters of an agent's or caller's name (ids are made from them)
 
 
 def sids(directory: Path) -> list[str]:
@@ -36,6 +48,12 @@ def sids(directory: Path) -> list[str]:
     if not found:
         raise ValidationFailed(str(meta_dir), None, None, "no <sid>.json files")
     for sid in found:
+        # The sid becomes the call id "hv-<sid>".
+        problem = text_problem(sid, MAX_CALL_ID - 3)
+        if problem is None and normalize(sid) != sid:
+            problem = "has surrounding spaces or is not in Unicode NFC form"
+        if problem is not None:
+            raise ValidationFailed(str(meta_dir / f"{sid}.json"), None, "(file name)", problem)
         if not (text_dir / f"{sid}.json").is_file():
             raise ValidationFailed(
                 str(text_dir / f"{sid}.json"), None, None, "transcript file missing"
@@ -66,13 +84,35 @@ def _get(data: Any, path: Path, *keys: str) -> Any:
     return value
 
 
-def _milliseconds(data: Any, path: Path, *keys: str) -> int:
+def _milliseconds(data: Any, path: Path, *keys: str, high: float = MAX_SPAN_MS) -> int:
+    """A whole number of milliseconds in [0, high]; NaN, infinities and huge values are refused."""
     value = _get(data, path, *keys)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValidationFailed(
-            str(path), None, ".".join(keys), f"expected milliseconds, got {value!r}"
-        )
+    field = ".".join(keys)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValidationFailed(str(path), None, field, f"expected milliseconds, got {value!r}")
+    if value > high:
+        raise ValidationFailed(str(path), None, field, f"{value!r} must be {high:.0f} or less")
     return int(value)
+
+
+def _text(value: Any, path: Path, field: str, max_length: int) -> str:
+    """A one-line text value: a string (a number is accepted as its digits), normalised."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValidationFailed(str(path), None, field, f"expected a string, got {value!r}")
+    text = normalize(value)
+    problem = text_problem(text, max_length)
+    if problem is not None:
+        raise ValidationFailed(str(path), None, field, problem)
+    return text
+
+
+def _optional_text(data: Any, path: Path, field: str, key: str, max_length: int) -> str:
+    """`data[key]` as text when `data` is an object holding it, else ""."""
+    if not isinstance(data, Mapping) or data.get(key) is None:
+        return ""
+    return _text(data[key], path, f"{field}.{key}", max_length)
 
 
 def _segments(raw: Any, path: Path) -> list[Segment]:
@@ -95,7 +135,18 @@ def _segments(raw: Any, path: Path) -> list[Segment]:
             raise ValidationFailed(
                 str(path), None, f"{field}.human_transcript", "expected a string"
             )
+        if len(text) > MAX_UTTERANCE:
+            raise ValidationFailed(
+                str(path),
+                None,
+                f"{field}.human_transcript",
+                f"is longer than {MAX_UTTERANCE} characters",
+            )
+        # split() drops line breaks and tabs; any other control character is refused.
         cleaned = " ".join(_TAG.sub(" ", text).split())
+        problem = text_problem(cleaned, MAX_UTTERANCE)
+        if problem is not None:
+            raise ValidationFailed(str(path), None, f"{field}.human_transcript", problem)
         if cleaned:
             segments.append(Segment(ROLES[role], round(start, 3), round(end, 3), cleaned))
     segments.sort(key=lambda s: (s.start, s.end))
@@ -107,19 +158,39 @@ def read_conversation(directory: Path, sid: str, *, queue: str | None) -> CallRe
     meta_path = directory / "metadata" / f"{sid}.json"
     text_path = directory / "transcript" / f"{sid}.json"
     meta = _load(meta_path)
-    start_ms = _milliseconds(meta, meta_path, "start_time_ms")
-    end_ms = _milliseconds(meta, meta_path, "end_time_ms")
+    latest_ms = latest_instant().timestamp() * 1000
+    start_ms = _milliseconds(meta, meta_path, "start_time_ms", high=latest_ms)
+    end_ms = _milliseconds(meta, meta_path, "end_time_ms", high=latest_ms + MAX_SPAN_MS)
     if end_ms < start_ms:
         raise ValidationFailed(str(meta_path), None, "end_time_ms", "is before start_time_ms")
-    speaker = _get(meta, meta_path, "agent", "speaker_id")
-    agent_name = str(_get(meta, meta_path, "agent", "metadata").get("agent_name") or "").strip()
-    caller = str(
-        _get(meta, meta_path, "caller", "metadata").get("first and last name") or ""
-    ).strip()
+    if end_ms - start_ms > MAX_SPAN_MS:
+        raise ValidationFailed(
+            str(meta_path), None, "end_time_ms", "the conversation would last over 24 hours"
+        )
+    speaker = _text(
+        _get(meta, meta_path, "agent", "speaker_id"),
+        meta_path,
+        "agent.speaker_id",
+        MAX_AGENT_ID - len("hv-agent-"),
+    )
+    agent_name = _optional_text(
+        _get(meta, meta_path, "agent", "metadata"),
+        meta_path,
+        "agent.metadata",
+        "agent_name",
+        MAX_NAME,
+    )
+    caller = _optional_text(
+        _get(meta, meta_path, "caller", "metadata"),
+        meta_path,
+        "caller.metadata",
+        "first and last name",
+        MAX_NAME,
+    )
     tasks = _get(meta, meta_path, "tasks")
     reason = None
-    if isinstance(tasks, list) and tasks and isinstance(tasks[0], Mapping):
-        reason = tasks[0].get("task_type")
+    if isinstance(tasks, list) and tasks:
+        reason = _optional_text(tasks[0], meta_path, "tasks[0]", "task_type", 200) or None
     segments = _segments(_load(text_path), text_path)
     duration = (end_ms - start_ms) / 1000
     if segments:
@@ -132,6 +203,7 @@ def read_conversation(directory: Path, sid: str, *, queue: str | None) -> CallRe
         "customer_id": customer_id(caller) if caller else None,
         "queue": queue,
         "reason": reason,
+        # 0 <= start_ms <= tomorrow, so this lies in bounds.py's range and never overflows.
         "started_at": datetime.fromtimestamp(start_ms / 1000, UTC),
         "talk_seconds": round((end_ms - start_ms) / 1000, 3),
         "hold_seconds": None,

@@ -188,6 +188,7 @@ def ingest_manifest(
     actor: str = "cli",
     agent_channel: str | None = None,
     progress: Progress | None = None,
+    import_root: Path | None = None,
 ) -> ImportReport:
     """Import a call manifest with the audio and transcript files it names.
 
@@ -198,12 +199,15 @@ def ingest_manifest(
         agent_channel: "left" or "right" when this export's stereo files put the agent
             on a channel other than the site default.
         progress: called with the number of rows stored after each batch.
+        import_root: the folder audio and transcript files must lie in (QM_IMPORT_ROOT);
+            None means the manifest's own folder.
 
     Raises:
         ValidationFailed: naming the file, row and field; nothing of the file is stored.
     """
     source = f"manifest:{path.name}"
-    records = (_manifest_record(row, source, agent_channel) for row in read_manifest(path))
+    rows = read_manifest(path, root=import_root)
+    records = (_manifest_record(row, source, agent_channel) for row in rows)
     return import_records(
         engine, records, file=str(path), actor=actor, action="ingest.manifest", progress=progress
     )

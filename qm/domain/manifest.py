@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID, MAX_TRANSFERS, normalize
 from qm.domain.csvrows import RowReader, csv_rows
 from qm.errors import ValidationFailed
 from transcripts import Transcript as TranscriptDoc
@@ -30,7 +31,7 @@ COLUMNS = (
     "audio",
     "transcript",
 )
-MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = MAX_CALL_ID
 
 
 @dataclass(slots=True)
@@ -54,15 +55,20 @@ class ManifestRow:
     transcript_path: Path | None
 
 
-def read_manifest(path: Path) -> Iterator[ManifestRow]:
+def read_manifest(path: Path, *, root: Path | None = None) -> Iterator[ManifestRow]:
     """Yield validated rows of the manifest at `path`.
+
+    Args:
+        path: the manifest CSV.
+        root: the folder every audio and transcript file must lie in (the site's
+            QM_IMPORT_ROOT); None means the manifest's own folder.
 
     Raises:
         ValidationFailed: on the first bad header, row or field; nothing after it is read.
     """
     seen: set[str] = set()
     for _header, row_number, cells in csv_rows(path, required=COLUMNS):
-        row = _validate_row(path, row_number, cells)
+        row = _validate_row(path, row_number, cells, root)
         if row.call_id in seen:
             raise ValidationFailed(
                 str(path), row_number, "call_id", f"{row.call_id!r} appears twice in this file"
@@ -71,19 +77,21 @@ def read_manifest(path: Path) -> Iterator[ManifestRow]:
         yield row
 
 
-def _validate_row(path: Path, row_number: int, cells: dict[str, str]) -> ManifestRow:
+def _validate_row(
+    path: Path, row_number: int, cells: dict[str, str], root: Path | None
+) -> ManifestRow:
     r = RowReader(path, row_number, cells)
     call_id = r.text("call_id", required=True, max_length=MAX_ID_LENGTH)
-    agent_id = r.text("agent_id", required=True, max_length=64)
+    agent_id = r.text("agent_id", required=True, max_length=MAX_AGENT_ID)
     assert call_id is not None and agent_id is not None
-    transcript_path = r.path("transcript")
+    transcript_path = r.path("transcript", root=root)
     transcript: TranscriptDoc | None = None
     if transcript_path is not None:
         try:
             transcript = load_transcript(transcript_path)
         except TranscriptFormatError as exc:
             raise r.fail("transcript", f"{exc.source}: {exc.field}: {exc.message}") from None
-        if transcript.call_id and transcript.call_id != call_id:
+        if transcript.call_id and normalize(transcript.call_id) != call_id:
             raise r.fail(
                 "transcript",
                 f"{transcript_path.name} is for call {transcript.call_id!r}, not {call_id!r}",
@@ -99,9 +107,9 @@ def _validate_row(path: Path, row_number: int, cells: dict[str, str]) -> Manifes
         talk_seconds=r.seconds("talk_seconds"),
         hold_seconds=r.seconds("hold_seconds"),
         wrap_seconds=r.seconds("wrap_seconds"),
-        transfers=r.count("transfers"),
+        transfers=r.count("transfers", high=MAX_TRANSFERS),
         resolved=r.flag("resolved"),
-        audio=r.path("audio"),
+        audio=r.path("audio", root=root),
         transcript=transcript,
         transcript_path=transcript_path,
     )

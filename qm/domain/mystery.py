@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session, select
 
 from qm.domain.audit import record
+from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID
 from qm.domain.csvrows import RowReader, csv_rows
 from qm.domain.store import existing_ids, upsert
 from qm.errors import ValidationFailed
@@ -23,6 +24,7 @@ from qm.models import Agent, MysteryShop, Script, utcnow
 REQUIRED = ("shop_id", "agent_id", "date", "scenario")
 OPTIONAL = ("score", "comment")
 ANSWERS = ("yes", "no", "na")
+MAX_COMMENT = 5000  # characters of a shopper's comment (a few paragraphs)
 
 
 @dataclass
@@ -47,13 +49,13 @@ def known_item_ids(conn: Connection) -> set[str]:
 def _row_values(path: Path, row: int, cells: dict[str, str], items: list[str]) -> dict[str, Any]:
     r = RowReader(path, row, cells)
     return {
-        "id": r.text("shop_id", required=True, max_length=128),
-        "agent_id": r.text("agent_id", required=True, max_length=64),
+        "id": r.text("shop_id", required=True, max_length=MAX_CALL_ID),
+        "agent_id": r.text("agent_id", required=True, max_length=MAX_AGENT_ID),
         "date": r.day("date"),
         "scenario": r.text("scenario", max_length=300) or "",
         "items": {item: r.choice(item, ANSWERS) for item in items},
         "score": r.number("score", low=0, high=100) if "score" in cells else None,
-        "comment": (cells.get("comment") or "").strip(),
+        "comment": r.text("comment", max_length=MAX_COMMENT, multiline=True) or "",
         "source": f"mystery:{path.name}",
         "imported_at": utcnow(),
     }
