@@ -1,20 +1,37 @@
 """The per-call pipeline: transcription, key-point checking, metrics.
 
-Each stage records its outcome per call (`call_stage`). A stage runs in its own
-transaction; when it raises, the error is recorded on that call and the remaining
-calls go on. Re-running picks up whatever is not yet done or skipped, so an
-interrupted run resumes where it stopped and failed stages are retried.
+Each stage records its outcome per call (`call_stage`). A stage's slow part (speech
+recognition, model loading) runs outside any transaction; its result is written in a
+short transaction of its own that starts with the SQLite write lock (see `qm.db`). When a
+stage raises, a plain reason is recorded on that call (the full error goes to the log
+under a short error id) and the remaining calls go on. Re-running picks up whatever is
+not yet done or skipped, so an interrupted run resumes where it stopped and failed
+stages are retried.
+
+Several runs (processes, machines) may work on one database at once. A run claims a
+few calls at a time (`call.claimed_by` / `claimed_until`, in one transaction: FOR UPDATE
+SKIP LOCKED on PostgreSQL, the write lock on SQLite), renews its claims before each
+stage, and releases each call when done. A claim runs out after `CLAIM_SECONDS`, so the
+calls of a run that was killed are taken over by the next one.
 """
 
 import logging
+import os
+import re
+import secrets
+import socket
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from qm.db import session_scope
 from qm.domain import scripts as script_store
 from qm.domain.scoring_bridge import (
     call_transcript,
@@ -23,6 +40,7 @@ from qm.domain.scoring_bridge import (
     handle_seconds,
 )
 from qm.domain.store import current_transcript, replace_transcript, transcript_segments
+from qm.errors import QMError
 from qm.models import (
     Call,
     CallMetrics,
@@ -39,6 +57,11 @@ from qm.settings import Settings
 log = logging.getLogger(__name__)
 STAGES = (Stage.TRANSCRIBE, Stage.KEYPOINTS, Stage.METRICS)
 FINISHED = (StageStatus.DONE.value, StageStatus.SKIPPED.value)
+# How long a claim holds without renewal: longer than any one stage of one call, short
+# enough that a killed run's calls are not stranded for long.
+CLAIM_SECONDS = 600
+# Calls claimed per transaction: few, so that concurrent runs share the work evenly.
+CLAIM_BATCH = 8
 
 
 class StageSkipped(Exception):
@@ -86,9 +109,6 @@ class AsrProvider:
         return self._engine
 
 
-StageFn = Callable[[Session, Call, "PipelineContext"], str]
-
-
 @dataclass
 class PipelineContext:
     """What the stages share during one run."""
@@ -123,21 +143,54 @@ class PipelineContext:
         return self._matcher
 
 
-def run_transcribe(session: Session, call: Call, ctx: PipelineContext) -> str:
-    """Transcribe the call's audio when it has audio and no transcript yet."""
-    existing = current_transcript(session, call.id)
+def _purged(call: Call) -> StageSkipped | None:
+    if call.purged_at is None:
+        return None
+    # The scores computed before the removal are kept; re-running must not clear them.
+    return StageSkipped(
+        f"recording and transcript removed ({call.purge_reason}) on "
+        f"{call.purged_at:%Y-%m-%d}; earlier results are kept"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """What speech recognition produced for a call, before it is stored."""
+
+    doc: Any
+    engine_name: str
+
+
+def transcribe_audio(engine: Engine, call: Call, ctx: PipelineContext) -> Transcribed:
+    """Run speech recognition on the call's audio (slow: no transaction is held meanwhile).
+
+    Raises:
+        StageSkipped: the call has a transcript already, or no audio.
+    """
+    if (skipped := _purged(call)) is not None:
+        raise skipped
+    with Session(engine) as session:
+        existing = current_transcript(session, call.id)
     if existing is not None:
         raise StageSkipped(f"transcript already present ({existing.source})")
     if not call.audio_path:
         raise StageSkipped("no audio and no transcript")
-    from pathlib import Path
-
-    engine = ctx.asr.engine()
+    asr = ctx.asr.engine()
     channel = call.agent_channel or ctx.settings.agent_channel
-    doc = engine.transcribe_file(Path(call.audio_path), call_id=call.id, agent_channel=channel)
-    name = getattr(engine, "name", ctx.settings.asr_engine)
-    replace_transcript(session.connection(), call.id, doc, source=f"asr:{name}")
-    detail = f"{len(doc.segments)} segment(s) by {name}"
+    doc = asr.transcribe_file(Path(call.audio_path), call_id=call.id, agent_channel=channel)
+    return Transcribed(doc, getattr(asr, "name", ctx.settings.asr_engine))
+
+
+def run_transcribe(
+    session: Session, call: Call, ctx: PipelineContext, prepared: Transcribed
+) -> str:
+    """Store the transcript that `transcribe_audio` produced."""
+    existing = current_transcript(session, call.id)
+    if existing is not None:  # imported or corrected while the engine was running
+        raise StageSkipped(f"transcript already present ({existing.source})")
+    doc = prepared.doc
+    replace_transcript(session.connection(), call.id, doc, source=f"asr:{prepared.engine_name}")
+    detail = f"{len(doc.segments)} segment(s) by {prepared.engine_name}"
     if ctx.asr.warning:
         detail += f"; WARNING: {ctx.asr.warning}"
     return detail
@@ -161,8 +214,22 @@ def _script_for(session: Session, call: Call, settings: Settings) -> str | None:
     return settings.default_script
 
 
-def run_keypoints(session: Session, call: Call, ctx: PipelineContext) -> str:
+def load_matcher(engine: Engine, call: Call, ctx: PipelineContext) -> None:  # noqa: ARG001
+    """Load the semantic matcher (once per run) before the keypoints stage takes the write lock.
+
+    A load error is kept by `ctx` and raised by the stage itself, after its own checks
+    (no transcript, no script) have had their say.
+    """
+    from scoring.semantic import SemanticMatcherError
+
+    with suppress(SemanticMatcherError):
+        ctx.matcher()
+
+
+def run_keypoints(session: Session, call: Call, ctx: PipelineContext, prepared: None) -> str:  # noqa: ARG001
     """Check the transcript against the script assigned to the call's queue."""
+    if (skipped := _purged(call)) is not None:
+        raise skipped
     _clear_keypoints(session, call.id)
     transcript = current_transcript(session, call.id)
     if transcript is None:
@@ -189,13 +256,15 @@ def run_keypoints(session: Session, call: Call, ctx: PipelineContext) -> str:
     return f"{hits}/{len(result.key_points)} key points hit with {stored.key} v{stored.version}"
 
 
-def run_metrics(session: Session, call: Call, ctx: PipelineContext) -> str:
+def run_metrics(session: Session, call: Call, ctx: PipelineContext, prepared: None) -> str:  # noqa: ARG001
     """Per-call operational figures and courtesy sub-measures."""
     metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
     metrics.handle_seconds = handle_seconds(call.talk_seconds, call.hold_seconds, call.wrap_seconds)
     metrics.transferred = None if call.transfers is None else call.transfers >= 1
     transcript = current_transcript(session, call.id)
-    metrics.courtesy = None
+    if call.purged_at is None:
+        # A removed transcript leaves the courtesy figures measured before the removal.
+        metrics.courtesy = None
     if transcript is not None:
         customer = session.get(Customer, call.customer_id) if call.customer_id else None
         name = customer.name if customer is not None and customer.name != customer.id else None
@@ -210,30 +279,189 @@ def run_metrics(session: Session, call: Call, ctx: PipelineContext) -> str:
     return "computed"
 
 
-RUNNERS: dict[Stage, StageFn] = {
-    Stage.TRANSCRIBE: run_transcribe,
-    Stage.KEYPOINTS: run_keypoints,
-    Stage.METRICS: run_metrics,
+@dataclass(frozen=True, slots=True)
+class StageRunner:
+    """One stage: `prepare` does the slow part with no transaction open and may raise
+    StageSkipped; `write` stores the outcome inside the write transaction and returns the
+    stage detail."""
+
+    write: Callable[[Session, Call, PipelineContext, Any], str]
+    prepare: Callable[[Engine, Call, PipelineContext], Any] | None = None
+
+
+RUNNERS: dict[Stage, StageRunner] = {
+    Stage.TRANSCRIBE: StageRunner(run_transcribe, prepare=transcribe_audio),
+    Stage.KEYPOINTS: StageRunner(run_keypoints, prepare=load_matcher),
+    Stage.METRICS: StageRunner(run_metrics),
 }
 
 
-def unfinished_call_ids(engine: Engine, call_ids: Iterable[str] | None = None) -> list[str]:
-    """Calls with at least one stage neither done nor skipped, oldest first."""
+def _unfinished() -> Any:
     finished = (
         sa.select(sa.func.count())
         .select_from(CallStage)
         .where(col(CallStage.call_id) == col(Call.id), col(CallStage.status).in_(FINISHED))
         .scalar_subquery()
     )
+    return finished < len(STAGES)
+
+
+def unfinished_call_ids(engine: Engine, call_ids: Iterable[str] | None = None) -> list[str]:
+    """Calls with at least one stage neither done nor skipped, oldest first."""
     query = (
-        sa.select(col(Call.id))
-        .where(finished < len(STAGES))
-        .order_by(col(Call.started_at), col(Call.id))
+        sa.select(col(Call.id)).where(_unfinished()).order_by(col(Call.started_at), col(Call.id))
     )
     wanted = set(call_ids) if call_ids is not None else None
     with Session(engine) as session:
         ids = list(session.execute(query).scalars())
     return [i for i in ids if wanted is None or i in wanted]
+
+
+# --- Claims: several runs on one database ----------------------------------------------
+
+
+def new_worker_id() -> str:
+    """A name for one run, unique across processes and machines: host, process id, random."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def claim_calls(
+    engine: Engine,
+    worker: str,
+    *,
+    run_started: datetime,
+    limit: int = CLAIM_BATCH,
+    call_ids: Iterable[str] | None = None,
+    claim_seconds: int = CLAIM_SECONDS,
+) -> list[str]:
+    """Claim up to `limit` unfinished calls that no live claim holds, oldest first.
+
+    Calls with a stage that failed since `run_started` are left alone, so that a run tries
+    each call at most once (the next run retries them).
+
+    Args:
+        engine: the database.
+        worker: the claiming run (`new_worker_id`).
+        run_started: when the claiming run began.
+        limit: the most calls to claim.
+        call_ids: claim only among these calls.
+        claim_seconds: how long the claim holds unless renewed.
+    """
+    now = utcnow()
+    failed_in_this_run = (
+        sa.select(col(CallStage.id))
+        .where(
+            col(CallStage.call_id) == col(Call.id),
+            col(CallStage.status) == StageStatus.FAILED.value,
+            col(CallStage.updated_at) >= run_started,
+        )
+        .exists()
+    )
+    query = (
+        sa.select(col(Call.id))
+        .where(
+            _unfinished(),
+            sa.or_(col(Call.claimed_until).is_(None), col(Call.claimed_until) < now),
+            ~failed_in_this_run,
+        )
+        .order_by(col(Call.started_at), col(Call.id))
+        .limit(limit)
+    )
+    if call_ids is not None:
+        query = query.where(col(Call.id).in_(list(call_ids)))
+    # PostgreSQL: rows another run is claiming right now are skipped, not waited for.
+    # SQLite: ignored; the immediate transaction holds the only write lock instead.
+    query = query.with_for_update(skip_locked=True, of=Call)
+    with session_scope(engine, immediate=True) as session:
+        ids = list(session.execute(query).scalars())
+        if ids:
+            session.execute(
+                sa.update(Call)
+                .where(col(Call.id).in_(ids))
+                .values(claimed_by=worker, claimed_until=now + timedelta(seconds=claim_seconds))
+            )
+    return ids
+
+
+def renew_claims(
+    engine: Engine, worker: str, call_ids: Iterable[str], *, claim_seconds: int = CLAIM_SECONDS
+) -> set[str]:
+    """Extend this run's claims on `call_ids`; returns those it still holds.
+
+    A claim that ran out may have been taken over by another run meanwhile: such a call
+    is not in the result and is left to that run.
+    """
+    ids = list(call_ids)
+    if not ids:
+        return set()
+    until = utcnow() + timedelta(seconds=claim_seconds)
+    with session_scope(engine, immediate=True) as session:
+        session.execute(
+            sa.update(Call)
+            .where(col(Call.id).in_(ids), col(Call.claimed_by) == worker)
+            .values(claimed_until=until)
+        )
+        held = session.execute(
+            sa.select(col(Call.id)).where(col(Call.id).in_(ids), col(Call.claimed_by) == worker)
+        ).scalars()
+        return set(held)
+
+
+def release_claims(engine: Engine, worker: str, call_ids: Iterable[str] | None = None) -> None:
+    """Give up this run's claims on `call_ids` (all of them when None)."""
+    condition = col(Call.claimed_by) == worker
+    if call_ids is not None:
+        condition = sa.and_(condition, col(Call.id).in_(list(call_ids)))
+    with session_scope(engine, immediate=True) as session:
+        session.execute(
+            sa.update(Call).where(condition).values(claimed_by=None, claimed_until=None)
+        )
+
+
+# --- Plain reasons for failed stages ------------------------------------------------------
+
+# An absolute POSIX path (up to the next blank or quote): shown as its last part only.
+_PATH = re.compile(r"""(?<![\w./~-])/(?:[^\s'"(),;:/]+/)+([^\s'"(),;:/]*)""")
+
+
+def _without_paths(text: str) -> str:
+    return _PATH.sub(lambda m: m.group(1) or "(folder)", text)
+
+
+def plain_reason(exc: BaseException, error_id: str) -> str:
+    """What to store on the call when a stage raised `exc`: a reason a person can act on,
+    with no server paths or SQL, ending with the error id that the log has the details
+    under."""
+    from scoring.forms import FormError
+    from scoring.script import ScriptError
+    from scoring.semantic import SemanticMatcherError
+    from scoring.transcript import TranscriptError as ScoringTranscriptError
+    from transcripts.errors import AudioError, EngineError, TranscriptError
+
+    # The project's own errors carry messages written for people.
+    if isinstance(exc, AudioError):
+        reason = f"the recording could not be read: {exc}"
+    elif isinstance(exc, EngineError):
+        reason = f"the transcription engine failed: {exc}"
+    elif isinstance(
+        exc,
+        QMError
+        | TranscriptError
+        | ScriptError
+        | FormError
+        | SemanticMatcherError
+        | ScoringTranscriptError,
+    ):
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.filename:
+        name = Path(str(exc.filename)).name
+        reason = f"the file {name} could not be read: {exc.strerror or 'input/output error'}"
+    else:
+        return f"unexpected error (error id {error_id}); the server log has the details"
+    return f"{_without_paths(reason)} (error id {error_id})"
+
+
+# --- Running stages -------------------------------------------------------------------------
 
 
 def _set_stage(
@@ -259,36 +487,77 @@ def _statuses(session: Session, call_id: str) -> dict[str, str]:
     return {r.stage: r.status for r in rows}
 
 
-def process_call(engine: Engine, call_id: str, ctx: PipelineContext, report: ProcessReport) -> None:
-    """Run the call's unfinished stages in order; stop at the first failure."""
+def _run_stage(
+    engine: Engine, call_id: str, stage: Stage, ctx: PipelineContext, worker: str | None
+) -> StageStatus | None:
+    """Run one stage of one call; None when the call is gone or no longer this run's."""
+    runner = RUNNERS[stage]
+    with Session(engine, expire_on_commit=False) as session:
+        call = session.get(Call, call_id)
+    if call is None:
+        return None  # deleted meanwhile
+    prepared: Any = None
+    skipped: StageSkipped | None = None
+    if runner.prepare is not None:
+        try:
+            prepared = runner.prepare(engine, call, ctx)
+        except StageSkipped as skip:
+            skipped = skip
+    with session_scope(engine, immediate=True) as session:
+        call = session.get(Call, call_id, with_for_update=True)
+        if call is None:
+            return None
+        if worker is not None and call.claimed_by != worker:
+            log.info("call %s: claim lost to %s; leaving it to that run", call_id, call.claimed_by)
+            return None
+        if skipped is None:
+            try:
+                detail, status = runner.write(session, call, ctx, prepared), StageStatus.DONE
+            except StageSkipped as skip:
+                skipped = skip
+        if skipped is not None:
+            # Stages raise this before writing anything but their own clean-up.
+            detail, status = str(skipped), StageStatus.SKIPPED
+        _set_stage(session, call_id, stage, status, detail)
+    return status
+
+
+def process_call(
+    engine: Engine,
+    call_id: str,
+    ctx: PipelineContext,
+    report: ProcessReport,
+    *,
+    worker: str | None = None,
+) -> None:
+    """Run the call's unfinished stages in order; stop at the first failure.
+
+    With `worker`, each stage first renews that run's claim on the call and is not
+    stored when the claim was lost.
+    """
     with Session(engine, expire_on_commit=False) as session:
         statuses = _statuses(session, call_id)
     for stage in STAGES:
         if statuses.get(stage) in FINISHED:
             continue
+        if worker is not None and not renew_claims(engine, worker, [call_id]):
+            return
         try:
-            with Session(engine, expire_on_commit=False) as session:
-                call = session.get(Call, call_id)
-                if call is None:
-                    return  # deleted meanwhile
-                try:
-                    detail = RUNNERS[stage](session, call, ctx)
-                    status = StageStatus.DONE
-                except StageSkipped as skip:
-                    # Stages raise this before writing anything but their own clean-up.
-                    detail, status = str(skip), StageStatus.SKIPPED
-                _set_stage(session, call_id, stage, status, detail)
-                session.commit()
-            bucket = report.done if status == StageStatus.DONE else report.skipped
-            bucket[stage] = bucket.get(stage, 0) + 1
+            status = _run_stage(engine, call_id, stage, ctx, worker)
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("call %s, stage %s failed: %s", call_id, stage, message)
-            with Session(engine) as session:
+            error_id = secrets.token_hex(3)
+            log.error(
+                "call %s, stage %s failed (error id %s)", call_id, stage, error_id, exc_info=exc
+            )
+            message = plain_reason(exc, error_id)
+            with session_scope(engine, immediate=True) as session:
                 _set_stage(session, call_id, stage, StageStatus.FAILED, message)
-                session.commit()
             report.failed.append((call_id, stage.value, message))
             return
+        if status is None:
+            return
+        bucket = report.done if status == StageStatus.DONE else report.skipped
+        bucket[stage] = bucket.get(stage, 0) + 1
 
 
 def process_pending(
@@ -298,8 +567,12 @@ def process_pending(
     call_ids: Iterable[str] | None = None,
     asr_fallback: bool = False,
     progress: Callable[[int], None] | None = None,
+    claim_seconds: int = CLAIM_SECONDS,
 ) -> ProcessReport:
     """Run every unfinished stage of every imported call (or of `call_ids`).
+
+    Other runs may work on the same database at the same time: each call is claimed
+    before it is worked on (see the module docstring), so no two runs process one call.
 
     Args:
         engine: the database.
@@ -307,14 +580,32 @@ def process_pending(
         call_ids: restrict the run to these calls.
         asr_fallback: use pocketsphinx when the Whisper model cannot be loaded (the demo).
         progress: called with 1 after each call.
+        claim_seconds: how long a claim holds without renewal.
     """
     ctx = PipelineContext(settings, AsrProvider(settings, fallback=asr_fallback))
     report = ProcessReport()
-    for call_id in unfinished_call_ids(engine, call_ids):
-        process_call(engine, call_id, ctx, report)
-        report.calls += 1
-        if progress is not None:
-            progress(1)
+    worker = new_worker_id()
+    wanted = list(call_ids) if call_ids is not None else None
+    # A stage that failed during this run is not retried by it; compare with the
+    # database's own clock reading (stage rows are stamped by this process's clock).
+    started = utcnow()
+    try:
+        while batch := claim_calls(
+            engine, worker, run_started=started, call_ids=wanted, claim_seconds=claim_seconds
+        ):
+            for position, call_id in enumerate(batch):
+                # Renewing the rest of the batch keeps it while a slow call is transcribed.
+                if call_id not in renew_claims(
+                    engine, worker, batch[position:], claim_seconds=claim_seconds
+                ):
+                    continue  # the claim ran out and another run took the call over
+                process_call(engine, call_id, ctx, report, worker=worker)
+                release_claims(engine, worker, [call_id])
+                report.calls += 1
+                if progress is not None:
+                    progress(1)
+    finally:
+        release_claims(engine, worker)
     if ctx.asr.warning:
         report.warnings.append(ctx.asr.warning)
     return report
