@@ -1,7 +1,9 @@
 """Reading calls: the filtered, paged call list and everything the call page shows.
 
 Visibility is decided here, not in the web layer: an agent-role viewer only ever sees
-their own agent's calls, whatever the filters say.
+their own agent's calls, whatever the filters say. A call the viewer may not see is
+reported exactly as a call that does not exist (`NotFound`, same message), so that its
+existence is not revealed either.
 """
 
 from dataclasses import dataclass, field
@@ -13,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from qm.domain.bounds import MAX_CALL_ID, MAX_PAGE, control_character
 from qm.domain.store import current_transcript, transcript_segments
-from qm.errors import Forbidden, NotFound
+from qm.errors import NotFound
 from qm.models import (
     Agent,
     AsrAccuracy,
@@ -216,6 +219,13 @@ def _day_start(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
+def _may_see(viewer: User, call: Call) -> bool:
+    """The row-level form of `_visible`, for a call already loaded."""
+    if viewer.role == Role.AGENT:
+        return viewer.agent_id is not None and call.agent_id == viewer.agent_id
+    return True
+
+
 def _visible(viewer: User) -> list[Any]:
     """Conditions limiting calls to what `viewer` may see."""
     if viewer.role == Role.AGENT:
@@ -268,12 +278,17 @@ def list_calls(
     Args:
         session: an open database session.
         filters: what to narrow the list to.
-        page: 1-based page number; pages past the end come back empty.
+        page: 1-based page number, at most `bounds.MAX_PAGE`; pages past the end come
+            back empty.
         page_size: calls per page (at least 1).
         viewer: the signed-in user; an agent sees only their own agent's calls.
-        tz: the site's time zone, in which `filters.date_from`/`date_to` are days.
+        tz: the site's time zone, in which `filters.date_from`/`date_to` are days; the
+            days must lie within `bounds.EARLIEST_DAY`..`LATEST_DAY` (the web layer's
+            `parse_call_query` checks this), so that turning them into instants never
+            overflows.
     """
-    page = max(1, page)
+    # The bound keeps the offset far inside a 64-bit integer whatever the page size.
+    page = min(max(1, page), MAX_PAGE)
     page_size = max(1, page_size)
     status = _status_expression().label("pipeline_status")
     where = _visible(viewer) + _conditions(filters, tz, status.element)
@@ -379,14 +394,15 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
     """The call with its people, transcript, check results, metrics and pipeline stages.
 
     Raises:
-        NotFound: no call has this id.
-        Forbidden: `viewer` is an agent and the call is another agent's.
+        NotFound: no call has this id, or `viewer` may not see it (the same error, so
+            that a hidden call cannot be told from a missing one).
     """
-    call = session.get(Call, call_id)
-    if call is None:
-        raise NotFound(f"no call with id {call_id!r}")
-    if viewer.role == Role.AGENT and call.agent_id != viewer.agent_id:
-        raise Forbidden("agents can only see their own calls")
+    # An id no call can have (too long for the column, control characters that
+    # PostgreSQL would refuse) is simply not found, without asking the database.
+    plausible = len(call_id) <= MAX_CALL_ID and control_character(call_id) is None
+    call = session.get(Call, call_id) if plausible else None
+    if call is None or not _may_see(viewer, call):
+        raise NotFound(f"no call with id {call_id!r}" if plausible else "no call with this id")
     transcript = current_transcript(session, call_id)
     segments: list[SegmentView] = []
     if transcript is not None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 
 from qm.db import session_scope
 from qm.domain import scripts
+from qm.domain.csvrows import write_safe_row
 from qm.domain.harper_valley import ingest_harper_valley, read_conversation, sids
 from qm.domain.ingest import ingest_manifest
 from qm.domain.manifest import COLUMNS
@@ -79,13 +80,14 @@ def write_enrichment(directory: Path, out: Path) -> int:
                 "audio": "",
                 "transcript": "",
             }
-            writer.writerow(base)
+            write_safe_row(writer, base)
             rows += 1
             if v["customer_id"] and _unit(cid, "repeat?") < 0.2:
                 later = v["started_at"] + timedelta(days=1 + 5 * _unit(cid, "repeat-day"))
                 other = [a for a in agents if a != v["agent_id"]]
                 agent = other[int(_unit(cid, "repeat-agent") * len(other))]
-                writer.writerow(
+                write_safe_row(
+                    writer,
                     base
                     | {
                         "call_id": f"{cid}-f1",
@@ -95,7 +97,7 @@ def write_enrichment(directory: Path, out: Path) -> int:
                         "hold_seconds": "0.0",
                         "wrap_seconds": _seconds(15, 75, cid, "repeat-wrap"),
                         "transfers": "0",
-                    }
+                    },
                 )
                 rows += 1
     return rows

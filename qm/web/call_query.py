@@ -11,9 +11,12 @@ The HTML filter form and `GET /api/calls` take the same parameters:
 | `compliance_below` | compliance under this percentage (0-100)                  |
 | `critical`         | `yes`: a critical key point was missed; `no`: none was    |
 | `q`                | part of the call id, customer id or customer name         |
-| `page`             | 1-based page number                                       |
+| `page`             | 1-based page number, at most 100,000                      |
 
-Empty values mean "any", as an untouched form field submits them.
+Empty values mean "any", as an untouched form field submits them. Every value is checked
+against `qm.domain.bounds` (text at most 200 characters without control characters, days
+from 1970 to 2100) and refused with a ValidationFailed naming the parameter, so that no
+input reaches the database that it could choke on.
 """
 
 from collections.abc import Mapping
@@ -21,6 +24,15 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
+from qm.domain.bounds import (
+    EARLIEST_DAY,
+    LATEST_DAY,
+    MAX_AGENT_ID,
+    MAX_PAGE,
+    MAX_QUERY_TEXT,
+    normalize,
+    text_problem,
+)
 from qm.domain.calls import CallFilters, PipelineStatus
 from qm.errors import ValidationFailed
 
@@ -36,6 +48,8 @@ FILTER_KEYS = (
     "q",
 )
 SOURCE = "query"  # the "file" named in a ValidationFailed about a query parameter
+# The longest value of each parameter: the column widths for ids, else MAX_QUERY_TEXT.
+MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": 100, "page": 20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +65,25 @@ class CallQuery:
         return f"{path}?{urlencode({**self.values, 'page': str(page)})}"
 
 
+def _value(params: Mapping[str, str], name: str) -> str:
+    """The parameter, normalised and checked as one-line text; "" when absent or blank."""
+    raw = normalize(params.get(name) or "")
+    problem = text_problem(raw, MAX_LENGTH.get(name, MAX_QUERY_TEXT))
+    if problem is not None:
+        raise ValidationFailed(SOURCE, None, name, problem)
+    return raw
+
+
 def _date(name: str, raw: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValidationFailed(SOURCE, None, name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationFailed(
+            SOURCE, None, name, f"must be a day from {EARLIEST_DAY} to {LATEST_DAY}"
+        )
+    return day
 
 
 def _percent(name: str, raw: str) -> float:
@@ -75,6 +103,8 @@ def _page(raw: str) -> int:
         raise ValidationFailed(SOURCE, None, "page", f"{raw!r} is not a page number") from None
     if page < 1:
         raise ValidationFailed(SOURCE, None, "page", "pages are numbered from 1")
+    if page > MAX_PAGE:
+        raise ValidationFailed(SOURCE, None, "page", f"must be {MAX_PAGE:,} or less")
     return page
 
 
@@ -94,7 +124,7 @@ def _status(raw: str) -> PipelineStatus:
 
 def parse_call_query(params: Mapping[str, str]) -> CallQuery:
     """Parse the call-list parameters; raises ValidationFailed naming a bad one."""
-    values = {k: params[k].strip() for k in FILTER_KEYS if params.get(k, "").strip()}
+    values = {k: v for k in FILTER_KEYS if (v := _value(params, k))}
     filters = CallFilters(
         agent=values.get("agent"),
         queue=values.get("queue"),
@@ -112,5 +142,6 @@ def parse_call_query(params: Mapping[str, str]) -> CallQuery:
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationFailed(SOURCE, None, "to", "the last day comes before the first")
-    page = _page(params["page"].strip()) if params.get("page", "").strip() else 1
+    raw_page = _value(params, "page")
+    page = _page(raw_page) if raw_page else 1
     return CallQuery(filters=filters, page=page, values=values)

@@ -16,7 +16,7 @@ from qm.domain.calls import (
     handle_time,
     list_calls,
 )
-from qm.errors import Forbidden, NotFound
+from qm.errors import NotFound
 from qm.models import Call, CallMetrics, Role, Stage, StageStatus, User
 from tests.factories import T0, make_call, make_done, make_results, make_stage, make_transcript
 
@@ -102,10 +102,13 @@ def test_filter_options_follow_visibility(calls_db: Engine) -> None:
 def test_detail_visibility(calls_db: Engine) -> None:
     with session_scope(calls_db) as s:
         assert get_call_detail(s, "c-1", AGENT_1).call.id == "c-1"
-        with pytest.raises(Forbidden):
+        # Another agent's call is "not found", in the words used for a call that is missing.
+        with pytest.raises(NotFound, match=r"^no call with id 'c-2'$"):
             get_call_detail(s, "c-2", AGENT_1)
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound, match=r"^no call with id 'nope'$"):
             get_call_detail(s, "nope", REVIEWER)
+        with pytest.raises(NotFound, match=r"^no call with this id$"):
+            get_call_detail(s, "c-1\x00", REVIEWER)
 
 
 def test_detail_stages_in_order_with_pending_ones(calls_db: Engine) -> None:

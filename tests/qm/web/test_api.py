@@ -78,10 +78,10 @@ def test_agent_api_access_is_limited_to_own_calls(client: Client, seed: Any) -> 
     login(client, "bea")
     body = client.get("/api/calls").json()
     assert [i["call_id"] for i in body["items"]] == ["c-4", "c-3", "X-5"]
-    denied = client.get("/api/calls/c-1")
-    assert denied.status_code == 403
-    assert denied.headers["content-type"].startswith(PROBLEM)
-    assert denied.json()["title"] == "Forbidden"
+    hidden = client.get("/api/calls/c-1")
+    assert hidden.status_code == 404
+    assert hidden.headers["content-type"].startswith(PROBLEM)
+    assert hidden.json()["title"] == "Not Found"
 
 
 def test_not_found_is_problem_json_on_the_api(reviewer: Client) -> None:
