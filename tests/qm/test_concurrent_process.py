@@ -1,0 +1,165 @@
+"""Several `qm process` runs on one database share the work: each call is processed once.
+
+The runs are real OS processes of the installed `qm` script, on a SQLite file and (when
+configured) on PostgreSQL; claims that ran out are taken over, live ones are respected.
+"""
+
+import os
+import re
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from qm.db import session_scope
+from qm.domain import scripts
+from qm.domain.ingest import ingest_manifest
+from qm.domain.pipeline import (
+    claim_calls,
+    process_pending,
+    release_claims,
+    renew_claims,
+    unfinished_call_ids,
+)
+from qm.models import Call, CallStage, KeyPointResult, utcnow
+from qm.settings import Settings
+from tests.conftest import REPO, TEST_SECRET
+from tests.qm.manifests import row, write_manifest, write_transcript
+from tests.qm.test_cli import QM
+
+SCRIPT = REPO / "qm" / "demo" / "scripts" / "hvnb-retail.yaml"
+CALLS = 300
+RUNS = 3
+LINES = [
+    ("agent", 1.0, 4.0, "hello this is harper valley national bank my name is ann"),
+    ("agent", 4.5, 6.0, "how can i help you today"),
+    ("customer", 7.0, 9.0, "i want to check my balance"),
+    ("agent", 10.0, 12.0, "can you confirm your name please"),
+    ("agent", 30.0, 33.0, "is there anything else i can help you with"),
+    ("agent", 34.0, 36.0, "thank you for calling have a great day"),
+]
+
+
+def import_calls(engine: Engine, folder: Path, count: int) -> None:
+    """`count` calls with transcripts (some leave key points out) and the script assigned."""
+    rows = []
+    for n in range(count):
+        call_id = f"c{n:04d}"
+        lines = LINES if n % 3 else LINES[:2] + LINES[4:]
+        write_transcript(folder / f"{call_id}.json", call_id, lines)
+        started = f"2024-05-01T09:{n // 60 % 60:02d}:{n % 60:02d}+00:00"
+        rows.append(row(call_id, queue="retail", transcript=f"{call_id}.json", started_at=started))
+    ingest_manifest(engine, write_manifest(folder / "calls.csv", rows))
+    with session_scope(engine) as session:
+        stored = scripts.load_script_file(session, SCRIPT, actor="test")
+        scripts.assign_to_queue(session, stored.key, "retail", actor="test")
+
+
+def qm_env(db_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QM_")}
+    return env | {"QM_DATABASE_URL": db_url, "QM_SECRET_KEY": TEST_SECRET}
+
+
+def items_per_call() -> int:
+    from scoring.script import load_script
+
+    script = load_script(SCRIPT)
+    return len(script.key_points) + len(script.forbidden)
+
+
+def test_concurrent_runs_process_every_call_exactly_once(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, CALLS)
+    started = time.perf_counter()
+    runs = [
+        subprocess.Popen(
+            [QM, "process"],
+            cwd=tmp_path,
+            env=qm_env(db_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(RUNS)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    elapsed = time.perf_counter() - started
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, f"{out}\n{err}"
+        assert "locked" not in err and "Traceback" not in err, err
+    processed = [int(re.search(r"Processed (\d+) call", out)[1]) for out, _ in outputs]  # type: ignore[index]
+    print(f"{RUNS} runs, {CALLS} calls in {elapsed:.1f} s; calls per run: {processed}")
+    assert sum(processed) == CALLS  # no call was taken by two runs
+
+    with Session(engine) as session:
+        stages = session.exec(select(CallStage)).all()
+        assert len(stages) == 3 * CALLS
+        assert {s.status for s in stages if s.stage == "keypoints"} == {"done"}
+        assert not [s for s in stages if s.status == "failed"]
+        assert {s.attempts for s in stages} == {1}  # no stage ran twice
+        results = session.exec(select(func.count()).select_from(KeyPointResult)).one()
+        assert results == CALLS * items_per_call()
+        per_call = session.execute(
+            sa.select(col(KeyPointResult.call_id), func.count())
+            .group_by(col(KeyPointResult.call_id))
+            .having(func.count() != items_per_call())
+        ).all()
+        assert per_call == []
+        assert session.exec(select(Call).where(col(Call.claimed_by).is_not(None))).all() == []
+    assert unfinished_call_ids(engine) == []
+
+
+def test_a_live_claim_is_respected_and_an_expired_one_taken_over(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, 6)
+    since = utcnow()
+    # One run holds two calls and is alive; another held two and was killed long ago.
+    assert claim_calls(engine, "alive", run_started=since, limit=2) == ["c0000", "c0001"]
+    assert claim_calls(engine, "killed", run_started=since, limit=2, claim_seconds=-1) == [
+        "c0002",
+        "c0003",
+    ]
+    report = process_pending(engine, settings)
+    assert report.calls == 4 and not report.failed
+    assert unfinished_call_ids(engine) == ["c0000", "c0001"]
+    with Session(engine) as session:
+        alive = session.get(Call, "c0000")
+        assert alive is not None and alive.claimed_by == "alive"
+        killed = session.get(Call, "c0002")
+        assert killed is not None and killed.claimed_by is None
+
+    # The live run renews and then releases its claims; its calls are free again.
+    assert renew_claims(engine, "alive", ["c0000", "c0001", "c0002"]) == {"c0000", "c0001"}
+    release_claims(engine, "alive")
+    assert process_pending(engine, settings).calls == 2
+    assert unfinished_call_ids(engine) == []
+
+
+def test_a_run_tries_a_failing_call_once_and_the_next_run_retries_it(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, 3)
+    with session_scope(engine) as session:
+        session.execute(sa.update(Call).where(col(Call.id) == "c0001").values(queue=None))
+    no_script = settings.model_copy(update={"default_script": "not-loaded"})
+    report = process_pending(engine, no_script)
+    assert report.calls == 3
+    assert [(c, s) for c, s, _ in report.failed] == [("c0001", "keypoints")]
+    again = process_pending(engine, no_script)
+    assert again.calls == 1 and len(again.failed) == 1
+
+
+def test_claims_run_out(engine: Engine, tmp_path: Path) -> None:
+    import_calls(engine, tmp_path, 2)
+    since = utcnow()
+    assert claim_calls(engine, "a", run_started=since) == ["c0000", "c0001"]
+    assert claim_calls(engine, "b", run_started=since) == []
+    with session_scope(engine) as session:
+        session.execute(sa.update(Call).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    assert claim_calls(engine, "b", run_started=since, limit=1) == ["c0000"]
