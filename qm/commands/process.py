@@ -1,5 +1,6 @@
 """`qm process`: run the pending pipeline stages of imported calls."""
 
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -41,12 +42,20 @@ def print_report(report: "ProcessReport") -> None:
 def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool) -> None:
     """Run pending stages (transcribe, key points, metrics) for imported calls.
 
-    Each stage's outcome is recorded per call. A failing call is recorded with its
-    error and the others go on; running again resumes and retries failed stages.
-    Exits with status 1 when any stage failed.
+    Each stage's outcome is recorded per call. A failing call is recorded with a plain
+    reason and an error id (the full error is logged to stderr under that id) and the
+    others go on; running again resumes and retries failed stages. Several runs may work
+    on one database at once: each call is claimed by one of them. Exits with status 1
+    when any stage failed.
     """
     # Imported here: the pipeline pulls in the scoring and ASR libraries.
     from qm.domain.pipeline import process_pending, unfinished_call_ids
+
+    if not logging.getLogger().handlers:
+        # Failed stages are logged with their traceback and error id: the operator's log.
+        logging.basicConfig(
+            level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
     settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine:
