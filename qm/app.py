@@ -10,20 +10,25 @@ from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.stores.memory import MemoryStore
 from sqlmodel import Session
 
-from qm.auth import SESSION_STORE, make_session_auth
+from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
 from qm.web.api import CallApiController
+from qm.web.api_docs import render_plugins, swagger_static_router
 from qm.web.auth import HOME, LoginController
 from qm.web.calls import CallController
 from qm.web.errors import handle_exception
 from qm.web.health import HealthController
+from qm.web.security_headers import security_headers
+from qm.web.session_store import make_session_store
+from qm.web.sign_in import SignInGuard
 from qm.web.templating import STATIC, template_config
 from qm.web.users import UserController
 
@@ -46,9 +51,37 @@ def index() -> Redirect:
     return Redirect(HOME)
 
 
-def _dispose_engine(app: Litestar) -> None:
-    """Close the pooled database connections when the app stops."""
+async def _close(app: Litestar) -> None:
+    """Close the pooled database connections (and Redis clients) when the app stops."""
     app.state.engine.dispose()
+    app.state.sign_in.close()
+    await app.stores.get(SESSION_STORE).__aexit__(None, None, None)
+
+
+def _openapi_config() -> OpenAPIConfig:
+    """The schema at /schema/openapi.json and Swagger UI at /schema, both served offline."""
+    return OpenAPIConfig(
+        title="QM",
+        version="0.1.0",
+        path="/schema",
+        render_plugins=render_plugins(),
+        components=Components(
+            security_schemes={
+                "apiToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API token from `qm users token NAME`.",
+                ),
+                "session": SecurityScheme(
+                    type="apiKey",
+                    name="session",
+                    security_scheme_in="cookie",
+                    description="The browser session cookie set by signing in at /login.",
+                ),
+            }
+        ),
+        security=[{"apiToken": []}, {"session": []}],
+    )
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -56,7 +89,7 @@ def create_app(settings: Settings) -> Litestar:
     settings.check_production()
     engine = make_engine(settings.database_url)
     session_auth = make_session_auth(settings)
-    production = settings.environment == "production"
+    csrf = CSRFConfig(secret=settings.secret_key, cookie_samesite="lax")
     return Litestar(
         route_handlers=[
             index,
@@ -66,22 +99,32 @@ def create_app(settings: Settings) -> Litestar:
             UserController,
             HealthController,
             create_static_files_router(path="/static", directories=[STATIC], name="static"),
+            swagger_static_router(),
         ],
-        state=State({"engine": engine, "settings": settings}),
+        state=State(
+            {
+                "engine": engine,
+                "settings": settings,
+                "sign_in": SignInGuard.for_settings(settings, engine),
+            }
+        ),
         dependencies={
             "db": Provide(provide_db_session),
             "settings": Provide(provide_settings, sync_to_thread=False),
         },
-        on_app_init=[session_auth.on_app_init],
-        # The session store lives in this app's memory: sessions end when the server
-        # restarts, which the single web process (it also runs the scheduler) makes simple.
-        stores={SESSION_STORE: MemoryStore()},
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key, cookie_secure=production, cookie_samesite="lax"
-        ),
+        # Order matters: sessions and sign-in first, so the CSRF check knows whether an API
+        # token (which needs no CSRF token) authenticated the request.
+        middleware=[
+            session_auth.middleware,
+            DefineMiddleware(SiteCSRFMiddleware, config=csrf, settings=settings),
+        ],
+        # Sessions live in the database, or in Redis when configured: they survive a
+        # restart and are shared by every web process.
+        stores={SESSION_STORE: make_session_store(settings, engine)},
+        before_send=[security_headers(settings)],
         template_config=template_config(settings),
         exception_handlers={Exception: handle_exception},
-        on_shutdown=[_dispose_engine],
-        openapi_config=OpenAPIConfig(title="QM", version="0.1.0", path="/schema"),
+        on_shutdown=[_close],
+        openapi_config=_openapi_config(),
         debug=False,
     )

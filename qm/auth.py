@@ -1,70 +1,63 @@
-"""Session sign-in: the SessionAuth config, loading the user per request, role guards.
+"""Who is asking: browser sessions or API tokens, CSRF protection, and role guards.
 
-Sessions are server-side: the cookie holds only a random id, the data (the user's id)
-lives in the app's session store. Signing out deletes it, so a copied cookie stops working,
-and the id is replaced at sign-in so an id planted before it is worthless (no session
-fixation).
+Browsers sign in with a password and then carry a session cookie (see `qm.web.sessions`
+for how sessions are stored); their unsafe requests need the CSRF token. Integrations send
+`Authorization: Bearer <token>` (`qm users token NAME`) and act as that user with that
+user's role; they need no CSRF token, because a browser never adds that header to a
+forged cross-site request on its own. A wrong or revoked token answers 401, never a
+redirect to the login page.
 """
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from litestar import Request
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.session.server_side import (
-    ServerSideSessionBackend,
-    ServerSideSessionConfig,
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
 )
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AuthenticationResult
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionBackend
 from litestar.security.session_auth import SessionAuth
-from litestar.types import Message, ScopeSession
+from litestar.security.session_auth.middleware import SessionAuthMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import Session
 
 from qm.models import Role, User
 from qm.settings import Settings
+from qm.web.proxy import client_address, request_is_https
+from qm.web.sessions import FRESH_ID, SignedInSessionConfig
+from qm.web.sign_in import SignInGuard, wait_text
 
 SESSION_USER_KEY = "user_id"
 SESSION_STORE = "sessions"  # name of the store registered on the app
-SESSION_MAX_AGE = 12 * 60 * 60  # seconds: one working day
-_FRESH_ID = "qm_fresh_session_id"  # connection-state key set by `sign_in`
 
 # Paths served without signing in (regular expressions matched against the path).
 PUBLIC_PATHS = ["^/login", "^/static/", "^/health$", "^/schema"]
+# Paths that never read or write a session: files and the load balancer's probe.
+SESSIONLESS_PATHS = ["^/static/", "^/health$"]
 
 RouteGuard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
 
-class RotatingSessionBackend(ServerSideSessionBackend):
-    """Server-side sessions whose id is replaced when `sign_in` asks for it.
-
-    Litestar keeps whatever id the request's cookie carried; this backend hands out a new
-    one instead and deletes the old entry.
-    """
-
-    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-        """The fresh id chosen by `sign_in`, else the usual one (cookie or new)."""
-        fresh = connection.state.get(_FRESH_ID)
-        return str(fresh) if fresh else super().get_session_id(connection)
-
-    async def store_in_message(
-        self,
-        scope_session: ScopeSession,
-        message: Message,
-        connection: ASGIConnection[Any, Any, Any, Any],
-    ) -> None:
-        """Store the session; on sign-in first drop the entry under the old id."""
-        old = connection.cookies.get(self.config.key)
-        if connection.state.get(_FRESH_ID) and old:
-            await self.delete(old, store=self.config.get_store_from_app(connection.scope["app"]))
-        await super().store_in_message(scope_session, message, connection)
+@dataclass(frozen=True, slots=True)
+class ApiTokenAuth:
+    """`request.auth` of a request authenticated by an API token (not a session)."""
 
 
-class RotatingSessionConfig(ServerSideSessionConfig):
-    """ServerSideSessionConfig that uses `RotatingSessionBackend`."""
-
-    _backend_class = RotatingSessionBackend
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def retrieve_user(
@@ -85,24 +78,78 @@ def retrieve_user(
     return user
 
 
+class SessionOrTokenMiddleware(SessionAuthMiddleware):
+    """Authenticates by API token when the request carries one, else by session."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """The user of a valid token or session; 401 (or 429 while blocked) otherwise."""
+        token = bearer_token(connection.headers.get("authorization"))
+        if token is None:
+            return await super().authenticate_request(connection)
+        guard: SignInGuard = connection.app.state.sign_in
+        address = client_address(connection.scope, connection.app.state.settings)
+        result = await guard.token_user(token, address)
+        if result.retry_after:
+            raise TooManyRequestsException(
+                detail=(
+                    "Too many requests with a wrong API token from your address. "
+                    f"Try again in {wait_text(result.retry_after)}."
+                ),
+                headers={"Retry-After": str(result.retry_after)},
+            )
+        if result.user is None:
+            raise NotAuthorizedException(
+                detail="The API token is not valid: it is unknown or was revoked.",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return AuthenticationResult(user=result.user, auth=ApiTokenAuth())
+
+
 def make_session_auth(settings: Settings) -> SessionAuth[User, ServerSideSessionBackend]:
-    """The SessionAuth config: every path except `PUBLIC_PATHS` needs a signed-in user."""
+    """The sign-in config: every path except `PUBLIC_PATHS` needs a signed-in user."""
     return SessionAuth[User, ServerSideSessionBackend](
         retrieve_user_handler=retrieve_user,
-        session_backend_config=RotatingSessionConfig(
+        session_backend_config=SignedInSessionConfig(
             store=SESSION_STORE,
-            max_age=SESSION_MAX_AGE,
+            max_age=settings.session_max_age,
             renew_on_access=True,
             samesite="lax",
-            secure=settings.environment == "production",
+            exclude=SESSIONLESS_PATHS,
         ),
+        authentication_middleware_class=SessionOrTokenMiddleware,
         exclude=PUBLIC_PATHS,
     )
 
 
+class SiteCSRFMiddleware:
+    """Litestar's CSRF check for browser requests, with two twists.
+
+    Requests authenticated by an API token skip it (see the module docstring), and the
+    CSRF cookie is `Secure` whenever the request came over HTTPS. Must run after the
+    authentication middleware, which sets `scope["auth"]`.
+    """
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.plain = CSRFMiddleware(app=app, config=config)
+        self.secure = CSRFMiddleware(app=app, config=replace(config, cookie_secure=True))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the CSRF token unless an API token authenticated the request."""
+        if isinstance(scope.get("auth"), ApiTokenAuth):
+            await self.app(scope, receive, send)
+        elif request_is_https(scope, self.settings):
+            await self.secure(scope, receive, send)
+        else:
+            await self.plain(scope, receive, send)
+
+
 def sign_in(request: Request[Any, Any, Any], user: User) -> None:
     """Start a session for `user` under a new session id."""
-    request.state[_FRESH_ID] = secrets.token_hex(32)
+    request.state[FRESH_ID] = secrets.token_hex(32)
     request.set_session({SESSION_USER_KEY: user.id})
 
 

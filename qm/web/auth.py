@@ -1,4 +1,9 @@
-"""Signing in and out."""
+"""Signing in and out.
+
+The login form is checked by `qm.web.sign_in.SignInGuard`: throttled per username and per
+client address, the password hashed with no database connection held. A blocked client
+gets the form back with HTTP 429 and Retry-After.
+"""
 
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -8,10 +13,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
-from sqlmodel import Session
 
 from qm.auth import sign_in, sign_out
-from qm.domain import users
+from qm.settings import Settings
+from qm.web.proxy import client_address
+from qm.web.sign_in import SignInGuard, wait_text
 
 HOME = "/calls"
 
@@ -49,26 +55,32 @@ class LoginController(Controller):
             context={"next": safe_next(next_url), "username": "", "error": None},
         )
 
-    @post("/login", sync_to_thread=True)
-    def login(
+    @post("/login")
+    async def login(
         self,
         request: Request[Any, Any, State],
-        db: NamedDependency[Session],
+        settings: NamedDependency[Settings],
         data: URLEncodedBody[LoginForm],
     ) -> Redirect | Template:
         """Check the username and password; on success start a session and go on."""
-        user = users.authenticate(db, data.username, data.password)
-        if user is None:
+        guard: SignInGuard = request.app.state.sign_in
+        address = client_address(request.scope, settings)
+        result = await guard.sign_in(data.username, data.password, address)
+        if result.user is None:
+            blocked = result.retry_after > 0
+            error = (
+                "Too many failed sign-ins. "
+                f"Please wait {wait_text(result.retry_after)} and try again."
+                if blocked
+                else "Wrong username or password."
+            )
             return Template(
                 template_name="auth/login.html",
-                context={
-                    "next": safe_next(data.next),
-                    "username": data.username,
-                    "error": "Wrong username or password.",
-                },
-                status_code=401,
+                context={"next": safe_next(data.next), "username": data.username, "error": error},
+                status_code=429 if blocked else 401,
+                headers={"Retry-After": str(result.retry_after)} if blocked else None,
             )
-        sign_in(request, user)
+        sign_in(request, result.user)
         return Redirect(safe_next(data.next), status_code=303)
 
     @post("/logout", sync_to_thread=False)

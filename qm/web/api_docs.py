@@ -1,0 +1,77 @@
+"""The API documentation pages, served entirely by this app (no CDN), under the CSP.
+
+Swagger UI's files come from the `swagger-ui-bundle` package (Swagger UI 4.15.5,
+Copyright SmartBear Software, Apache License 2.0; the notice is in the package's LICENSE
+and on the page's footer) and are served at `/static/swagger-ui/`. Litestar's own page
+starts Swagger UI with an inline script, which our Content-Security-Policy forbids, so
+the page here loads a small static script (`static/api-docs.js`) that reads its settings
+from `data-` attributes instead.
+"""
+
+from html import escape
+from typing import Any
+
+from litestar import Request, Router
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
+
+SWAGGER_STATIC = "/static/swagger-ui"
+SWAGGER_VERSION = "4.15.5"  # the version swagger-ui-bundle ships (see swagger_ui_path)
+
+
+class OfflineSwaggerPlugin(SwaggerRenderPlugin):
+    """Swagger UI from our own static files, started without inline script."""
+
+    def __init__(self, path: str | list[str] = "/swagger") -> None:
+        super().__init__(
+            js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
+            css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+            standalone_preset_js_url=f"{SWAGGER_STATIC}/swagger-ui-standalone-preset.js",
+            path=path,
+            favicon=f'<link rel="icon" type="image/png" href="{SWAGGER_STATIC}/favicon-32x32.png">',
+            style='<link rel="stylesheet" href="/static/api-docs.css">',
+        )
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        """The docs page: Swagger UI reads the schema from `/schema/openapi.json`."""
+        title = escape(str(openapi_schema["info"]["title"]))
+        spec_url = escape(request.app.openapi_config.path.rstrip("/") + "/openapi.json")  # type: ignore[union-attr]
+        page = f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{title} API</title>
+  {self.favicon}
+  <link rel="stylesheet" href="{self.css_url}">
+  {self.style}
+</head>
+<body>
+  <div id="swagger-container" data-spec-url="{spec_url}" data-csrf-cookie="csrftoken"
+       data-csrf-header="x-csrftoken"></div>
+  <footer class="api-docs-notice">API documentation by Swagger UI {SWAGGER_VERSION},
+    Copyright SmartBear Software, Apache License 2.0.</footer>
+  <script src="{self.js_url}"></script>
+  <script src="{self.standalone_preset_js_url}"></script>
+  <script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
+        return page.encode("utf-8")
+
+    def receive_router(self, router: Router) -> None:
+        """Add no OAuth2 redirect page: the API has no OAuth2, and that page is inline script."""
+
+
+def render_plugins() -> list[JsonRenderPlugin | SwaggerRenderPlugin]:
+    """The schema as JSON at /schema/openapi.json; Swagger UI at /schema and /schema/swagger."""
+    return [OfflineSwaggerPlugin(path=["/", "/swagger"]), JsonRenderPlugin()]
+
+
+def swagger_static_router() -> HTTPRouteHandler | Router:
+    """Serves Swagger UI's files from the installed `swagger-ui-bundle` package."""
+    return create_static_files_router(
+        path=SWAGGER_STATIC, directories=[swagger_ui_path], name="swagger-ui"
+    )
