@@ -12,9 +12,12 @@ In both, a failed critical item (answered "no", or any occurrence in deductive m
 makes the evaluation 0, while every item's own result stays recorded for coaching.
 """
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from scoring.script import ID_PATTERN, MAX_LABEL
 
 ItemType = Literal["yes_no", "partial", "scale", "count"]
 Answer = str | int  # "yes" | "no" | "partial" | "na" | 1..5 (scale) | occurrences (count)
@@ -193,57 +196,115 @@ def merge_answers(
     return {**prefilled, **reviewer}
 
 
-def _number(raw: Any, field: str, *, default: float) -> float:
+MAX_DEDUCTION = 100.0  # points: a deduction can take the whole score, no more
+
+
+def _number(raw: Any, field: str, *, default: float, positive: bool, high: float) -> float:
+    """A finite number (above zero when `positive`, else zero or more) up to `high`.
+
+    NaN and the infinities are refused: either would make every total NaN.
+    """
     if raw is None:
         return default
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-        raise FormError(f"{field}: expected a number >= 0, got {raw!r}")
-    return float(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise FormError(f"{field}: expected a number, got {raw!r}")
+    try:
+        number = float(raw)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        floor = "above 0" if positive else ">= 0"
+        raise FormError(f"{field}: expected a finite number {floor}, got {raw!r}")
+    if number > high:
+        raise FormError(f"{field}: must be {high:g} or less, got {raw!r}")
+    return number
+
+
+def _weight(raw: Any, field: str) -> float:
+    return _number(raw, field, default=1.0, positive=True, high=1e6)
+
+
+def _id(raw: Any, field: str) -> str:
+    if not isinstance(raw, str) or not ID_PATTERN.fullmatch(raw):
+        raise FormError(
+            f"{field}: {raw!r} is not an id: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return raw
+
+
+def _label(raw: Any, field: str, default: str) -> str:
+    if raw is None:
+        return default
+    if not isinstance(raw, str) or len(raw) > MAX_LABEL:
+        raise FormError(f"{field}: expected a text of at most {MAX_LABEL} characters")
+    return raw
 
 
 def parse_form(data: Mapping[str, Any]) -> Form:
     """Build a form from its YAML/JSON structure, naming the field of any error."""
+    if not isinstance(data, Mapping):
+        raise FormError("(document): expected an object")
     sections = []
     seen: set[str] = set()
     raw_sections = data.get("sections")
     if not isinstance(raw_sections, list) or not raw_sections:
         raise FormError("sections: expected a non-empty list")
     for s, raw in enumerate(raw_sections):
+        if not isinstance(raw, Mapping):
+            raise FormError(f"sections[{s}]: expected an object")
+        raw_items = raw.get("items") or []
+        if not isinstance(raw_items, list):
+            raise FormError(f"sections[{s}].items: expected a non-empty list")
         items = []
-        for i, item in enumerate(raw.get("items") or []):
+        for i, item in enumerate(raw_items):
             where = f"sections[{s}].items[{i}]"
-            item_id = item.get("id")
-            if not isinstance(item_id, str) or not item_id:
+            if not isinstance(item, Mapping):
+                raise FormError(f"{where}: expected an object")
+            if item.get("id") in (None, ""):
                 raise FormError(f"{where}.id: required")
+            item_id = _id(item.get("id"), f"{where}.id")
             if item_id in seen:
                 raise FormError(f"{where}.id: {item_id!r} is used twice")
             seen.add(item_id)
             kind = item.get("type", "yes_no")
             if kind not in ITEM_TYPES:
                 raise FormError(f"{where}.type: must be one of {', '.join(ITEM_TYPES)}")
+            key_point = item.get("key_point")
+            if key_point is not None:
+                key_point = _id(key_point, f"{where}.key_point")
             items.append(
                 FormItem(
                     id=item_id,
-                    label=str(item.get("label", item_id)),
+                    label=_label(item.get("label"), f"{where}.label", item_id),
                     type=kind,
-                    weight=_number(item.get("weight"), f"{where}.weight", default=1.0),
+                    weight=_weight(item.get("weight"), f"{where}.weight"),
                     critical=bool(item.get("critical", False)),
                     na_allowed=bool(item.get("na_allowed", True)),
-                    deduction=_number(item.get("deduction"), f"{where}.deduction", default=0.0),
-                    key_point=item.get("key_point"),
+                    deduction=_number(
+                        item.get("deduction"),
+                        f"{where}.deduction",
+                        default=0.0,
+                        positive=False,
+                        high=MAX_DEDUCTION,
+                    ),
+                    key_point=key_point,
                 )
             )
         if not items:
             raise FormError(f"sections[{s}].items: expected a non-empty list")
         sections.append(
             FormSection(
-                id=str(raw.get("id", f"section-{s + 1}")),
-                label=str(raw.get("label", "")),
+                id=_id(raw.get("id", f"section-{s + 1}"), f"sections[{s}].id"),
+                label=_label(raw.get("label"), f"sections[{s}].label", ""),
                 items=tuple(items),
-                weight=_number(raw.get("weight"), f"sections[{s}].weight", default=1.0),
+                weight=_weight(raw.get("weight"), f"sections[{s}].weight"),
             )
         )
     scoring = data.get("scoring", "additive")
     if scoring not in ("additive", "deductive"):
         raise FormError("scoring: must be additive or deductive")
-    return Form(str(data.get("id", "")), str(data.get("name", "")), tuple(sections), scoring)
+    form_id = data.get("id")
+    form_id = "" if form_id is None else _id(form_id, "id")
+    name = _label(data.get("name"), "name", "")
+    return Form(form_id, name, tuple(sections), scoring)

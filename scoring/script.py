@@ -1,7 +1,15 @@
-"""Call scripts in DESIGN.md's format: parsing with field-named errors, and back."""
+"""Call scripts in DESIGN.md's format: parsing with field-named errors, and back.
+
+Besides the shape, parsing enforces limits that keep a script usable by every call it
+is checked on: ids are short slugs (`ID_PATTERN`), weights are finite and positive,
+`within_seconds` is finite, positive and at most a day, phrases and labels are non-empty,
+bounded and free of control characters. A script that passes here cannot fail a call.
+"""
 
 import difflib
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +26,15 @@ KEY_POINT_FIELDS = (
     "weight",
 )  # fmt: skip
 FORBIDDEN_FIELDS = ("id", "label", "phrases", "critical")
+# Script, key-point and forbidden-rule ids: a letter or digit, then up to 63 letters,
+# digits, dots, underscores or hyphens (they appear in URLs, CSV headers and file names).
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_LABEL = 300  # characters of a script name or item label (the stored columns' width)
+MAX_PHRASE = 200  # characters of one phrase
+MAX_PHRASES = 100  # alternative phrases of one item
+MAX_ITEMS = 200  # key points, or forbidden rules, in one script
+MAX_WITHIN_SECONDS = 24 * 60 * 60.0
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class ScriptError(ValueError):
@@ -109,27 +126,48 @@ class _Reader:
         """An optional display text (`label`, `name`), `default` when absent."""
         value = raw.get(key)
         if value is None:
-            return default
+            return default[:MAX_LABEL]
         if not isinstance(value, str):
             raise self.fail(f"{where}{key}", f"must be a string, got {value!r}")
-        return value.strip() or default
+        self.bounded(value, f"{where}{key}", MAX_LABEL)
+        return value.strip() or default[:MAX_LABEL]
 
-    def text(
-        self, raw: Mapping[str, Any], key: str, where: str, *, default: str | None = None
-    ) -> str:
-        value = raw.get(key, default)
+    def bounded(self, value: str, where: str, max_length: int) -> None:
+        """Refuse text over `max_length` characters or with control characters."""
+        if len(value) > max_length:
+            raise self.fail(where, f"is longer than {max_length} characters")
+        bad = _CONTROL.search(value)
+        if bad is not None:
+            raise self.fail(where, f"contains a control character (U+{ord(bad.group()):04X})")
+
+    def identifier(self, raw: Mapping[str, Any], key: str, where: str) -> str:
+        """A required id matching `ID_PATTERN`."""
+        value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             raise self.fail(f"{where}{key}", "required, a non-empty string")
-        return value.strip()
+        value = value.strip()
+        if not ID_PATTERN.fullmatch(value):
+            raise self.fail(
+                f"{where}{key}",
+                f"{value[:80]!r} is not an id: use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+            )
+        return value
 
-    def phrases(self, raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
-        value = raw.get("phrases")
+    def phrase_list(self, value: Any, where: str) -> tuple[str, ...]:
+        """A non-empty list of at most MAX_PHRASES non-empty, bounded phrases."""
         if not isinstance(value, list) or not value:
-            raise self.fail(f"{where}phrases", "required, a non-empty list of strings")
+            raise self.fail(where, "required, a non-empty list of strings")
+        if len(value) > MAX_PHRASES:
+            raise self.fail(where, f"has more than {MAX_PHRASES} phrases")
         for i, phrase in enumerate(value):
             if not isinstance(phrase, str) or not phrase.strip():
-                raise self.fail(f"{where}phrases[{i}]", "must be a non-empty string")
+                raise self.fail(f"{where}[{i}]", "must be a non-empty string")
+            self.bounded(phrase, f"{where}[{i}]", MAX_PHRASE)
         return tuple(p.strip() for p in value)
+
+    def phrases(self, raw: Mapping[str, Any], where: str) -> tuple[str, ...]:
+        return self.phrase_list(raw.get("phrases"), f"{where}phrases")
 
     def flag(self, raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
         value = raw.get(key, default)
@@ -139,15 +177,34 @@ class _Reader:
             raise self.fail(f"{where}{key}", f"must be true or false, got {value!r}")
         return value
 
-    def number(
-        self, raw: Mapping[str, Any], key: str, where: str, default: float | None
+    def positive(
+        self,
+        raw: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: float | None,
+        *,
+        high: float = math.inf,
     ) -> float | None:
+        """A finite number above zero and at most `high`; `default` when absent.
+
+        NaN and the infinities are refused: YAML spells them `.nan` and `.inf`, and either
+        would turn every score of the queue into NaN.
+        """
         value = raw.get(key, default)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise self.fail(f"{where}{key}", f"must be a number >= 0, got {value!r}")
-        return float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{where}{key}", f"must be a number, got {value!r}")
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            number = math.inf
+        if not math.isfinite(number) or number <= 0:
+            raise self.fail(f"{where}{key}", f"must be a finite number above 0, got {value!r}")
+        if number > high:
+            raise self.fail(f"{where}{key}", f"must be {high:g} or less, got {value!r}")
+        return number
 
     def mapping_list(
         self, data: Mapping[str, Any], key: str, *, required: bool
@@ -160,6 +217,8 @@ class _Reader:
         for i, item in enumerate(value):
             if not isinstance(item, Mapping):
                 raise self.fail(f"{key}[{i}]", "must be an object")
+        if len(value) > MAX_ITEMS:
+            raise self.fail(key, f"has more than {MAX_ITEMS} items")
         return value
 
 
@@ -172,17 +231,19 @@ def _key_point(r: _Reader, raw: Mapping[str, Any], i: int) -> KeyPoint:
     after = raw.get("after") or []
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
         raise r.fail(f"{where}after", "must be a list of key-point ids")
-    kp_id = r.text(raw, "id", where)
+    kp_id = r.identifier(raw, "id", where)
+    weight = r.positive(raw, "weight", where, 1.0)
+    assert weight is not None
     return KeyPoint(
         id=kp_id,
         label=r.label(raw, "label", where, kp_id),
         phrases=r.phrases(raw, where),
         speaker=speaker,
-        within_seconds=r.number(raw, "within_seconds", where, None),
+        within_seconds=r.positive(raw, "within_seconds", where, None, high=MAX_WITHIN_SECONDS),
         after=tuple(after),
         required=r.flag(raw, "required", where, True),
         critical=r.flag(raw, "critical", where, False),
-        weight=r.number(raw, "weight", where, 1.0) or 0.0,
+        weight=weight,
     )
 
 
@@ -194,11 +255,7 @@ def _courtesy(r: _Reader, data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]
     for kind, phrases in raw.items():
         if kind not in COURTESY_KINDS:
             raise r.fail(f"courtesy.{kind}", f"unknown list; use {', '.join(COURTESY_KINDS)}")
-        if not isinstance(phrases, list) or not all(
-            isinstance(p, str) and p.strip() for p in phrases
-        ):
-            raise r.fail(f"courtesy.{kind}", "must be a list of non-empty strings")
-        out[kind] = tuple(p.strip() for p in phrases)
+        out[kind] = r.phrase_list(phrases, f"courtesy.{kind}")
     return out
 
 
@@ -223,7 +280,7 @@ def parse_script(data: Mapping[str, Any], *, source: str = "<script>") -> Script
     for i, raw in enumerate(r.mapping_list(data, "forbidden", required=False)):
         where = f"forbidden[{i}]."
         r.known_fields(raw, FORBIDDEN_FIELDS, where)
-        rule_id = r.text(raw, "id", where)
+        rule_id = r.identifier(raw, "id", where)
         forbidden.append(
             ForbiddenRule(
                 rule_id,
@@ -248,7 +305,7 @@ def parse_script(data: Mapping[str, Any], *, source: str = "<script>") -> Script
                 )
     _check_acyclic(r, key_points)
     return Script(
-        id=r.text(data, "id", ""),
+        id=r.identifier(data, "id", ""),
         name=r.label(data, "name", "", str(data.get("id"))),
         language=str(language),
         key_points=key_points,
