@@ -38,7 +38,17 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class ScriptError(ValueError):
-    """A script is malformed; the message names the source and the field path."""
+    """A script is malformed; the message names the source and the field path.
+
+    `source` is the file (or a description), `field` the path inside it such as
+    `key_points[2].weight` ("(file)" for the file as a whole), `message` the reason.
+    """
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        self.source = source
+        self.field = field
+        self.message = message
+        super().__init__(f"{source}: {field}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +122,7 @@ class _Reader:
         self.source = source
 
     def fail(self, where: str, message: str) -> ScriptError:
-        return ScriptError(f"{self.source}: {where}: {message}")
+        return ScriptError(self.source, where, message)
 
     def known_fields(self, raw: Mapping[str, Any], fields: Sequence[str], where: str) -> None:
         """Refuse a field the format does not have (a typo would silently do nothing)."""
@@ -341,11 +351,11 @@ def load_script(path: Path) -> Script:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError(f"{path}: cannot read: {exc}") from exc
+        raise ScriptError(str(path), "(file)", f"cannot read: {exc}") from exc
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ScriptError(
-            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {exc}"
-        ) from exc
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
+        # RecursionError: nesting deeper than any script needs.
+        kind = path.suffix.lstrip(".").upper() or "YAML"
+        raise ScriptError(str(path), "(file)", f"not valid {kind}: {exc}") from exc
     return parse_script(data, source=str(path))

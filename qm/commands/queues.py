@@ -4,6 +4,7 @@ import click
 
 from qm.commands.common import open_engine
 from qm.db import session_scope
+from qm.domain.bounds import MAX_AHT_SECONDS, MAX_FCR_WINDOW_DAYS
 from qm.errors import QMError
 from qm.models import Queue
 
@@ -18,16 +19,21 @@ def queue_group() -> None:
 @click.option(
     "--script", "script_key", default=None, help="Script id checked on this queue's calls."
 )
-@click.option("--fcr-window-days", type=int, default=None, help="Repeat-contact window for FCR.")
+@click.option(
+    "--fcr-window-days",
+    type=click.IntRange(1, MAX_FCR_WINDOW_DAYS),
+    default=None,
+    help="Repeat-contact window for FCR (days).",
+)
 @click.option(
     "--aht-min",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_AHT_SECONDS),
     default=None,
     help="Shortest acceptable handle time (s).",
 )
 @click.option(
     "--aht-max",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_AHT_SECONDS),
     default=None,
     help="Longest acceptable handle time (s).",
 )

@@ -8,6 +8,7 @@ that no value can overflow a date, a float or a database column further on:
 |------------------------------|--------------------------------------------------------|
 | talk, hold and wrap seconds  | each 0 .. 24 h (a longer single contact is a data error) |
 | transfers in one contact     | 0 .. 50                                                |
+| a queue's handle-time band   | 0 .. 72 h; its FCR window 1 .. 365 days                |
 | a call's start               | 1970-01-01 .. now + 1 day (clock skew, time zones)     |
 | a day in a query             | 1970-01-01 .. 2100-12-31                               |
 | ids (call, agent, customer)  | stripped, Unicode NFC, no control characters, <= 64/128 |
@@ -20,6 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 
 MAX_PART_SECONDS = 24 * 60 * 60.0  # each of talk, hold and wrap
 MAX_TRANSFERS = 50
+# A queue's handle-time band: talk + hold + wrap, each at most MAX_PART_SECONDS.
+MAX_AHT_SECONDS = 3 * MAX_PART_SECONDS
+MAX_FCR_WINDOW_DAYS = 365
 EARLIEST_DAY = date(1970, 1, 1)
 LATEST_DAY = date(2100, 12, 31)
 # How far in the future a call may start: a day covers clock skew and any time zone.

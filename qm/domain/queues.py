@@ -1,11 +1,24 @@
 """Per-queue settings: the script checked on its calls, the FCR window, the handle-time band."""
 
+import math
+
 from sqlmodel import Session, select
 
 from qm.domain import scripts
 from qm.domain.audit import record
+from qm.domain.bounds import MAX_AHT_SECONDS, MAX_FCR_WINDOW_DAYS, normalize, text_problem
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Queue
+
+MAX_QUEUE_ID = 100  # the queue id column
+
+
+def _seconds(field: str, value: float) -> float:
+    if not math.isfinite(value) or not 0 <= value <= MAX_AHT_SECONDS:
+        raise ValidationFailed(
+            "queue", None, field, f"must be a number of seconds from 0 to {MAX_AHT_SECONDS:g}"
+        )
+    return value
 
 
 def configure_queue(
@@ -22,21 +35,29 @@ def configure_queue(
 
     Raises:
         NotFound: when `script_key` names no stored script.
-        ValidationFailed: when the handle-time band is empty or the window not positive.
+        ValidationFailed: for a queue id that is too long or holds control characters,
+            a window outside 1-365 days, a handle time that is not a finite number of
+            seconds within three days, or an empty handle-time band.
     """
+    queue_id = normalize(queue_id)
+    problem = "must not be empty" if not queue_id else text_problem(queue_id, MAX_QUEUE_ID)
+    if problem is not None:
+        raise ValidationFailed("queue", None, "queue", problem)
     queue = session.get(Queue, queue_id) or Queue(id=queue_id)
     if script_key is not None:
         if not scripts.exists(session, script_key):
             raise NotFound(f"no script {script_key!r}; load it with `qm script load`")
         queue.script_key = script_key
     if fcr_window_days is not None:
-        if fcr_window_days < 1:
-            raise ValidationFailed("queue", None, "fcr_window_days", "must be at least 1 day")
+        if not 1 <= fcr_window_days <= MAX_FCR_WINDOW_DAYS:
+            raise ValidationFailed(
+                "queue", None, "fcr_window_days", f"must be 1 to {MAX_FCR_WINDOW_DAYS} days"
+            )
         queue.fcr_window_days = fcr_window_days
     if aht_min_seconds is not None:
-        queue.aht_min_seconds = aht_min_seconds
+        queue.aht_min_seconds = _seconds("aht_min_seconds", aht_min_seconds)
     if aht_max_seconds is not None:
-        queue.aht_max_seconds = aht_max_seconds
+        queue.aht_max_seconds = _seconds("aht_max_seconds", aht_max_seconds)
     low, high = queue.aht_min_seconds, queue.aht_max_seconds
     if low is not None and high is not None and low >= high:
         raise ValidationFailed("queue", None, "aht", f"the band {low:g}-{high:g} s is empty")

@@ -48,7 +48,7 @@ def load_script_file(session: Session, path: Path, *, actor: str) -> Script:
     try:
         parsed = load_script(path)
     except ScriptError as exc:
-        raise ValidationFailed(str(path), None, None, str(exc)) from exc
+        raise ValidationFailed(str(path), None, exc.field, exc.message) from exc
     return save_script(session, parsed, actor=actor)
 
 
