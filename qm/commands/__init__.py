@@ -2,12 +2,14 @@
 
 import click
 
+from qm.commands.audit import audit_group
 from qm.commands.calibrate import calibrate
 from qm.commands.check import check
 from qm.commands.db import init
 from qm.commands.demo import demo
 from qm.commands.ingest import ingest
 from qm.commands.mystery import mystery_group
+from qm.commands.privacy import erase, retention_group
 from qm.commands.process import process
 from qm.commands.queues import queue_group
 from qm.commands.scorecard import scorecard
@@ -16,16 +18,20 @@ from qm.commands.serve import serve
 from qm.commands.training import training, training_status
 from qm.commands.transcribe import transcribe, wer
 from qm.commands.transcripts import transcript_group
+from qm.commands.users import users_group
 
 COMMANDS: list[click.Command] = [
+    audit_group,
     calibrate,
     check,
     demo,
+    erase,
     init,
     ingest,
     mystery_group,
     process,
     queue_group,
+    retention_group,
     scorecard,
     script_group,
     serve,
@@ -33,5 +39,6 @@ COMMANDS: list[click.Command] = [
     training_status,
     transcribe,
     transcript_group,
+    users_group,
     wer,
 ]

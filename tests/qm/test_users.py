@@ -5,9 +5,16 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from qm.db import session_scope
-from qm.domain.users import authenticate, create_user, set_password
+from qm.domain.tokens import issue_token, user_for_token
+from qm.domain.users import (
+    authenticate,
+    create_user,
+    disable_user,
+    set_password,
+    user_summaries,
+)
 from qm.errors import Conflict, NotFound, ValidationFailed
-from qm.models import AuditEvent, Role
+from qm.models import AuditEvent, Role, Team, UserTeam
 from tests.factories import make_agent
 
 
@@ -21,7 +28,18 @@ def test_create_user_hashes_the_password_and_audits(engine: Engine) -> None:
     with session_scope(engine) as s:
         events = s.exec(select(AuditEvent)).all()
         assert [(e.action, e.entity, e.entity_id, e.detail) for e in events] == [
-            ("user.create", "user", "rita", {"role": "reviewer", "agent_id": None})
+            (
+                "user.create",
+                "user",
+                "rita",
+                {
+                    "role": "reviewer",
+                    "agent_id": None,
+                    "teams": [],
+                    "email": None,
+                    "language": None,
+                },
+            )
         ]
 
 
@@ -39,6 +57,12 @@ def test_usernames_are_unique(engine: Engine) -> None:
         ({"password": "short"}, "password"),
         ({"role": Role.AGENT}, "agent_id"),
         ({"role": Role.AGENT, "agent_id": "nobody"}, "agent_id"),
+        ({"email": "two@@example.com"}, "email"),
+        ({"email": "no-domain@localhost"}, "email"),
+        ({"language": "fr"}, "language"),
+        ({"team_ids": ["north"]}, "team"),
+        ({"role": Role.MANAGER, "team_ids": [" "]}, "team"),
+        ({"role": Role.MANAGER, "team_ids": ["x" * 65]}, "team"),
     ],
 )
 def test_bad_user_fields_are_rejected(
@@ -91,3 +115,56 @@ def test_set_password(engine: Engine) -> None:
             set_password(s, "nobody", "new-secret-9")
         with pytest.raises(ValidationFailed):
             set_password(s, "rita", "short")
+
+
+def test_a_manager_manages_teams_created_on_first_mention(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        s.add(Team(id="north", name="North floor"))
+        create_user(
+            s,
+            username="mona",
+            password="long-enough",
+            role=Role.MANAGER,
+            team_ids=["north", "south", "north"],
+            email=" mona@example.com ",
+            language="en",
+        )
+    with session_scope(engine) as s:
+        north, south = s.get(Team, "north"), s.get(Team, "south")
+        assert north is not None and north.name == "North floor"  # an existing name is kept
+        assert south is not None and south.name == "south"
+        assert sorted(link.team_id for link in s.exec(select(UserTeam)).all()) == ["north", "south"]
+        [summary] = user_summaries(s)
+        assert summary.teams == ("north", "south")
+        assert summary.email == "mona@example.com"
+
+
+def test_an_agent_has_one_team(engine: Engine) -> None:
+    with session_scope(engine) as s, pytest.raises(ValidationFailed, match="one team"):
+        make_agent(s, "a-1")
+        create_user(
+            s,
+            username="amy",
+            password="long-enough",
+            role=Role.AGENT,
+            agent_id="a-1",
+            team_ids=["north", "south"],
+        )
+
+
+def test_disable_user_revokes_tokens_and_is_audited(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        create_user(s, username="bot", password="long-enough", role=Role.REVIEWER)
+        token = issue_token(s, "bot", actor="admin")
+    with session_scope(engine) as s:
+        assert disable_user(s, "bot", actor="admin") == 1
+    with session_scope(engine) as s:
+        assert user_for_token(s, token) is None
+        assert authenticate(s, "bot", "long-enough") is None
+        [summary] = user_summaries(s)
+        assert summary.active is False and summary.live_tokens == 0
+        last = s.exec(select(AuditEvent).order_by(AuditEvent.id.desc())).first()  # type: ignore[union-attr]
+        assert last is not None and last.action == "user.disable"
+        assert last.detail == {"was_active": True, "tokens_revoked": 1}
+        with pytest.raises(NotFound):
+            disable_user(s, "nobody", actor="admin")
