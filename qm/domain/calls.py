@@ -6,6 +6,7 @@ reported exactly as a call that does not exist (`NotFound`, same message), so th
 existence is not revealed either.
 """
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
@@ -182,14 +183,18 @@ def handle_time(call: Call, metrics: CallMetrics | None) -> float | None:
     """Talk + hold + wrap seconds; the stored metric when the pipeline computed one.
 
     Before the metrics stage has run the sum is taken from the call itself, and stays
-    unknown when any part is unknown (an empty manifest cell is not zero).
+    unknown when any part is unknown (an empty manifest cell is not zero). A sum that is
+    not finite (rows stored before imports bounded each part to a day) is unknown too,
+    rather than an infinity no page can show.
     """
     if metrics is not None and metrics.handle_seconds is not None:
-        return metrics.handle_seconds
-    parts = (call.talk_seconds, call.hold_seconds, call.wrap_seconds)
-    if any(p is None for p in parts):
-        return None
-    return sum(p for p in parts if p is not None)
+        total = metrics.handle_seconds
+    else:
+        parts = (call.talk_seconds, call.hold_seconds, call.wrap_seconds)
+        if any(p is None for p in parts):
+            return None
+        total = sum(p for p in parts if p is not None)
+    return total if math.isfinite(total) else None
 
 
 def _status_expression() -> Any:

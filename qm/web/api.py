@@ -4,12 +4,12 @@ Times are ISO-8601 in UTC; shares (compliance, key-point scores) are in [0, 1]. 
 takes the same query parameters as the call-list page (see `qm.web.call_query`).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter, QueryParameter
 from sqlmodel import Session
 
 from qm.domain import calls
@@ -122,6 +122,37 @@ def call_detail_json(d: calls.CallDetail) -> dict[str, Any]:
     }
 
 
+# The list's query parameters, documented in the OpenAPI schema. They are declared as
+# text on purpose: `parse_call_query` checks every value and answers a 422 problem naming
+# the parameter, the same way the call-list page does.
+Agent = Annotated[str | None, Parameter(description="Agent id.")]
+QueueId = Annotated[str | None, Parameter(description="Queue id.")]
+Reason = Annotated[str | None, Parameter(description="Call reason (exact).")]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", description="First day, YYYY-MM-DD in the site's time zone."),
+]
+To = Annotated[
+    str | None,
+    QueryParameter(name="to", description="Last day, YYYY-MM-DD in the site's time zone."),
+]
+Status = Annotated[
+    str | None,
+    QueryParameter(name="status", description="Pipeline status: pending, done or failed."),
+]
+ComplianceBelow = Annotated[
+    str | None, Parameter(description="Compliance under this percentage (0-100).")
+]
+Critical = Annotated[
+    str | None, Parameter(description="yes: a critical key point was missed; no: none was.")
+]
+Search = Annotated[
+    str | None,
+    Parameter(description="Part of the call id, customer id or customer name (<= 200 chars)."),
+]
+PageNumber = Annotated[str | None, Parameter(description="1-based page number (<= 100,000).")]
+
+
 class CallApiController(Controller):
     """Read-only JSON access to calls, with the same visibility rules as the pages."""
 
@@ -130,13 +161,35 @@ class CallApiController(Controller):
     @get("/", sync_to_thread=True)
     def list_calls(
         self,
-        request: Request[User, Any, State],
         db: NamedDependency[Session],
+        request: Request[User, Any, State],
         settings: NamedDependency[Settings],
+        agent: Agent = None,
+        queue: QueueId = None,
+        reason: Reason = None,
+        date_from: From = None,
+        date_to: To = None,
+        pipeline_status: Status = None,
+        compliance_below: ComplianceBelow = None,
+        critical: Critical = None,
+        q: Search = None,
+        page: PageNumber = None,
     ) -> dict[str, Any]:
         """Calls matching the filters, newest first, one page at a time."""
-        query = parse_call_query(request.query_params)
-        page = calls.list_calls(
+        given = {
+            "agent": agent,
+            "queue": queue,
+            "reason": reason,
+            "from": date_from,
+            "to": date_to,
+            "status": pipeline_status,
+            "compliance_below": compliance_below,
+            "critical": critical,
+            "q": q,
+            "page": page,
+        }
+        query = parse_call_query({k: v for k, v in given.items() if v is not None})
+        found = calls.list_calls(
             db,
             filters=query.filters,
             page=query.page,
@@ -145,11 +198,11 @@ class CallApiController(Controller):
             tz=settings.tz,
         )
         return {
-            "items": [call_row_json(r) for r in page.items],
-            "total": page.total,
-            "page": page.page,
-            "page_size": page.page_size,
-            "pages": page.pages,
+            "items": [call_row_json(r) for r in found.items],
+            "total": found.total,
+            "page": found.page,
+            "page_size": found.page_size,
+            "pages": found.pages,
         }
 
     @get("/{call_id:str}", sync_to_thread=True)
