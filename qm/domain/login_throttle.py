@@ -73,14 +73,14 @@ class ThrottleKey:
     limit: Limit
 
 
-def username_key(username: str) -> ThrottleKey:
+def username_key(username: str, limit: Limit = USERNAME_LIMIT) -> ThrottleKey:
     """The counter of a username; case and surrounding spaces do not make a new one."""
-    return ThrottleKey(f"user:{username.strip().casefold()}"[:MAX_KEY_LENGTH], USERNAME_LIMIT)
+    return ThrottleKey(f"user:{username.strip().casefold()}"[:MAX_KEY_LENGTH], limit)
 
 
-def address_key(address: str) -> ThrottleKey:
+def address_key(address: str, limit: Limit = ADDRESS_LIMIT) -> ThrottleKey:
     """The counter of a client address."""
-    return ThrottleKey(f"addr:{address}"[:MAX_KEY_LENGTH], ADDRESS_LIMIT)
+    return ThrottleKey(f"addr:{address}"[:MAX_KEY_LENGTH], limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +211,8 @@ class DatabaseThrottle:
 
 
 # One key, atomically: no count while blocked; a new window when the old one is over;
-# a block once the count passes the limit. Times are Unix seconds.
+# a block once the count passes the limit. Times are Unix seconds, kept to the microsecond
+# (Lua's tostring would round them to 14 digits).
 _ATTEMPT_LUA = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -221,13 +222,14 @@ local h = redis.call('HMGET', KEYS[1], 'failures', 'window_start', 'blocked_unti
 local failures = tonumber(h[1]) or 0
 local start = tonumber(h[2]) or 0
 local blocked = tonumber(h[3]) or 0
-if blocked > now then return {failures, tostring(blocked)} end
+local function fmt(x) return string.format('%.6f', x) end
+if blocked > now then return {failures, fmt(blocked)} end
 if start + window <= now then failures = 1; start = now else failures = failures + 1 end
 if failures > block_after then blocked = now + block else blocked = 0 end
-redis.call('HSET', KEYS[1], 'failures', failures, 'window_start', tostring(start),
-           'blocked_until', tostring(blocked))
+redis.call('HSET', KEYS[1], 'failures', failures, 'window_start', fmt(start),
+           'blocked_until', fmt(blocked))
 redis.call('EXPIRE', KEYS[1], math.ceil(math.max(window, block)) + 1)
-return {failures, tostring(blocked)}
+return {failures, fmt(blocked)}
 """
 
 _TAKE_BACK_LUA = """
@@ -238,13 +240,12 @@ return f
 
 
 class RedisThrottle:
-    """Counts in Redis hashes (`qm:login-throttle:<key>`) that expire by themselves."""
+    """Counts in Redis hashes (`<prefix><key>`) that expire by themselves."""
 
-    PREFIX = "qm:login-throttle:"
-
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, prefix: str = "qm:login-throttle:") -> None:
         # `client` is a synchronous redis.Redis; its calls run in worker threads.
         self.client = client
+        self.prefix = prefix
         self._attempt = client.register_script(_ATTEMPT_LUA)
         self._take_back = client.register_script(_TAKE_BACK_LUA)
 
@@ -261,7 +262,7 @@ class RedisThrottle:
         for key in keys:
             limit = key.limit
             failures, blocked = self._attempt(
-                keys=[self.PREFIX + key.name],
+                keys=[self.prefix + key.name],
                 args=[
                     repr(now.timestamp()),
                     limit.window.total_seconds(),
@@ -278,15 +279,15 @@ class RedisThrottle:
         ends = [
             _from_unix(float(raw))
             for key in keys
-            if (raw := self.client.hget(self.PREFIX + key.name, "blocked_until")) is not None
+            if (raw := self.client.hget(self.prefix + key.name, "blocked_until")) is not None
             and float(raw) > now.timestamp()
         ]
         return max(ends) if ends else None
 
     def succeeded(self, user: ThrottleKey, address: ThrottleKey) -> None:
         """Forget the username's failures and take this attempt back from the address."""
-        self.client.delete(self.PREFIX + user.name)
-        self._take_back(keys=[self.PREFIX + address.name])
+        self.client.delete(self.prefix + user.name)
+        self._take_back(keys=[self.prefix + address.name])
 
     def sweep(self, now: datetime) -> int:  # noqa: ARG002
         """Nothing to do: Redis expires the counts by itself."""

@@ -4,6 +4,9 @@
   `data:` images, which Swagger UI uses for icons); no inline script or style, no plugins,
   no framing, forms post only to this site. A script injected into a page (say, through a
   transcript someone typed) does not run.
+  The API docs pages (/schema) alone also allow inline *styles*: Swagger UI sets some
+  through style elements it creates at run time (swagger-api/swagger-ui#3370, #10655).
+  A style cannot run code, and those pages show nothing but our own schema.
 - X-Frame-Options: DENY for browsers that predate `frame-ancestors` (clickjacking).
 - X-Content-Type-Options: nosniff, so an uploaded file is never run as a script.
 - Referrer-Policy: same-origin; call ids in our URLs never leak to other sites.
@@ -37,6 +40,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+DOCS_PATH = "/schema"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000"  # one year
 
@@ -68,6 +75,9 @@ def security_headers(settings: Settings) -> BeforeSend:
         for name, value in STATIC_HEADERS.items():
             if name not in headers:
                 headers[name] = value
+        path = scope.get("path", "")
+        if path == DOCS_PATH or path.startswith(DOCS_PATH + "/"):
+            headers["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
         if wants_hsts(scope, settings):
             headers["Strict-Transport-Security"] = HSTS
 

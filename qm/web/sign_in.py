@@ -28,7 +28,10 @@ from sqlmodel import Session
 from qm.db import session_scope
 from qm.domain import audit, tokens, users, web_sessions
 from qm.domain.login_throttle import (
+    ADDRESS_LIMIT,
+    USERNAME_LIMIT,
     DatabaseThrottle,
+    Limit,
     RedisThrottle,
     Throttle,
     address_key,
@@ -68,12 +71,21 @@ class SignInGuard:
     """Password and token checks for one app (see the module docstring)."""
 
     def __init__(
-        self, engine: Engine, throttle: Throttle, *, hash_slots: int, sweep_sessions: bool
+        self,
+        engine: Engine,
+        throttle: Throttle,
+        *,
+        hash_slots: int,
+        sweep_sessions: bool,
+        username_limit: Limit = USERNAME_LIMIT,
+        address_limit: Limit = ADDRESS_LIMIT,
     ) -> None:
         self.engine = engine
         self.throttle = throttle
         self.hash_slots = hash_slots
         self.sweep_sessions = sweep_sessions  # False when sessions live in Redis (TTL)
+        self.username_limit = username_limit
+        self.address_limit = address_limit
         self._limiter: anyio.CapacityLimiter | None = None
 
     @classmethod
@@ -143,14 +155,19 @@ class SignInGuard:
             )
             if self.sweep_sessions:
                 web_sessions.sweep_expired(session, now=now)
-        self.throttle.succeeded(username_key(username), address_key(address))
+        self.throttle.succeeded(
+            username_key(username, self.username_limit), address_key(address, self.address_limit)
+        )
         self.throttle.sweep(now)
         return user
 
     async def sign_in(self, username: str, password: str, address: str) -> SignInResult:
         """The user with this username and password, or why not (wrong, or blocked)."""
         now = utcnow()
-        keys = [username_key(username), address_key(address)]
+        keys = [
+            username_key(username, self.username_limit),
+            address_key(address, self.address_limit),
+        ]
         verdict = await to_thread.run_sync(self.throttle.attempt, keys, now)
         if verdict.blocked_until is not None:
             retry_after = verdict.retry_after(now)
@@ -186,7 +203,7 @@ class SignInGuard:
         cannot be guessed, but a client sending bad ones in a loop is blocked all the same.
         """
         now = utcnow()
-        keys = [address_key(address)]
+        keys = [address_key(address, self.address_limit)]
         until = await to_thread.run_sync(self.throttle.blocked_until, keys, now)
         if until is not None:
             retry_after = max(1, math.ceil((until - now).total_seconds()))
