@@ -1,18 +1,28 @@
 """The per-call pipeline: stage statuses, failures isolated per call, resumable runs."""
 
+import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain import scripts
+from qm.domain import pipeline, scripts
 from qm.domain.ingest import ingest_manifest
-from qm.domain.pipeline import process_pending, unfinished_call_ids
-from qm.models import CallMetrics, CallStage, KeyPointResult, Queue
+from qm.domain.pipeline import (
+    AsrProvider,
+    PipelineContext,
+    ProcessReport,
+    process_call,
+    process_pending,
+    unfinished_call_ids,
+)
+from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage
 from qm.settings import Settings
 from tests.conftest import REPO
+from tests.factories import make_call
 from tests.qm.manifests import row, write_manifest, write_transcript
 
 SCRIPT = REPO / "qm" / "demo" / "scripts" / "hvnb-retail.yaml"
@@ -184,6 +194,104 @@ def test_an_unloadable_semantic_model_fails_each_call_with_the_setting_named(
     failed = {(c, s) for c, s, _ in report.failed}
     assert failed == {("good", "keypoints"), ("other", "keypoints")}
     details = {c: detail for c, _, detail in report.failed}
-    assert "QM_SEMANTIC_MODEL: no model directory" in details["good"]
+    assert "QM_SEMANTIC_MODEL: no model directory at no-model;" in details["good"]
+    assert str(tmp_path) not in details["good"]
     assert "not-loaded" in details["other"]  # its own, earlier failure
     assert stages(imported)[("cdr-only", "keypoints")].status == "skipped"
+
+
+class ProbingEngine:
+    """An ASR engine whose first step is the real audio loader (so real AudioErrors)."""
+
+    name = "probe"
+
+    def transcribe_file(self, path: Path, *, call_id: str, agent_channel: str) -> object:
+        from transcripts.audio import load_audio
+
+        load_audio(path)
+        raise AssertionError("the recordings in these tests cannot be decoded")
+
+
+def run_with_engine(engine: Engine, settings: Settings, call_id: str) -> ProcessReport:
+    asr = AsrProvider(settings)
+    asr._engine = ProbingEngine()
+    report = ProcessReport()
+    process_call(engine, call_id, PipelineContext(settings, asr), report)
+    return report
+
+
+ERROR_ID = r"\(error id [0-9a-f]{6}\)"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"<html>not audio</html>", r"the recording could not be read: broken\.wav: "),
+        (None, r"the recording could not be read: broken\.wav: "),
+    ],
+)
+def test_a_failed_stage_stores_a_plain_reason_without_server_paths(
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    content: bytes | None,
+    reason: str,
+) -> None:
+    audio = tmp_path / "secret-folder" / "broken.wav"
+    audio.parent.mkdir()
+    if content is not None:
+        audio.write_bytes(content)
+    with session_scope(engine) as session:
+        make_call(session, "c-1").audio_path = str(audio)
+    report = run_with_engine(engine, settings, "c-1")
+    detail = stages(engine)[("c-1", "transcribe")].detail
+    assert re.fullmatch(reason + r".+ " + ERROR_ID, detail), detail
+    assert str(tmp_path) not in detail and "secret-folder" not in detail
+    assert report.failed == [("c-1", "transcribe", detail)]
+    error_id = detail[-7:-1]
+    [logged] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged.exc_info is not None and str(audio) in str(logged.exc_info[1])
+
+
+def test_an_unexpected_error_is_stored_as_an_error_id_only(
+    imported: Engine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_metrics(*_: object) -> str:
+        # What a driver error looks like: SQL and a server path in the message.
+        raise sa.exc.OperationalError(
+            "UPDATE call_metrics SET courtesy=? WHERE call_id=?",
+            ("{}", "good"),
+            Exception("unable to open database file /srv/qm/qm.db"),
+        )
+
+    monkeypatch.setitem(pipeline.RUNNERS, Stage.METRICS, pipeline.StageRunner(broken_metrics))
+    report = process_pending(imported, settings, call_ids=["good"])
+    detail = stages(imported)[("good", "metrics")].detail
+    assert re.fullmatch(
+        r"unexpected error \(error id ([0-9a-f]{6})\); the server log has the details", detail
+    ), detail
+    assert report.failed == [("good", "metrics", detail)]
+    error_id = detail.split("error id ")[1][:6]
+    [logged] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged.levelname == "ERROR" and "good" in logged.getMessage()
+    assert "UPDATE call_metrics" in str(logged.exc_info[1])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("no model directory at /opt/models/mini; set it", "no model directory at mini; set it"),
+        ("cannot read '/data/calls/2024/a.wav'", "cannot read 'a.wav'"),
+        ("folder /srv/qm/ is missing", "folder (folder) is missing"),
+        ("ratio 3/4 and http://example.com/x stay", "ratio 3/4 and http://example.com/x stay"),
+    ],
+)
+def test_plain_reasons_drop_server_folders(text: str, plain: str) -> None:
+    from scoring.semantic import SemanticMatcherError
+
+    reason = pipeline.plain_reason(SemanticMatcherError(text), "abc123")
+    assert reason == f"{plain} (error id abc123)"
