@@ -108,9 +108,7 @@ def test_session_survives_a_restart(tmp_path: Path) -> None:
         assert response.status_code == 200
 
 
-def test_expired_session_signs_out_and_is_swept(
-    client: Client, engine: Engine, seed: Any
-) -> None:
+def test_expired_session_signs_out_and_is_swept(client: Client, engine: Engine, seed: Any) -> None:
     seed(lambda s: make_user(s, "rita"))
     login(client, "rita")
     with engine.begin() as conn:
@@ -127,7 +125,9 @@ def test_expired_session_signs_out_and_is_swept(
 def test_sweep_deletes_only_expired_sessions(engine: Engine) -> None:
     now = utcnow()
     with session_scope(engine) as s:
-        web_sessions.save(s, "old", b"{}", lifetime=timedelta(hours=1), now=now - timedelta(hours=2))
+        web_sessions.save(
+            s, "old", b"{}", lifetime=timedelta(hours=1), now=now - timedelta(hours=2)
+        )
         web_sessions.save(s, "live", b"{}", lifetime=timedelta(hours=1), now=now)
     with session_scope(engine) as s:
         assert web_sessions.load(s, "old") is None  # expired counts as gone already
@@ -146,7 +146,9 @@ def test_sign_in_sweeps_expired_sessions(client: Client, engine: Engine, seed: A
     assert len(rows(engine)) == 1
 
 
-def test_use_renews_the_session(client: Client, engine: Engine, seed: Any, settings: Settings) -> None:
+def test_use_renews_the_session(
+    client: Client, engine: Engine, seed: Any, settings: Settings
+) -> None:
     seed(lambda s: make_user(s, "rita"))
     login(client, "rita")
     soon = utcnow() + timedelta(minutes=10)
@@ -201,7 +203,9 @@ def test_cookies_are_secure_over_https(
     assert "SameSite=lax" in session_cookie.split("; ")
 
 
-def test_https_request_scheme_makes_cookies_secure(engine: Engine, settings: Settings, seed: Any) -> None:
+def test_https_request_scheme_makes_cookies_secure(
+    engine: Engine, settings: Settings, seed: Any
+) -> None:
     seed(lambda s: make_user(s, "rita"))
     with TestClient(create_app(settings), base_url="https://testserver.local") as client:
         login(client, "rita")
@@ -238,15 +242,19 @@ def test_sessions_in_redis_survive_a_restart(
         stored = [k.decode() for k in client.scan_iter(match="qm:sessions*")]
         assert any(k.endswith(hashlib.sha256(cookie.encode()).hexdigest()) for k in stored)
         assert not any(cookie in k for k in stored)
-        assert 0 < client.ttl(next(k for k in stored if k.endswith(key[-64:]))) <= (
-            settings.session_max_age
+        assert (
+            0
+            < client.ttl(next(k for k in stored if k.endswith(key[-64:])))
+            <= (settings.session_max_age)
         )
         assert rows(engine) == []  # nothing in the database
         with TestClient(create_app(redis_settings)) as second:
             second.cookies.set("session", cookie, domain="testserver.local", path="/")
             assert second.get("/calls", follow_redirects=False).status_code == 200
             second.post("/logout", data={"_csrf_token": csrf_token(second, "/calls")})
-        assert not [k for k in client.scan_iter(match="qm:sessions*") if k.decode().endswith(key[-64:])]
+        assert not [
+            k for k in client.scan_iter(match="qm:sessions*") if k.decode().endswith(key[-64:])
+        ]
     finally:
         for k in client.scan_iter(match=f"*{key[-64:]}"):
             client.delete(k)
