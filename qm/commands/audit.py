@@ -24,21 +24,23 @@ def verify(obj: object) -> None:
     settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
         report = verify_chain(session)
+
+    def entries(n: int) -> str:
+        return f"{n} entry" if n == 1 else f"{n} entries"
+
     if report.unchained:
         where = (
             f"before entry {report.first_chained_id}"
             if report.first_chained_id is not None
             else "no chained entries yet"
         )
-        click.echo(
-            f"{report.unchained} entries written by an earlier version are unchained ({where})."
-        )
+        click.echo(f"Unchained: {entries(report.unchained)} from an earlier version ({where}).")
     if report.ok:
-        click.echo(f"OK: {report.checked} chained entries verified.")
+        click.echo(f"OK: {entries(report.checked)} of the chain verified.")
         return
     click.secho(
         f"BROKEN at entry {report.broken_id}: {report.problem}. "
-        f"({report.checked} entries before it verified.)",
+        f"({entries(report.checked)} before it verified.)",
         fg="red",
         err=True,
     )

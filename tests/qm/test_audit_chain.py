@@ -58,7 +58,7 @@ def test_entries_link_to_their_predecessor(engine: Engine, settings: Settings) -
     )
     result = verify(settings)
     assert result.exit_code == 0
-    assert result.output == "OK: 3 chained entries verified.\n"
+    assert result.output == "OK: 3 entries of the chain verified.\n"
 
 
 def test_an_edited_entry_is_named(engine: Engine, settings: Settings) -> None:
@@ -128,15 +128,17 @@ def test_entries_from_before_the_chain_are_reported_unchained(
                     at=sa.func.now(), actor="cli", action="old.event", entity="", entity_id=str(n)
                 )
             )
-    assert verify(settings).output.startswith("2 entries written by an earlier version")
+    assert verify(settings).output.startswith(
+        "Unchained: 2 entries from an earlier version (no chained entries yet)"
+    )
     write(engine, 2)
     first_chained = events(engine)[2]
     assert first_chained.prev_hash == ""
     result = verify(settings)
     assert result.exit_code == 0
     assert result.output == (
-        "2 entries written by an earlier version are unchained "
-        f"(before entry {first_chained.id}).\nOK: 2 chained entries verified.\n"
+        f"Unchained: 2 entries from an earlier version (before entry {first_chained.id}).\n"
+        "OK: 2 entries of the chain verified.\n"
     )
     with engine.begin() as conn:  # an entry stripped of its hash after the chain began
         conn.execute(
