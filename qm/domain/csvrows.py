@@ -198,16 +198,17 @@ class RowReader:
         """A required ISO-8601 date-time (UTC when it has no offset), from 1970 to tomorrow."""
         value = self.text(field, required=True)
         assert value is not None
+        out_of_range = f"{value!r} must lie between {EARLIEST_DAY.isoformat()} and tomorrow"
         try:
             instant = parse_instant(value)
-        except (ValueError, OverflowError):
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is past the year 9999 in UTC
+            raise self.fail(field, out_of_range) from None
+        except ValueError:
             raise self.fail(
                 field, f"{value!r} is not an ISO-8601 date-time (e.g. 2024-05-01T09:30:00+08:00)"
             ) from None
         if not earliest_instant() <= instant <= latest_instant():
-            raise self.fail(
-                field, f"{value!r} must lie between {EARLIEST_DAY.isoformat()} and tomorrow"
-            )
+            raise self.fail(field, out_of_range)
         return instant
 
     def day(self, field: str) -> date:
