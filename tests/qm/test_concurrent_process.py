@@ -19,7 +19,13 @@ from qm.db import session_scope
 from qm.domain import scripts
 from qm.domain.ingest import ingest_manifest
 from qm.domain.pipeline import (
+    CLAIM_SECONDS,
+    AsrProvider,
+    BatchClaims,
+    PipelineContext,
+    ProcessReport,
     claim_calls,
+    process_call,
     process_pending,
     release_claims,
     renew_claims,
@@ -163,3 +169,21 @@ def test_claims_run_out(engine: Engine, tmp_path: Path) -> None:
     with session_scope(engine) as session:
         session.execute(sa.update(Call).values(claimed_until=utcnow() - timedelta(seconds=1)))
     assert claim_calls(engine, "b", run_started=since, limit=1) == ["c0000"]
+
+
+def test_a_stage_is_not_stored_once_another_run_took_the_call_over(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, 1)
+    assert claim_calls(engine, "slow", run_started=utcnow()) == ["c0000"]
+    claims = BatchClaims(engine, "slow", ["c0000"], CLAIM_SECONDS)
+    # The slow run's claim ran out and another run claimed the call meanwhile.
+    with session_scope(engine) as session:
+        session.execute(sa.update(Call).values(claimed_by="other"))
+    report = ProcessReport()
+    ctx = PipelineContext(settings, AsrProvider(settings))
+    process_call(engine, "c0000", ctx, report, claims=claims)
+    assert claims.holds("c0000")  # renewed recently, so the run still believes it holds it
+    assert report.done == {} and not report.failed
+    with Session(engine) as session:
+        assert session.exec(select(CallStage)).all() == []
