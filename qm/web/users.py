@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from qm.auth import requires_role
 from qm.domain import users
+from qm.domain.bounds import MAX_AGENT_ID, text_problem
 from qm.errors import Conflict, ValidationFailed, http_status
 from qm.models import Agent, Role, User
 
@@ -25,6 +26,32 @@ class UserForm:
     role: str = Role.REVIEWER.value
     agent_id: str = ""
     display_name: str = ""
+
+
+# The longest value each field of the form may hold (the stored columns' widths; a
+# password is hashed, but hashing megabytes on request would be an easy way to stall us).
+FIELD_LIMITS = {
+    "username": 100,
+    "display_name": 200,
+    "agent_id": MAX_AGENT_ID,
+    "role": 20,
+    "password": 1000,
+}
+
+
+def form_problem(form: UserForm) -> str | None:
+    """Why the form cannot be stored as it is (a field too long or holding control
+    characters), naming the field; None when every field is within bounds."""
+    for field, limit in FIELD_LIMITS.items():
+        value: str = getattr(form, field)
+        if field == "password":
+            # Any character may be part of a password; only its length is bounded.
+            problem = f"is longer than {limit} characters" if len(value) > limit else None
+        else:
+            problem = text_problem(value, limit)
+        if problem is not None:
+            return f"user, field {field}: {problem}"
+    return None
 
 
 def _page(db: Session, form: UserForm, error: str | None, status: int = 200) -> Template:
@@ -59,6 +86,9 @@ class UserController(Controller):
         data: URLEncodedBody[UserForm],
     ) -> Redirect | Template:
         """Create a user; a taken name or bad field re-shows the form with the reason."""
+        problem = form_problem(data)
+        if problem is not None:
+            return _page(db, data, problem, 422)
         try:
             role = Role(data.role)
         except ValueError:
