@@ -179,6 +179,8 @@ def load_transcript(path: Path) -> Transcript:
             "(file)",
             f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
         ) from exc
+    except RecursionError as exc:  # nesting deeper than any transcript has
+        raise TranscriptFormatError(str(path), "(file)", "nested too deeply") from exc
     return parse_transcript(data, source=str(path))
 
 

@@ -73,6 +73,8 @@ def _load(path: Path) -> Any:
         raise ValidationFailed(str(path), None, None, f"cannot read: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ValidationFailed(str(path), exc.lineno, None, f"not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:  # nesting deeper than any dataset file has
+        raise ValidationFailed(str(path), None, None, "not valid JSON: nested too deeply") from exc
 
 
 def _get(data: Any, path: Path, *keys: str) -> Any:

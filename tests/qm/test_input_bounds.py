@@ -427,3 +427,13 @@ def test_qm_queue_set_refuses_a_control_character_in_the_queue_id(engine: Engine
     result = invoke(engine, "queue", "set", "bill\x1bing", "--fcr-window-days", "7")
     assert result.exit_code == 1
     assert "field queue: contains a control character (U+001B)" in result.output
+
+
+def test_deeply_nested_json_is_refused_not_crashed(existing: Engine, tmp_path: Path) -> None:
+    (tmp_path / "t.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    manifest = write_manifest(tmp_path / "m.csv", [row("c1", transcript="t.json")])
+    assert "nested too deeply" in refuse(existing, manifest).message
+    folder = harper_valley(tmp_path, {}, [SEGMENT])
+    (folder / "transcript" / "s1.json").write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="nested too deeply"):
+        ingest_harper_valley(existing, folder)
