@@ -12,6 +12,7 @@ from qm.commands.mystery import mystery_group
 from qm.commands.privacy import erase, retention_group
 from qm.commands.process import process
 from qm.commands.queues import queue_group
+from qm.commands.redact import redact
 from qm.commands.scorecard import scorecard
 from qm.commands.scripts import script_group
 from qm.commands.serve import serve
@@ -31,6 +32,7 @@ COMMANDS: list[click.Command] = [
     mystery_group,
     process,
     queue_group,
+    redact,
     retention_group,
     scorecard,
     script_group,

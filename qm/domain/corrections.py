@@ -22,6 +22,7 @@ from qm.errors import NotFound, ValidationFailed
 from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, utcnow
 from transcripts.format import Transcript as TranscriptDoc
 from transcripts.format import transcript_to_dict
+from transcripts.redact import redact_transcript
 from transcripts.wer import wer_report
 
 ASR_SOURCE_PREFIX = "asr:"
@@ -104,6 +105,9 @@ def store_correction(
         raise ValidationFailed(
             source, None, "call_id", f"the transcript is for call {doc.call_id!r}, not {call_id!r}"
         )
+    # Redact first, so the engine's (already redacted) text is compared with redacted text:
+    # a card number read out is not a recognition error.
+    doc = redact_transcript(doc)
     corrected_text = " ".join(seg.text for seg in doc.segments)
     if not corrected_text.strip():
         raise ValidationFailed(source, None, "segments", "a corrected transcript needs text")

@@ -1,4 +1,10 @@
-"""Bulk writes shared by the importers: dialect-aware upserts and transcript storage."""
+"""Bulk writes shared by the importers: dialect-aware upserts and transcript storage.
+
+`replace_transcript` is the one door through which transcript text reaches the database:
+imports, Harper Valley, reviewer corrections and transcription all pass it, and it redacts
+card numbers, security codes and ID numbers before the first write (PCI DSS 3.4: never
+store what the card holder read out).
+"""
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -12,6 +18,7 @@ from qm.models import Segment, Transcript, utcnow
 from transcripts import Segment as DocSegment
 from transcripts import Transcript as TranscriptDoc
 from transcripts import Word as DocWord
+from transcripts.redact import redact_transcript
 
 
 def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -58,7 +65,11 @@ def existing_ids(conn: Connection, column: sa.Column[Any], ids: Iterable[str]) -
 def replace_transcript(
     conn: Connection, call_id: str, doc: TranscriptDoc, *, kind: str = "original", source: str
 ) -> int:
-    """Store `doc` as the call's transcript of `kind`, replacing any earlier one; returns its id."""
+    """Store `doc`, redacted, as the call's transcript of `kind`, replacing any earlier one.
+
+    Returns the new transcript's id.
+    """
+    doc = redact_transcript(doc)
     table = Transcript.__table__  # type: ignore[attr-defined]
     conn.execute(sa.delete(table).where(table.c.call_id == call_id, table.c.kind == kind))
     transcript_id: int = conn.execute(
