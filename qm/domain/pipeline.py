@@ -54,6 +54,7 @@ from qm.models import (
     utcnow,
 )
 from qm.settings import Settings
+from transcripts import Transcript as TranscriptDoc
 
 log = logging.getLogger(__name__)
 STAGES = (Stage.TRANSCRIBE, Stage.KEYPOINTS, Stage.METRICS)
@@ -158,7 +159,7 @@ def _purged(call: Call) -> StageSkipped | None:
 class Transcribed:
     """What speech recognition produced for a call, before it is stored."""
 
-    doc: Any
+    doc: TranscriptDoc
     engine_name: str
 
 
@@ -186,6 +187,8 @@ def run_transcribe(
     session: Session, call: Call, ctx: PipelineContext, prepared: Transcribed
 ) -> str:
     """Store the transcript that `transcribe_audio` produced."""
+    if (skipped := _purged(call)) is not None:  # erased while the engine was running
+        raise skipped
     existing = current_transcript(session, call.id)
     if existing is not None:  # imported or corrected while the engine was running
         raise StageSkipped(f"transcript already present ({existing.source})")
