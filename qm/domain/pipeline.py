@@ -622,8 +622,8 @@ def process_pending(
     report = ProcessReport()
     worker = new_worker_id()
     wanted = list(call_ids) if call_ids is not None else None
-    # A stage that failed during this run is not retried by it; compare with the
-    # database's own clock reading (stage rows are stamped by this process's clock).
+    # Stages that failed since this instant are not retried by this run (see claim_calls);
+    # stage rows are stamped by the clock of the process that ran them.
     started = utcnow()
     try:
         while batch := claim_calls(
