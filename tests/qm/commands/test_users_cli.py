@@ -234,3 +234,25 @@ def test_users_through_the_installed_entry_point(db_url: str, tmp_path: Path) ->
     assert token.startswith("qm_") and token.count("\n") == 1
     listed = run_qm("users", "list", "--json", db_url=db_url, cwd=tmp_path).stdout
     assert json.loads(listed)["live_tokens"] == 1
+
+
+def test_disabling_ends_browser_sessions_and_bearer_access(
+    engine: Engine, settings: Settings
+) -> None:
+    from litestar.testing import TestClient
+
+    from qm.app import create_app
+    from tests.qm.web.conftest import login
+
+    assert invoke(settings, "add", "rita", "--role", "reviewer").exit_code == 0
+    token = invoke(settings, "token", "rita").stdout.strip()
+    with TestClient(create_app(settings)) as browser, TestClient(create_app(settings)) as bot:
+        login(browser, "rita", PASSWORD)
+        assert browser.get("/calls", follow_redirects=False).status_code == 200
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert bot.get("/api/calls", headers=bearer).status_code == 200
+
+        assert invoke(settings, "disable", "rita").exit_code == 0
+        after = browser.get("/calls", follow_redirects=False)
+        assert after.status_code in (302, 303) and "/login" in after.headers["location"]
+        assert bot.get("/api/calls", headers=bearer).status_code == 401
