@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -437,3 +439,40 @@ def test_deeply_nested_json_is_refused_not_crashed(existing: Engine, tmp_path: P
     (folder / "transcript" / "s1.json").write_text("[" * 100_000, encoding="utf-8")
     with pytest.raises(ValidationFailed, match="nested too deeply"):
         ingest_harper_valley(existing, folder)
+
+
+# --- any file at all -------------------------------------------------------------------------
+
+CELL = st.one_of(
+    st.sampled_from(["", "1e308", "nan", "-1", "9" * 40, "2024-05-01", "../x", "\x00", "'=1"]),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=20),
+)
+
+
+def test_any_manifest_is_imported_or_refused_by_name(existing: Engine, tmp_path: Path) -> None:
+    """Whatever the cells hold, the importer stores the file or refuses it with a
+    ValidationFailed naming the file; it never fails with another error."""
+
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        st.lists(st.fixed_dictionaries({}, optional=dict.fromkeys(COLUMNS, CELL)), max_size=3),
+        st.binary(max_size=40),
+    )
+    def imported_or_refused(cells: list[dict[str, str]], tail: bytes) -> None:
+        manifest = write_manifest(
+            tmp_path / "any.csv", [row(f"c{i}") | c for i, c in enumerate(cells)]
+        )
+        with manifest.open("ab") as handle:
+            handle.write(tail)  # and whatever bytes follow
+        try:
+            ingest_manifest(existing, manifest)
+        except ValidationFailed as exc:
+            assert exc.file == str(manifest)
+
+    imported_or_refused()
