@@ -329,6 +329,16 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+@dataclass
+class ClaimCursor:
+    """How far a run's walk through the calls (oldest first) has got: the last call it
+    claimed. Claiming after it skips the finished calls before it without looking at them
+    again, which keeps each claim cheap on a database of many processed calls."""
+
+    started_at: datetime | None = None
+    call_id: str = ""
+
+
 def claim_calls(
     engine: Engine,
     worker: str,
@@ -337,6 +347,7 @@ def claim_calls(
     limit: int = CLAIM_BATCH,
     call_ids: Iterable[str] | None = None,
     claim_seconds: int = CLAIM_SECONDS,
+    cursor: ClaimCursor | None = None,
 ) -> list[str]:
     """Claim up to `limit` unfinished calls that no live claim holds, oldest first.
 
@@ -350,6 +361,7 @@ def claim_calls(
         limit: the most calls to claim.
         call_ids: claim only among these calls.
         claim_seconds: how long the claim holds unless renewed.
+        cursor: claim only calls after it, and move it to the last call claimed.
     """
     now = utcnow()
     failed_in_this_run = (
@@ -362,7 +374,7 @@ def claim_calls(
         .exists()
     )
     query = (
-        sa.select(col(Call.id))
+        sa.select(col(Call.id), col(Call.started_at))
         .where(
             _unfinished(),
             sa.or_(col(Call.claimed_until).is_(None), col(Call.claimed_until) < now),
@@ -373,17 +385,26 @@ def claim_calls(
     )
     if call_ids is not None:
         query = query.where(col(Call.id).in_(list(call_ids)))
+    if cursor is not None and cursor.started_at is not None:
+        # Written so that both databases walk the started_at index from the cursor on.
+        query = query.where(
+            col(Call.started_at) >= cursor.started_at,
+            sa.or_(col(Call.started_at) > cursor.started_at, col(Call.id) > cursor.call_id),
+        )
     # PostgreSQL: rows another run is claiming right now are skipped, not waited for.
     # SQLite: ignored; the immediate transaction holds the only write lock instead.
     query = query.with_for_update(skip_locked=True, of=Call)
     with session_scope(engine, immediate=True) as session:
-        ids = list(session.execute(query).scalars())
+        rows = session.execute(query).all()
+        ids = [call_id for call_id, _ in rows]
         if ids:
             session.execute(
                 sa.update(Call)
                 .where(col(Call.id).in_(ids))
                 .values(claimed_by=worker, claimed_until=now + timedelta(seconds=claim_seconds))
             )
+    if cursor is not None and rows:
+        cursor.call_id, cursor.started_at = rows[-1]
     return ids
 
 
@@ -625,10 +646,24 @@ def process_pending(
     # Stages that failed since this instant are not retried by this run (see claim_calls);
     # stage rows are stamped by the clock of the process that ran them.
     started = utcnow()
+    cursor = ClaimCursor()
     try:
-        while batch := claim_calls(
-            engine, worker, run_started=started, call_ids=wanted, claim_seconds=claim_seconds
-        ):
+        while True:
+            batch = claim_calls(
+                engine,
+                worker,
+                run_started=started,
+                call_ids=wanted,
+                claim_seconds=claim_seconds,
+                cursor=cursor,
+            )
+            if not batch:
+                if cursor.started_at is None:
+                    break  # a walk from the start found nothing left to claim
+                # Once more from the start: calls another run released unfinished, or
+                # whose claim ran out, may wait behind the cursor.
+                cursor = ClaimCursor()
+                continue
             claims = BatchClaims(engine, worker, batch, claim_seconds)
             for call_id in batch:
                 if not claims.holds(call_id):
