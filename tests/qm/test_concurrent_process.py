@@ -22,6 +22,7 @@ from qm.domain.pipeline import (
     CLAIM_SECONDS,
     AsrProvider,
     BatchClaims,
+    ClaimCursor,
     PipelineContext,
     ProcessReport,
     claim_calls,
@@ -187,3 +188,23 @@ def test_a_stage_is_not_stored_once_another_run_took_the_call_over(
     assert report.done == {} and not report.failed
     with Session(engine) as session:
         assert session.exec(select(CallStage)).all() == []
+
+
+def test_a_cursor_walks_on_and_a_walk_from_the_start_finds_leftovers(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, 5)
+    since, cursor = utcnow(), ClaimCursor()
+    assert claim_calls(engine, "me", run_started=since, limit=2, cursor=cursor) == [
+        "c0000",
+        "c0001",
+    ]
+    assert cursor.call_id == "c0001"
+    release_claims(engine, "me", ["c0000"])  # released unfinished, behind the cursor
+    assert claim_calls(engine, "me", run_started=since, limit=2, cursor=cursor) == [
+        "c0002",
+        "c0003",
+    ]
+    assert claim_calls(engine, "me", run_started=since, limit=2, cursor=cursor) == ["c0004"]
+    assert claim_calls(engine, "me", run_started=since, cursor=cursor) == []
+    assert claim_calls(engine, "me", run_started=since, cursor=ClaimCursor()) == ["c0000"]
