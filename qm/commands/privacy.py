@@ -90,7 +90,7 @@ def erase(obj: object, customer_id: str) -> None:
     transcripts and evidence excerpts of their calls, and their name. Call records and
     scores stay; the audit log records who erased how many calls."""
     from qm.db import session_scope
-    from qm.domain.privacy import erase_customer
+    from qm.domain.privacy import ERASED_NAME, erase_customer
     from qm.errors import NotFound
 
     settings = obj.settings  # type: ignore[attr-defined]
@@ -100,4 +100,4 @@ def erase(obj: object, customer_id: str) -> None:
                 result = erase_customer(session, customer_id, actor=ACTOR)
         except NotFound as exc:
             raise click.BadParameter(str(exc), param_hint="--customer") from exc
-    _finish(result, f"Customer {customer_id} erased")
+    _finish(result, f"Customer {customer_id} erased (name replaced by {ERASED_NAME!r})")
