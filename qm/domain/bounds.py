@@ -30,6 +30,7 @@ LATEST_DAY = date(2100, 12, 31)
 FUTURE_SLACK = timedelta(days=1)
 MAX_CALL_ID = 128  # the call and customer id columns
 MAX_AGENT_ID = 64  # the agent id column
+MAX_QUEUE_ID = 100  # the queue id column
 MAX_PAGE = 100_000
 MAX_QUERY_TEXT = 200
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID, MAX_TRANSFERS, normalize
+from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID, MAX_QUEUE_ID, MAX_TRANSFERS, normalize
 from qm.domain.csvrows import RowReader, csv_rows
 from qm.errors import ValidationFailed
 from transcripts import Transcript as TranscriptDoc
@@ -101,7 +101,7 @@ def _validate_row(
         call_id=call_id,
         agent_id=agent_id,
         customer_id=r.text("customer_id", max_length=MAX_ID_LENGTH),
-        queue=r.text("queue", max_length=100),
+        queue=r.text("queue", max_length=MAX_QUEUE_ID),
         reason=r.text("reason"),
         started_at=r.instant("started_at"),
         talk_seconds=r.seconds("talk_seconds"),

@@ -6,11 +6,15 @@ from sqlmodel import Session, select
 
 from qm.domain import scripts
 from qm.domain.audit import record
-from qm.domain.bounds import MAX_AHT_SECONDS, MAX_FCR_WINDOW_DAYS, normalize, text_problem
+from qm.domain.bounds import (
+    MAX_AHT_SECONDS,
+    MAX_FCR_WINDOW_DAYS,
+    MAX_QUEUE_ID,
+    normalize,
+    text_problem,
+)
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Queue
-
-MAX_QUEUE_ID = 100  # the queue id column
 
 
 def _seconds(field: str, value: float) -> float:

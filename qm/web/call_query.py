@@ -30,6 +30,7 @@ from qm.domain.bounds import (
     MAX_AGENT_ID,
     MAX_PAGE,
     MAX_QUERY_TEXT,
+    MAX_QUEUE_ID,
     normalize,
     text_problem,
 )
@@ -49,7 +50,7 @@ FILTER_KEYS = (
 )
 SOURCE = "query"  # the "file" named in a ValidationFailed about a query parameter
 # The longest value of each parameter: the column widths for ids, else MAX_QUERY_TEXT.
-MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": 100, "page": 20}
+MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": MAX_QUEUE_ID, "page": 20}
 
 
 @dataclass(frozen=True, slots=True)
