@@ -179,10 +179,10 @@ def test_erasure_removes_one_customers_content_and_name(
 ) -> None:
     result = invoke(settings, "erase", "--customer", "k-1")
     assert result.exit_code == 0, result.output
-    assert "Customer k-1 erased (name replaced by '(erased)'): removed the recordings and "
-        "transcripts of 3 call(s)" in (
-        result.output
-    )
+    assert (
+        "Customer k-1 erased (name replaced by '(erased)'): removed the recordings and "
+        "transcripts of 3 call(s)"
+    ) in result.output
     for call_id in ("old-1", "new-1", "old-3"):
         left = content(engine, call_id)
         assert left["purged"] == ("erasure", True) and left["transcripts"] == 0
