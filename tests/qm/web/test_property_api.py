@@ -9,7 +9,7 @@ Both are derandomized: the same examples run every time, so a failure reproduces
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
@@ -160,5 +160,21 @@ def test_call_list_page_never_answers_5xx(
         if role is not None and response.status_code == 422:
             # The error page names the parameter that was refused.
             assert any(f"field {name}" in response.text for name in query), response.text
+
+    never_5xx()
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.REVIEWER], ids=lambda r: r.value)
+def test_call_page_never_answers_5xx_for_any_id(
+    client: Client, seed: Callable[..., None], role: Role
+) -> None:
+    label = sign_in(client, seed, role)
+
+    @PROPERTY
+    @given(call_id=st.one_of(ODD, st.text(st.characters(exclude_categories=["Cs"]), min_size=1)))
+    def never_5xx(call_id: str) -> None:
+        url = f"/calls/{quote(call_id, safe='')}"
+        response = client.get(url, follow_redirects=False)
+        assert response.status_code < 500, f"{label}: {url[:300]} -> {response.status_code}"
 
     never_5xx()
