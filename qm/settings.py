@@ -72,10 +72,14 @@ class Settings(BaseSettings):
     # The address users reach the site at; an https:// URL makes cookies Secure and turns
     # on HSTS.
     public_url: str | None = None
-    # Trust X-Forwarded-Proto / X-Forwarded-For from the reverse proxy in front of the app.
+    # Trust X-Forwarded-Proto / X-Forwarded-For from the reverse proxy in front of the app:
+    # the client's address (for the login throttle and the audit log) is then the last
+    # X-Forwarded-For entry, the one the proxy appended. Leave off without such a proxy:
+    # clients could otherwise pick their own address.
     trust_proxy_headers: bool = False
     # Sessions (and the login throttle) live in Redis when set, else in the database.
     redis_url: str | None = None
+    # Seconds a browser session lives after its last use (renewed on each use).
     session_max_age: int = Field(default=12 * 60 * 60, ge=300, le=30 * 24 * 60 * 60)
 
     # --- Imports ------------------------------------------------------------------------
