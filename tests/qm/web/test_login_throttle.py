@@ -231,3 +231,47 @@ def test_sweep_drops_finished_counts(engine: Engine) -> None:
     with engine.connect() as conn:
         keys = list(conn.execute(sa.select(LoginThrottle.key)).scalars())  # type: ignore[call-overload]
     assert keys == ["user:new"]
+
+
+def test_password_hashing_holds_no_database_connection(engine: Engine, seed: Any) -> None:
+    """While argon2 runs, no pooled connection is checked out; a storm queues for the CPUs.
+
+    The stored hash is made deliberately slow (about a second), so that sampling the pool
+    during a sign-in sees the hashing phase, not the short queries around it.
+    """
+    from argon2 import PasswordHasher
+
+    slow_hash = PasswordHasher(time_cost=40, memory_cost=8192, parallelism=1).hash(PASSWORD)
+
+    def build(s: Any) -> None:
+        make_user(s, "rita").password_hash = slow_hash
+
+    seed(build)
+    guard = SignInGuard(
+        engine,
+        DatabaseThrottle(engine),
+        hash_slots=1,
+        sweep_sessions=True,
+        address_limit=ROOMY_ADDRESS,
+        username_limit=Limit(free=100, block_after=200),
+    )
+
+    async def run() -> tuple[list[Any], list[int], int]:
+        checked_out: list[int] = []
+        most_waiting = 0
+        tasks = [
+            asyncio.ensure_future(guard.sign_in("rita", password, "192.0.2.1"))
+            for password in (PASSWORD, "wrong-password", "wrong-password")
+        ]
+        while not all(task.done() for task in tasks):
+            checked_out.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+            most_waiting = max(most_waiting, guard.limiter.statistics().tasks_waiting)
+            await asyncio.sleep(0.01)
+        return [task.result() for task in tasks], checked_out, most_waiting
+
+    results, checked_out, most_waiting = asyncio.run(run())
+    assert [r.user is not None for r in results] == [True, False, False]
+    # Three slow hashes one at a time: the pool sat idle for most of it.
+    assert len(checked_out) > 50
+    assert checked_out.count(0) > 0.8 * len(checked_out)
+    assert most_waiting >= 1  # the others queued for the single hashing slot
