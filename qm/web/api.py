@@ -15,7 +15,7 @@ from sqlmodel import Session
 from qm.domain import calls
 from qm.models import User
 from qm.settings import Settings
-from qm.web.call_query import parse_call_query
+from qm.web.call_query import parse_call_query, refuse_repeats
 
 
 def call_row_json(row: calls.CallRow) -> dict[str, Any]:
@@ -188,6 +188,7 @@ class CallApiController(Controller):
             "q": q,
             "page": page,
         }
+        refuse_repeats(request.query_params)
         query = parse_call_query({k: v for k, v in given.items() if v is not None})
         found = calls.list_calls(
             db,

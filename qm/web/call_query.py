@@ -22,6 +22,7 @@ input reaches the database that it could choke on.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 from urllib.parse import urlencode
 
 from qm.domain.bounds import (
@@ -36,6 +37,15 @@ from qm.domain.bounds import (
 )
 from qm.domain.calls import CallFilters, PipelineStatus
 from qm.errors import ValidationFailed
+
+
+class MultiMapping(Protocol):
+    """A query string's parameters, where a name may occur several times."""
+
+    def getall(self, key: str, default: list[str]) -> list[str]:
+        """Every value given for `key`, in order; `default` when there is none."""
+        ...
+
 
 FILTER_KEYS = (
     "agent",
@@ -121,6 +131,14 @@ def _status(raw: str) -> PipelineStatus:
     except ValueError:
         choices = ", ".join(s.value for s in PipelineStatus)
         raise ValidationFailed(SOURCE, None, "status", f"must be one of {choices}") from None
+
+
+def refuse_repeats(query: MultiMapping) -> None:
+    """Refuse a parameter given more than once (`?agent=a&agent=b`): which one should count
+    would be a guess, and the page and the API would guess differently."""
+    for name in (*FILTER_KEYS, "page"):
+        if len(query.getall(name, [])) > 1:
+            raise ValidationFailed(SOURCE, None, name, "is given more than once; give it once")
 
 
 def parse_call_query(params: Mapping[str, str]) -> CallQuery:

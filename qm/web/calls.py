@@ -12,7 +12,7 @@ from sqlmodel import Session
 from qm.domain import calls
 from qm.models import User
 from qm.settings import Settings
-from qm.web.call_query import parse_call_query
+from qm.web.call_query import parse_call_query, refuse_repeats
 
 COURTESY_LABELS = {
     "polite_count": "Polite forms",
@@ -57,6 +57,7 @@ class CallController(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         """The call list with its filter form, counts and paging links."""
+        refuse_repeats(request.query_params)
         query = parse_call_query(request.query_params)
         viewer = request.user
         page = calls.list_calls(

@@ -135,3 +135,12 @@ def test_signed_out_caller_learns_nothing_either(client: Client, seed: Any) -> N
     existing, missing = client.get("/api/calls/c-3"), client.get("/api/calls/c-9")
     assert existing.status_code == missing.status_code == 401
     assert existing.json()["detail"] == missing.json()["detail"]
+
+
+def test_a_parameter_given_twice_is_refused_alike_on_page_and_api(reviewer: Client) -> None:
+    for query in ("agent=a-1&agent=a-2", "page=2&page=1", "from=2024-03-01&from=x"):
+        api, page = reviewer.get(f"/api/calls?{query}"), reviewer.get(f"/calls?{query}")
+        assert (api.status_code, page.status_code) == (422, 422), query
+        name = query.split("=")[0]
+        assert api.json()["field"] == name
+        assert "is given more than once" in api.json()["detail"]
