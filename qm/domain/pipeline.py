@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from qm.db import session_scope
+from qm.domain import redaction
 from qm.domain import scripts as script_store
 from qm.domain.scoring_bridge import (
     call_transcript,
@@ -55,6 +56,7 @@ from qm.models import (
 )
 from qm.settings import Settings
 from transcripts import Transcript as TranscriptDoc
+from transcripts.redact import redact_transcript
 
 log = logging.getLogger(__name__)
 STAGES = (Stage.TRANSCRIBE, Stage.KEYPOINTS, Stage.METRICS)
@@ -161,6 +163,8 @@ class Transcribed:
 
     doc: TranscriptDoc
     engine_name: str
+    # The recording with the redacted spans beeped, adopted when the transcript is stored.
+    recording: redaction.AudioRedaction | None = None
 
 
 def transcribe_audio(engine: Engine, call: Call, ctx: PipelineContext) -> Transcribed:
@@ -171,16 +175,23 @@ def transcribe_audio(engine: Engine, call: Call, ctx: PipelineContext) -> Transc
     """
     if (skipped := _purged(call)) is not None:
         raise skipped
+    keep = ctx.settings.keep_original_audio
     with Session(engine) as session:
         existing = current_transcript(session, call.id)
     if existing is not None:
-        raise StageSkipped(f"transcript already present ({existing.source})")
+        # An imported transcript in which a card number was redacted: the recording says
+        # it too, so it is replaced by a copy with that span beeped.
+        beeped = redaction.redact_recording(engine, call.id, keep_original=keep)
+        note = f"; recording redacted ({beeped.spans} span(s) beeped)" if beeped else ""
+        raise StageSkipped(f"transcript already present ({existing.source}){note}")
     if not call.audio_path:
         raise StageSkipped("no audio and no transcript")
     asr = ctx.asr.engine()
     channel = call.agent_channel or ctx.settings.agent_channel
     doc = asr.transcribe_file(Path(call.audio_path), call_id=call.id, agent_channel=channel)
-    return Transcribed(doc, getattr(asr, "name", ctx.settings.asr_engine))
+    doc = redact_transcript(doc)  # the engines redact too; storage must not depend on it
+    recording = redaction.write_redacted_copy(call.id, call.audio_path, doc, keep_original=keep)
+    return Transcribed(doc, getattr(asr, "name", ctx.settings.asr_engine), recording)
 
 
 def run_transcribe(
@@ -191,10 +202,15 @@ def run_transcribe(
         raise skipped
     existing = current_transcript(session, call.id)
     if existing is not None:  # imported or corrected while the engine was running
+        if prepared.recording is not None:
+            prepared.recording.undo()
         raise StageSkipped(f"transcript already present ({existing.source})")
     doc = prepared.doc
     replace_transcript(session.connection(), call.id, doc, source=f"asr:{prepared.engine_name}")
     detail = f"{len(doc.segments)} segment(s) by {prepared.engine_name}"
+    if prepared.recording is not None:
+        redaction.adopt_redacted_copy(session, call, prepared.recording)
+        detail += f"; recording redacted ({prepared.recording.spans} span(s) beeped)"
     if ctx.asr.warning:
         detail += f"; WARNING: {ctx.asr.warning}"
     return detail

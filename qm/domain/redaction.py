@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
+from qm.db import session_scope
 from qm.domain.audit import record
 from qm.domain.store import current_transcript, transcript_doc
 from qm.models import Call, KeyPointResult, Segment, Transcript
+from transcripts import Transcript as TranscriptDoc
 from transcripts.redact import redact_audio, redact_text, redact_transcript, redaction_spans
 
 log = logging.getLogger(__name__)
@@ -132,7 +134,7 @@ def redact_stored_text(
 
 
 def is_redacted_copy(path: str) -> bool:
-    """True for a recording written by `redact_call_audio`."""
+    """True for a recording written by `write_redacted_copy`."""
     return path.endswith(REDACTED_SUFFIX)
 
 
@@ -156,16 +158,67 @@ class AudioRedaction:
         self.copy.unlink(missing_ok=True)
 
 
+def write_redacted_copy(
+    call_id: str, audio_path: str, doc: TranscriptDoc, *, keep_original: bool, mode: str = "beep"
+) -> AudioRedaction | None:
+    """Write a copy of a recording with the redacted spans of `doc` beeped (no database work).
+
+    Returns None when the recording already is a redacted copy or `doc` (a redacted
+    transcript) has nothing redacted. The copy is written beside the original as
+    ``<name>.redacted.wav``; `adopt_redacted_copy` points the call at it.
+
+    Raises:
+        transcripts.errors.AudioError: the recording cannot be read.
+        OSError: the copy cannot be written.
+    """
+    if is_redacted_copy(audio_path):
+        return None
+    spans = redaction_spans(doc)
+    if not spans:
+        return None
+    original = Path(audio_path)
+    copy = original.with_name(original.stem + REDACTED_SUFFIX)
+    redact_audio(original, copy, spans, mode=mode)
+    return AudioRedaction(call_id, copy, original, len(spans), keep_original)
+
+
+def adopt_redacted_copy(session: Session, call: Call, redaction: AudioRedaction) -> None:
+    """Point `call` at its redacted recording, in the caller's transaction.
+
+    The original is removed once that transaction commits, and the copy if it rolls back,
+    so the call never points at a missing file.
+    """
+    call.audio_path = str(redaction.copy)
+    session.add(call)
+    record(
+        session,
+        actor="system",
+        action="redact.audio",
+        entity="call",
+        entity_id=call.id,
+        detail={"spans": redaction.spans, "original_kept": redaction.keep_original},
+    )
+
+    def committed(_session: Session) -> None:
+        event.remove(session, "after_rollback", rolled_back)
+        redaction.finish()
+
+    def rolled_back(_session: Session) -> None:
+        event.remove(session, "after_commit", committed)
+        redaction.undo()
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_rollback", rolled_back, once=True)
+
+
 def redact_call_audio(
     session: Session, call: Call, *, keep_original: bool, mode: str = "beep"
 ) -> AudioRedaction | None:
-    """Write a copy of the call's recording with its transcript's redacted spans beeped.
+    """Replace the call's recording by a copy with its stored transcript's redacted spans
+    beeped, in the caller's transaction (see `adopt_redacted_copy`).
 
     Does nothing (returns None) when the call has no recording, its recording already is a
-    redacted copy, or its transcript has nothing redacted. Otherwise the copy is written
-    beside the original as ``<name>.redacted.wav``, the call points at it (in the caller's
-    transaction), and the returned object's `finish` removes the original after the caller
-    committed (`undo` removes the copy if the commit failed).
+    redacted copy, or its transcript has nothing redacted.
 
     Raises:
         transcripts.errors.AudioError: the recording cannot be read.
@@ -176,23 +229,23 @@ def redact_call_audio(
     transcript = current_transcript(session, call.id)
     if transcript is None:
         return None
-    spans = redaction_spans(transcript_doc(session, transcript))
-    if not spans:
-        return None
-    original = Path(call.audio_path)
-    copy = original.with_name(original.stem + REDACTED_SUFFIX)
-    redact_audio(original, copy, spans, mode=mode)
-    call.audio_path = str(copy)
-    session.add(call)
-    record(
-        session,
-        actor="system",
-        action="redact.audio",
-        entity="call",
-        entity_id=call.id,
-        detail={"spans": len(spans), "original_kept": keep_original},
+    doc = transcript_doc(session, transcript)
+    redaction = write_redacted_copy(
+        call.id, call.audio_path, doc, keep_original=keep_original, mode=mode
     )
-    return AudioRedaction(call.id, copy, original, len(spans), keep_original)
+    if redaction is not None:
+        adopt_redacted_copy(session, call, redaction)
+    return redaction
+
+
+def redact_recording(engine: Engine, call_id: str, *, keep_original: bool) -> AudioRedaction | None:
+    """`redact_call_audio` for one call in a transaction of its own (the SQLite write lock
+    taken first, as for any read-then-write block)."""
+    with session_scope(engine, immediate=True) as session:
+        call = session.get(Call, call_id)
+        if call is None:
+            return None
+        return redact_call_audio(session, call, keep_original=keep_original)
 
 
 def redact_stored_audio(engine: Engine, *, keep_original: bool, report: RedactionReport) -> None:
@@ -211,22 +264,13 @@ def redact_stored_audio(engine: Engine, *, keep_original: bool, report: Redactio
             ).all()
         )
     for call_id in ids:
-        done: AudioRedaction | None = None
         try:
-            with Session(engine) as session:
-                call = session.get(Call, call_id)
-                if call is None:
-                    continue
-                done = redact_call_audio(session, call, keep_original=keep_original)
-                session.commit()
+            done = redact_recording(engine, call_id, keep_original=keep_original)
         except Exception as exc:
-            if done is not None:
-                done.undo()
             log.warning("call %s: recording not redacted", call_id, exc_info=exc)
             report.recordings_failed.append((call_id, f"{type(exc).__name__}: {exc}"))
             continue
         if done is not None:
-            done.finish()
             report.recordings_redacted += 1
 
 
