@@ -16,6 +16,7 @@ that no value can overflow a date, a float or a database column further on:
 | free text in a query         | <= 200 characters, no control characters               |
 """
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 
@@ -33,6 +34,8 @@ MAX_AGENT_ID = 64  # the agent id column
 MAX_QUEUE_ID = 100  # the queue id column
 MAX_PAGE = 100_000
 MAX_QUERY_TEXT = 200
+# Unicode's control characters (category Cc: C0, DEL and C1) and lone surrogates (Cs).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def earliest_instant() -> datetime:
@@ -52,10 +55,8 @@ def control_character(value: str) -> str | None:
     an id or a filter; PostgreSQL refuses NUL outright and lone surrogates cannot be stored
     as UTF-8 at all.
     """
-    for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            return f"U+{ord(char):04X}"
-    return None
+    found = _CONTROL.search(value)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 def text_problem(value: str, max_length: int) -> str | None:
