@@ -7,6 +7,7 @@ unlike a password, a token has 256 bits of entropy and cannot be guessed from a 
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -16,6 +17,7 @@ from qm.errors import NotFound
 from qm.models import ApiToken, User, utcnow
 
 TOKEN_PREFIX = "qm_"
+LAST_USED_RESOLUTION = timedelta(minutes=10)
 
 
 def token_hash(token: str) -> str:
@@ -71,7 +73,11 @@ def revoke_tokens(session: Session, username: str, *, actor: str) -> int:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active user a live token belongs to, or None for an unknown or revoked token."""
+    """The active user a live token belongs to, or None for an unknown or revoked token.
+
+    The token's `last_used_at` is brought up to date (at most every
+    `LAST_USED_RESOLUTION`, so that API calls do not each cost a write); the caller commits.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = session.exec(
@@ -84,4 +90,8 @@ def user_for_token(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
     return user

@@ -216,7 +216,9 @@ class SignInGuard:
 
         def lookup() -> User | None:
             with Session(self.engine, expire_on_commit=False) as session:
-                return tokens.user_for_token(session, token)
+                user = tokens.user_for_token(session, token)
+                session.commit()  # the token's last use
+                return user
 
         user = await to_thread.run_sync(lookup)
         if user is None:

@@ -11,7 +11,7 @@ from sqlmodel import select
 from qm.db import session_scope
 from qm.domain import tokens
 from qm.domain.login_throttle import DatabaseThrottle, Limit
-from qm.models import AuditEvent, Role, User
+from qm.models import ApiToken, AuditEvent, Role, User
 from qm.web.sign_in import SignInGuard
 from tests.factories import make_call, make_user
 from tests.qm.web.conftest import Client, csrf_token, login
@@ -48,6 +48,22 @@ def test_token_acts_as_its_user_with_that_role(
     token = issue(engine, "alex")
     assert client.get("/api/calls", headers={"Authorization": f"bearer {token}"}).status_code == 200
     assert client.get("/api/calls/c-other", headers=bearer(token)).status_code == 404
+
+
+def test_a_tokens_last_use_is_recorded(client: Client, engine: Engine, seed: Any) -> None:
+    seed(lambda s: make_user(s, "rita", Role.REVIEWER))
+    token = issue(engine, "rita")
+    with session_scope(engine) as s:
+        row = s.exec(select(ApiToken)).one()
+        assert row.last_used_at is None
+    assert client.get("/api/calls", headers=bearer(token)).status_code == 200
+    with session_scope(engine) as s:
+        used = s.exec(select(ApiToken)).one().last_used_at
+    assert used is not None
+    assert client.get("/api/calls", headers=bearer(token)).status_code == 200
+    with session_scope(engine) as s:
+        # Within LAST_USED_RESOLUTION a second call costs no write.
+        assert s.exec(select(ApiToken)).one().last_used_at == used
 
 
 @pytest.mark.parametrize(
