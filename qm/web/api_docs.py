@@ -1,24 +1,26 @@
 """The API documentation pages, served entirely by this app (no CDN), under the CSP.
 
-Swagger UI's files come from the `swagger-ui-bundle` package (Swagger UI 4.15.5,
-Copyright SmartBear Software, Apache License 2.0; the notice is in the package's LICENSE
-and on the page's footer) and are served at `/static/swagger-ui/`. Litestar's own page
-starts Swagger UI with an inline script, which our Content-Security-Policy forbids, so
-the page here loads a small static script (`static/api-docs.js`) that reads its settings
-from `data-` attributes instead.
+Swagger UI's files come from the `swagger-ui-py` package (Swagger UI 5.24.2, which reads
+the OpenAPI 3.1 schema Litestar writes; Copyright SmartBear Software, Apache License 2.0;
+the notice is in the package's static/LICENSE and on the page's footer) and are served at
+`/static/swagger-ui/`. Only the package's files are used, not its framework glue.
+Litestar's own page starts Swagger UI with an inline script, which our
+Content-Security-Policy forbids, so the page here loads a small static script
+(`static/api-docs.js`) that reads its settings from `data-` attributes instead.
 """
 
+import importlib.util
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
-from swagger_ui_bundle import swagger_ui_path
 
 SWAGGER_STATIC = "/static/swagger-ui"
-SWAGGER_VERSION = "4.15.5"  # the version swagger-ui-bundle ships (see swagger_ui_path)
+SWAGGER_VERSION = "5.24.2"  # the version swagger-ui-py 25.7 ships
 
 
 class OfflineSwaggerPlugin(SwaggerRenderPlugin):
@@ -71,7 +73,18 @@ def render_plugins() -> list[JsonRenderPlugin | SwaggerRenderPlugin]:
 
 
 def swagger_static_router() -> HTTPRouteHandler | Router:
-    """Serves Swagger UI's files from the installed `swagger-ui-bundle` package."""
+    """Serves Swagger UI's files from the installed `swagger-ui-py` package."""
     return create_static_files_router(
-        path=SWAGGER_STATIC, directories=[swagger_ui_path], name="swagger-ui"
+        path=SWAGGER_STATIC, directories=[swagger_ui_files()], name="swagger-ui"
     )
+
+
+def swagger_ui_files() -> Path:
+    """The folder of Swagger UI's files inside the installed `swagger-ui-py` package.
+
+    Found without importing the package, whose modules pull in glue for other frameworks.
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is not installed (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
