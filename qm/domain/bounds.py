@@ -34,13 +34,10 @@ MAX_AGENT_ID = 64  # the agent id column
 MAX_QUEUE_ID = 100  # the queue id column
 MAX_PAGE = 100_000
 MAX_QUERY_TEXT = 200
+# The earliest start a call may have (the Unix epoch, in UTC).
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 # Unicode's control characters (category Cc: C0, DEL and C1) and lone surrogates (Cs).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def earliest_instant() -> datetime:
-    """The earliest start a call may have (the Unix epoch, in UTC)."""
-    return datetime.combine(EARLIEST_DAY, datetime.min.time(), tzinfo=UTC)
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def latest_instant() -> datetime:
@@ -55,7 +52,7 @@ def control_character(value: str) -> str | None:
     an id or a filter; PostgreSQL refuses NUL outright and lone surrogates cannot be stored
     as UTF-8 at all.
     """
-    found = _CONTROL.search(value)
+    found = CONTROL_CHARACTER.search(value)
     return None if found is None else f"U+{ord(found.group()):04X}"
 
 
@@ -72,4 +69,6 @@ def text_problem(value: str, max_length: int) -> str | None:
 def normalize(value: str) -> str:
     """`value` in Unicode NFC and without surrounding spaces, so that the same id typed on
     two systems (composed or decomposed accents, stray spaces) is one id here."""
-    return unicodedata.normalize("NFC", value).strip()
+    value = value.strip()
+    # ASCII text is always in NFC; most ids are ASCII, and imports read millions of cells.
+    return value if value.isascii() else unicodedata.normalize("NFC", value).strip()
