@@ -205,7 +205,8 @@ def ingest_manifest(
     Raises:
         ValidationFailed: naming the file, row and field; nothing of the file is stored.
     """
-    source = f"manifest:{path.name}"
+    # A label of where the call came from, cut to the column's width (file names reach 255).
+    source = f"manifest:{path.name}"[:200]
     rows = read_manifest(path, root=import_root)
     records = (_manifest_record(row, source, agent_channel) for row in rows)
     return import_records(

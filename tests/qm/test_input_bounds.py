@@ -476,3 +476,9 @@ def test_any_manifest_is_imported_or_refused_by_name(existing: Engine, tmp_path:
             assert exc.file == str(manifest)
 
     imported_or_refused()
+
+
+def test_a_long_manifest_file_name_is_imported(engine: Engine, tmp_path: Path) -> None:
+    """The call's `source` names the file; a 250-character name still fits."""
+    manifest = write_manifest(tmp_path / ("m" * 246 + ".csv"), [row("c1")])
+    assert ingest_manifest(engine, manifest).created == 1
