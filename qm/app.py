@@ -14,7 +14,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
-from litestar.static_files import create_static_files_router
 from sqlmodel import Session
 
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
@@ -29,6 +28,7 @@ from qm.web.health import HealthController
 from qm.web.security_headers import security_headers
 from qm.web.session_store import make_session_store
 from qm.web.sign_in import SignInGuard
+from qm.web.static_files import static_files_router
 from qm.web.templating import STATIC, template_config
 from qm.web.users import UserController
 
@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> Litestar:
             CallApiController,
             UserController,
             HealthController,
-            create_static_files_router(path="/static", directories=[STATIC], name="static"),
+            static_files_router("/static", STATIC, "static"),
             swagger_static_router(),
         ],
         state=State(

@@ -17,7 +17,8 @@ from typing import Any
 from litestar import Request, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.static_files import create_static_files_router
+
+from qm.web.static_files import static_files_router
 
 SWAGGER_STATIC = "/static/swagger-ui"
 SWAGGER_VERSION = "5.24.2"  # the version swagger-ui-py 25.7 ships
@@ -74,9 +75,7 @@ def render_plugins() -> list[JsonRenderPlugin | SwaggerRenderPlugin]:
 
 def swagger_static_router() -> HTTPRouteHandler | Router:
     """Serves Swagger UI's files from the installed `swagger-ui-py` package."""
-    return create_static_files_router(
-        path=SWAGGER_STATIC, directories=[swagger_ui_files()], name="swagger-ui"
-    )
+    return static_files_router(SWAGGER_STATIC, swagger_ui_files(), "swagger-ui")
 
 
 def swagger_ui_files() -> Path:

@@ -144,3 +144,13 @@ def test_a_parameter_given_twice_is_refused_alike_on_page_and_api(reviewer: Clie
         name = query.split("=")[0]
         assert api.json()["field"] == name
         assert "is given more than once" in api.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/%00", "/static/" + "a" * 5000, "/static/swagger-ui/%00", "/static/qm.css/x"],
+    ids=["nul", "too-long", "nul-in-swagger", "under-a-file"],
+)
+def test_static_names_no_file_can_have_are_not_found(client: Client, path: str) -> None:
+    assert client.get(path).status_code == 404
+    assert client.get("/static/qm.css").status_code == 200
