@@ -30,6 +30,7 @@ from qm.web.session_store import make_session_store
 from qm.web.sign_in import SignInGuard
 from qm.web.static_files import static_files_router
 from qm.web.templating import STATIC, template_config
+from qm.web.transcripts_api import TranscriptApiController
 from qm.web.users import UserController
 
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> Litestar:
             LoginController,
             CallController,
             CallApiController,
+            TranscriptApiController,
             UserController,
             HealthController,
             static_files_router("/static", STATIC, "static"),

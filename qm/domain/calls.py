@@ -395,8 +395,8 @@ def _stages(session: Session, call_id: str) -> tuple[list[StageView], PipelineSt
     return views, PipelineStatus.PENDING
 
 
-def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
-    """The call with its people, transcript, check results, metrics and pipeline stages.
+def visible_call(session: Session, call_id: str, viewer: User) -> Call:
+    """The call with this id, when `viewer` may see it.
 
     Raises:
         NotFound: no call has this id, or `viewer` may not see it (the same error, so
@@ -408,6 +408,17 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
     call = session.get(Call, call_id) if plausible else None
     if call is None or not _may_see(viewer, call):
         raise NotFound(f"no call with id {call_id!r}" if plausible else "no call with this id")
+    return call
+
+
+def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
+    """The call with its people, transcript, check results, metrics and pipeline stages.
+
+    Raises:
+        NotFound: no call has this id, or `viewer` may not see it (the same error, so
+            that a hidden call cannot be told from a missing one).
+    """
+    call = visible_call(session, call_id, viewer)
     transcript = current_transcript(session, call_id)
     segments: list[SegmentView] = []
     if transcript is not None:
