@@ -19,23 +19,53 @@ RENEW_GRANULARITY = timedelta(minutes=1)
 _table: sa.Table = WebSession.__table__  # type: ignore[attr-defined]
 
 
-def load(
-    session: Session, key: str, *, renew_for: timedelta | None = None, now: datetime | None = None
-) -> bytes | None:
-    """The data of a live session, or None; with `renew_for`, push its expiry to now + that."""
-    now = now or utcnow()
+def read(session: Session, key: str, *, now: datetime) -> tuple[bytes, datetime] | None:
+    """The data and expiry of a live session, or None."""
     row = session.execute(
         sa.select(_table.c.data, _table.c.expires_at).where(
             _table.c.id == key, _table.c.expires_at > now
         )
     ).first()
-    if row is None:
+    return None if row is None else (bytes(row.data), row.expires_at)
+
+
+def renewal_due(expires: datetime, *, renew_for: timedelta, now: datetime) -> bool:
+    """True when a session used now should have its expiry moved (at most once per
+    `RENEW_GRANULARITY`)."""
+    return expires < now + renew_for - RENEW_GRANULARITY
+
+
+def extend(session: Session, key: str, *, until: datetime, now: datetime) -> bool:
+    """Move a live session's expiry to `until`; False when it has expired or is gone.
+
+    Writes before it reads, so that on SQLite it runs in a transaction of its own that
+    takes the write lock first (`session_scope(engine, immediate=True)`) rather than
+    reading and then failing to write because another writer got in between.
+    """
+    session.execute(
+        sa.update(_table)
+        .where(_table.c.id == key, _table.c.expires_at > now, _table.c.expires_at < until)
+        .values(expires_at=until)
+    )
+    return expires_at(session, key) is not None
+
+
+def load(
+    session: Session, key: str, *, renew_for: timedelta | None = None, now: datetime | None = None
+) -> bytes | None:
+    """The data of a live session, or None; with `renew_for`, push its expiry to now + that.
+
+    One transaction for reading and renewing; the web store splits the two (see `read`,
+    `extend`).
+    """
+    now = now or utcnow()
+    found = read(session, key, now=now)
+    if found is None:
         return None
-    if renew_for is not None and row.expires_at < now + renew_for - RENEW_GRANULARITY:
-        session.execute(
-            sa.update(_table).where(_table.c.id == key).values(expires_at=now + renew_for)
-        )
-    return bytes(row.data)
+    data, expires = found
+    if renew_for is not None and renewal_due(expires, renew_for=renew_for, now=now):
+        extend(session, key, until=now + renew_for, now=now)
+    return data
 
 
 def save(

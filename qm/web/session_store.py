@@ -52,8 +52,18 @@ class DatabaseSessionStore(Store):
         renew = _seconds(renew_for)
 
         def work() -> bytes | None:
+            now = utcnow()
             with session_scope(self.engine) as session:
-                return web_sessions.load(session, key, renew_for=renew)
+                found = web_sessions.read(session, key, now=now)
+            if found is None:
+                return None
+            data, expires = found
+            if renew is not None and web_sessions.renewal_due(expires, renew_for=renew, now=now):
+                # A transaction of its own that takes the SQLite write lock first.
+                with session_scope(self.engine, immediate=True) as session:
+                    if not web_sessions.extend(session, key, until=now + renew, now=now):
+                        return None
+            return data
 
         return await to_thread.run_sync(work)
 

@@ -141,7 +141,8 @@ class SignInGuard:
         address: str,
     ) -> User | None:
         now = utcnow()
-        with session_scope(self.engine) as session:
+        # Reads the user, then writes (audit, rehash, sweep): the SQLite write lock first.
+        with session_scope(self.engine, immediate=True) as session:
             user = users.signed_in_user(session, credentials, new_hash)
             if user is None:
                 return None
