@@ -17,19 +17,21 @@ from sqlmodel import Session, col, func, select
 
 from qm.db import session_scope
 from qm.domain import scripts
-from qm.domain.ingest import ingest_manifest
-from qm.domain.pipeline import (
+from qm.domain.claims import (
     CLAIM_SECONDS,
-    AsrProvider,
     BatchClaims,
     ClaimCursor,
-    PipelineContext,
-    ProcessReport,
     claim_calls,
-    process_call,
-    process_pending,
     release_claims,
     renew_claims,
+)
+from qm.domain.ingest import ingest_manifest
+from qm.domain.pipeline import (
+    AsrProvider,
+    PipelineContext,
+    ProcessReport,
+    process_call,
+    process_pending,
     unfinished_call_ids,
 )
 from qm.models import Call, CallStage, KeyPointResult, utcnow

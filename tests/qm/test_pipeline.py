@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain import pipeline, scripts
+from qm.domain import failures, pipeline, scripts
 from qm.domain.ingest import ingest_manifest
 from qm.domain.pipeline import (
     AsrProvider,
@@ -293,5 +293,5 @@ def test_an_unexpected_error_is_stored_as_an_error_id_only(
 def test_plain_reasons_drop_server_folders(text: str, plain: str) -> None:
     from scoring.semantic import SemanticMatcherError
 
-    reason = pipeline.plain_reason(SemanticMatcherError(text), "abc123")
+    reason = failures.plain_reason(SemanticMatcherError(text), "abc123")
     assert reason == f"{plain} (error id abc123)"
