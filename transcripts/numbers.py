@@ -2,11 +2,16 @@
 
 Speech recognisers write a spoken card number as "4111 1111...", "four one one one",
 "forty one eleven" or "四一一一" / "幺二三"; redaction and WER normalisation both need to
-read these as digits (and, for WER, write digits back as words).
+read these as digits (and, for WER, write digits back as words). The checks that decide
+what a digit string is live here too: payment card schemes with Luhn, and Chinese
+resident ID numbers (GB 11643) with a plausible region code and birth date.
 """
 
+import datetime
+import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 EN_DIGITS = {
     "zero": "0",
@@ -85,23 +90,33 @@ def normalize_width(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+_ASCII_TOKEN = re.compile(r"[0-9]+|[A-Za-z']+|\s+|.", re.DOTALL)
+
+
 def tokenize(text: str) -> list[Token]:
     """Split text into tokens; offsets refer to `text` itself.
 
     Full-width digits and letters are read as ASCII, which NFKC does one-for-one per
     character, so offsets stay valid.
     """
+    if text.isascii():
+        # The same runs as below, found by one regular expression (the common case).
+        return [Token(m.group(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
     tokens: list[Token] = []
     for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch)
-        if len(folded) != 1:
-            folded = ch
+        folded = _fold(ch)
         if tokens and _same_run(tokens[-1].text[-1], folded):
             last = tokens[-1]
             tokens[-1] = Token(last.text + folded, last.start, i + 1)
         else:
             tokens.append(Token(folded, i, i + 1))
     return tokens
+
+
+@lru_cache(maxsize=8192)
+def _fold(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch)
+    return folded if len(folded) == 1 else ch
 
 
 def _kind(ch: str) -> str:
@@ -155,8 +170,9 @@ def _single_value(token: Token) -> str | None:
 
 
 def _next_word(tokens: list[Token], i: int) -> int | None:
+    # "forty-one" is 41, but "thirty, five" (a pause) is 30 and 5.
     for j in range(i + 1, min(i + 4, len(tokens))):
-        if tokens[j].text.strip() and tokens[j].text not in "-,":
+        if tokens[j].text.strip() and tokens[j].text != "-":
             return j
     return None
 
@@ -172,16 +188,101 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+# Payment card schemes: (name, lengths, prefix ranges as (low, high) over the first digits).
+CARD_SCHEMES: tuple[tuple[str, tuple[int, ...], tuple[tuple[str, str], ...]], ...] = (
+    ("visa", (13, 16, 19), (("4", "4"),)),
+    ("mastercard", (16,), (("51", "55"), ("2221", "2720"))),
+    ("amex", (15,), (("34", "34"), ("37", "37"))),
+    ("unionpay", (16, 17, 18, 19), (("62", "62"),)),
+    ("jcb", (16, 17, 18, 19), (("3528", "3589"),)),
+    (
+        "discover",
+        (16, 17, 18, 19),
+        (("6011", "6011"), ("644", "649"), ("65", "65"), ("622126", "622925")),
+    ),
+    ("diners", (14, 15, 16, 17, 18, 19), (("300", "305"), ("36", "36"), ("38", "39"))),
+)
+
+
+def _schemes_by_first_two() -> dict[str, list[tuple[str, tuple[int, ...], str, str]]]:
+    """The schemes' prefix ranges by the first two digits they allow, in CARD_SCHEMES order."""
+    index: dict[str, list[tuple[str, tuple[int, ...], str, str]]] = {}
+    for name, lengths, ranges in CARD_SCHEMES:
+        for low, high in ranges:
+            if len(low) == 1:
+                firsts = [low + d for d in "0123456789"]
+            else:
+                firsts = [f"{p:02d}" for p in range(int(low[:2]), int(high[:2]) + 1)]
+            for first in firsts:
+                index.setdefault(first, []).append((name, lengths, low, high))
+    return index
+
+
+_SCHEMES_BY_TWO = _schemes_by_first_two()
+
+
+def card_scheme(digits: str) -> str | None:
+    """The card scheme whose prefix and length `digits` matches (Luhn not checked), or None.
+
+    622126-622925 (Discover co-branded with UnionPay) is reported as ``unionpay``.
+    """
+    n = len(digits)
+    if not 13 <= n <= 19 or not (digits.isascii() and digits.isdigit()):
+        return None
+    for name, lengths, low, high in _SCHEMES_BY_TWO.get(digits[:2], ()):
+        if n in lengths and low <= digits[: len(low)] <= high:
+            return name
+    return None
+
+
+def is_card_number(digits: str) -> bool:
+    """Whether `digits` is a payment card number: a scheme's prefix and length, and Luhn."""
+    return card_scheme(digits) is not None and luhn_valid(digits)
+
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# Province-level codes of GB/T 2260, and 81/82/83 for the residence permits of Hong Kong,
+# Macao and Taiwan residents (which use 810000/820000/830000).
+_ID_PROVINCES = frozenset(
+    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46}
+    | {50, 51, 52, 53, 54, 61, 62, 63, 64, 65}
+)
+_ID_PERMITS = frozenset({"810000", "820000", "830000"})
+_ID_FIRST_YEAR = 1900
 
 
 def china_id_valid(number: str) -> bool:
-    """Whether an 18-character string is a Chinese resident ID number with a valid checksum."""
-    if len(number) != 18 or not number[:17].isdigit():
+    """Whether an 18-character string has a valid GB 11643 checksum (17 digits + digit/X)."""
+    if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def is_china_id(number: str, *, today: datetime.date | None = None) -> bool:
+    """Whether `number` is a Chinese resident ID number: checksum, region code and birth date.
+
+    The region must be a province-level code with a prefecture code 01-70 or 90 (county
+    code free), or a Hong Kong/Macao/Taiwan residence permit prefix; the birth date
+    (characters 7-14, YYYYMMDD) a real date from 1900 up to `today`.
+    """
+    if not china_id_valid(number):
+        return False
+    region = number[:6]
+    if region not in _ID_PERMITS:
+        prefecture = int(region[2:4])
+        if int(region[:2]) not in _ID_PROVINCES or not (1 <= prefecture <= 70 or prefecture == 90):
+            return False
+    year, month, day = int(number[6:10]), int(number[10:12]), int(number[12:14])
+    today = today or datetime.date.today()
+    if not _ID_FIRST_YEAR <= year <= today.year:
+        return False
+    try:
+        born = datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return born <= today
 
 
 _EN_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
