@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from qm.app import create_app
 from qm.db import session_scope
+from qm.domain import users
 from qm.domain.login_throttle import (
     ADDRESS_LIMIT,
     USERNAME_LIMIT,
@@ -233,20 +234,31 @@ def test_sweep_drops_finished_counts(engine: Engine) -> None:
     assert keys == ["user:new"]
 
 
-def test_password_hashing_holds_no_database_connection(engine: Engine, seed: Any) -> None:
+def test_password_hashing_holds_no_database_connection(
+    engine: Engine, seed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While argon2 runs, no pooled connection is checked out; a storm queues for the CPUs.
 
-    The stored hash is made deliberately slow (about a second), so that sampling the pool
-    during a sign-in sees the hashing phase, not the short queries around it.
+    Each password check records how many pooled connections are out at that moment and how
+    many checks run at once; a short pause inside it makes the others queue for the slot.
     """
-    from argon2 import PasswordHasher
+    seed(lambda s: make_user(s, "rita"))
+    during_checks: list[int] = []
+    running = [0]
+    most_running = [0]
+    real_matches = users.password_matches
 
-    slow_hash = PasswordHasher(time_cost=40, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    def watched(*args: Any, **kwargs: Any) -> bool:
+        running[0] += 1
+        most_running[0] = max(most_running[0], running[0])
+        during_checks.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        try:
+            time.sleep(0.2)  # a slow hash: long enough for the other sign-ins to queue
+            return real_matches(*args, **kwargs)
+        finally:
+            running[0] -= 1
 
-    def build(s: Any) -> None:
-        make_user(s, "rita").password_hash = slow_hash
-
-    seed(build)
+    monkeypatch.setattr(users, "password_matches", watched)
     guard = SignInGuard(
         engine,
         DatabaseThrottle(engine),
@@ -256,22 +268,24 @@ def test_password_hashing_holds_no_database_connection(engine: Engine, seed: Any
         username_limit=Limit(free=100, block_after=200),
     )
 
-    async def run() -> tuple[list[Any], list[int], int]:
-        checked_out: list[int] = []
+    # One sign-in alone: while its password is checked, the pool has nothing checked out.
+    alone = asyncio.run(guard.sign_in("rita", PASSWORD, "192.0.2.1"))
+    assert alone.user is not None
+    assert during_checks == [0]
+
+    async def run() -> tuple[list[Any], int]:
         most_waiting = 0
         tasks = [
             asyncio.ensure_future(guard.sign_in("rita", password, "192.0.2.1"))
             for password in (PASSWORD, "wrong-password", "wrong-password")
         ]
         while not all(task.done() for task in tasks):
-            checked_out.append(engine.pool.checkedout())  # type: ignore[attr-defined]
             most_waiting = max(most_waiting, guard.limiter.statistics().tasks_waiting)
             await asyncio.sleep(0.01)
-        return [task.result() for task in tasks], checked_out, most_waiting
+        return [task.result() for task in tasks], most_waiting
 
-    results, checked_out, most_waiting = asyncio.run(run())
+    # A small storm: the checks take the single hashing slot one at a time.
+    results, most_waiting = asyncio.run(run())
     assert [r.user is not None for r in results] == [True, False, False]
-    # Three slow hashes one at a time: the pool sat idle for most of it.
-    assert len(checked_out) > 50
-    assert checked_out.count(0) > 0.8 * len(checked_out)
-    assert most_waiting >= 1  # the others queued for the single hashing slot
+    assert most_running[0] == 1
+    assert most_waiting >= 1  # the others queued for it
