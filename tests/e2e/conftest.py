@@ -8,18 +8,17 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import uvicorn
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from qm.app import create_app
-from qm.db import session_scope
 from qm.settings import Settings
+from tests.qm.web.conftest import seed  # noqa: F401  (the same fixture as the web tests)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 INSTALL_HINT = (
@@ -87,14 +86,3 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
-
-
-@pytest.fixture
-def seed(engine: Engine) -> Callable[..., None]:
-    """Run a builder function inside a committed session."""
-
-    def run(build: Callable[[Session], object]) -> None:
-        with session_scope(engine) as session:
-            build(session)
-
-    return run
