@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from qm.db import session_scope
 from qm.domain.audit import record
-from qm.domain.store import current_transcript, transcript_doc
+from qm.domain.store import current_transcript, transcript_doc, words_json
 from qm.models import Call, KeyPointResult, Segment, Transcript
 from transcripts import Transcript as TranscriptDoc
 from transcripts.redact import redact_audio, redact_text, redact_transcript, redaction_spans
@@ -45,12 +45,6 @@ class RedactionReport:
     recordings_failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _words_json(words: tuple[object, ...] | None) -> list[dict[str, object]] | None:
-    if words is None:
-        return None
-    return [{"text": w.text, "start": w.start, "end": w.end} for w in words]  # type: ignore[attr-defined]
-
-
 def redact_transcript_rows(session: Session, transcript: Transcript) -> int:
     """Redact one stored transcript in place; returns how many segments changed.
 
@@ -69,7 +63,7 @@ def redact_transcript_rows(session: Session, transcript: Transcript) -> int:
         if before == after:
             continue
         row.text = after.text
-        row.words = _words_json(after.words)
+        row.words = words_json(after.words)
         session.add(row)
         changed += 1
     return changed

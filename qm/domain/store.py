@@ -92,15 +92,20 @@ def replace_transcript(
             "start": seg.start,
             "end": seg.end,
             "text": seg.text,
-            "words": None
-            if seg.words is None
-            else [{"text": w.text, "start": w.start, "end": w.end} for w in seg.words],
+            "words": words_json(seg.words),
         }
         for position, seg in enumerate(doc.segments)
     ]
     if segments:
         conn.execute(sa.insert(Segment.__table__), segments)  # type: ignore[attr-defined]
     return transcript_id
+
+
+def words_json(words: tuple[DocWord, ...] | None) -> list[dict[str, Any]] | None:
+    """A segment's word timings as stored in `segment.words` (None when unknown)."""
+    if words is None:
+        return None
+    return [{"text": w.text, "start": w.start, "end": w.end} for w in words]
 
 
 def current_transcript(session: Session, call_id: str) -> Transcript | None:
