@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from qm.db import session_scope
 from qm.domain.audit import record
-from qm.domain.store import current_transcript, transcript_doc, words_json
-from qm.models import Call, KeyPointResult, Segment, Transcript
+from qm.domain.store import current_transcript, transcript_doc, transcript_segments, words_json
+from qm.models import Call, KeyPointResult, Transcript
 from transcripts import Transcript as TranscriptDoc
 from transcripts.redact import redact_audio, redact_text, redact_transcript, redaction_spans
 
@@ -51,13 +51,9 @@ def redact_transcript_rows(session: Session, transcript: Transcript) -> int:
     Segment rows are updated rather than replaced, so ids and positions stay. The caller
     commits.
     """
-    doc = transcript_doc(session, transcript)
+    rows = transcript_segments(session, transcript.id)
+    doc = transcript_doc(session, transcript, rows)
     redacted = redact_transcript(doc)
-    rows = session.exec(
-        select(Segment)
-        .where(Segment.transcript_id == transcript.id)
-        .order_by(col(Segment.position))
-    ).all()
     changed = 0
     for row, before, after in zip(rows, doc.segments, redacted.segments, strict=True):
         if before == after:

@@ -127,9 +127,18 @@ def transcript_segments(session: Session, transcript_id: int | None) -> list[Seg
     )
 
 
-def transcript_doc(session: Session, transcript: Transcript) -> TranscriptDoc:
-    """A stored transcript as DESIGN.md's transcript (words kept where stored)."""
-    segments = tuple(
+def transcript_doc(
+    session: Session, transcript: Transcript, segments: Sequence[Segment] | None = None
+) -> TranscriptDoc:
+    """A stored transcript as DESIGN.md's transcript (words kept where stored).
+
+    Args:
+        session: an open session.
+        transcript: the stored transcript.
+        segments: its segment rows, when the caller has them already (else they are read).
+    """
+    rows = transcript_segments(session, transcript.id) if segments is None else segments
+    docs = tuple(
         DocSegment(
             speaker=seg.speaker,
             start=seg.start,
@@ -139,6 +148,6 @@ def transcript_doc(session: Session, transcript: Transcript) -> TranscriptDoc:
             if seg.words is None
             else tuple(DocWord(w["text"], w["start"], w["end"]) for w in seg.words),
         )
-        for seg in transcript_segments(session, transcript.id)
+        for seg in rows
     )
-    return TranscriptDoc(transcript.call_id, transcript.language, transcript.duration, segments)
+    return TranscriptDoc(transcript.call_id, transcript.language, transcript.duration, docs)
