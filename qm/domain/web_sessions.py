@@ -50,24 +50,6 @@ def extend(session: Session, key: str, *, until: datetime, now: datetime) -> boo
     return expires_at(session, key) is not None
 
 
-def load(
-    session: Session, key: str, *, renew_for: timedelta | None = None, now: datetime | None = None
-) -> bytes | None:
-    """The data of a live session, or None; with `renew_for`, push its expiry to now + that.
-
-    One transaction for reading and renewing; the web store splits the two (see `read`,
-    `extend`).
-    """
-    now = now or utcnow()
-    found = read(session, key, now=now)
-    if found is None:
-        return None
-    data, expires = found
-    if renew_for is not None and renewal_due(expires, renew_for=renew_for, now=now):
-        extend(session, key, until=now + renew_for, now=now)
-    return data
-
-
 def save(
     session: Session, key: str, data: bytes, *, lifetime: timedelta, now: datetime | None = None
 ) -> None:

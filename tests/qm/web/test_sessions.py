@@ -130,7 +130,7 @@ def test_sweep_deletes_only_expired_sessions(engine: Engine) -> None:
         )
         web_sessions.save(s, "live", b"{}", lifetime=timedelta(hours=1), now=now)
     with session_scope(engine) as s:
-        assert web_sessions.load(s, "old") is None  # expired counts as gone already
+        assert web_sessions.read(s, "old", now=now) is None  # expired counts as gone already
         assert web_sessions.sweep_expired(s) == 1
     assert [r.id for r in rows(engine)] == ["live"]
 
