@@ -3,6 +3,19 @@
 from qm.models.audit import AuditEvent
 from qm.models.base import UTCDateTime, utcnow
 from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus
+from qm.models.evaluations import (
+    CalibrationSession,
+    CalibrationState,
+    Dispute,
+    DisputeOutcome,
+    DisputeState,
+    Evaluation,
+    EvaluationChange,
+    EvaluationForm,
+    EvaluationKind,
+    EvaluationState,
+    FormAssignment,
+)
 from qm.models.mystery import MysteryShop
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
 from qm.models.results import CallMetrics, KeyPointResult
@@ -16,10 +29,21 @@ __all__ = (
     "ApiToken",
     "AsrAccuracy",
     "AuditEvent",
+    "CalibrationSession",
+    "CalibrationState",
     "Call",
     "CallMetrics",
     "CallStage",
     "Customer",
+    "Dispute",
+    "DisputeOutcome",
+    "DisputeState",
+    "Evaluation",
+    "EvaluationChange",
+    "EvaluationForm",
+    "EvaluationKind",
+    "EvaluationState",
+    "FormAssignment",
     "KeyPointResult",
     "LoginThrottle",
     "MysteryShop",
