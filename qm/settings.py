@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # Seconds a browser session lives after its last use (renewed on each use).
     session_max_age: int = Field(default=12 * 60 * 60, ge=300, le=30 * 24 * 60 * 60)
 
+    # --- Evaluations --------------------------------------------------------------------
+    # Days after an evaluation is released during which its agent may dispute it.
+    dispute_days: int = Field(default=14, ge=1, le=365)
+
     # --- Imports ------------------------------------------------------------------------
     # Audio and transcript paths of a manifest must resolve inside its folder, or inside
     # this folder when set.
