@@ -10,6 +10,7 @@ handling: accuracy (partial), tone (1-5 scale), weight 2):
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, col, select
 
 from qm.domain.evaluations import commands, queries
@@ -32,6 +33,7 @@ from qm.models import (
     EvaluationState,
     Role,
 )
+from qm.settings import Settings
 from tests.qm.evaluations.conftest import People
 
 FILLED = {
@@ -450,3 +452,12 @@ def test_resolver_falls_back_to_the_scorer_then_the_team_manager(session: Sessio
     resolver = pick_dispute_resolver(session, evaluation)
     assert resolver is not None and resolver.id == people.mgr.id
     assert resolver.role == Role.MANAGER
+
+
+def test_the_dispute_period_is_a_setting(monkeypatch: pytest.MonkeyPatch):
+    assert Settings(_env_file=None).dispute_days == 14  # type: ignore[call-arg]
+    monkeypatch.setenv("QM_DISPUTE_DAYS", "30")
+    assert Settings(_env_file=None).dispute_days == 30  # type: ignore[call-arg]
+    monkeypatch.setenv("QM_DISPUTE_DAYS", "0")
+    with pytest.raises(PydanticValidationError, match="dispute_days"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
