@@ -4,6 +4,7 @@ Nothing here is a module-level singleton: `Settings()` is built by the CLI or by
 `create_app`, and tests build their own.
 """
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,7 +67,9 @@ class Settings(BaseSettings):
     # defaults) and the minimum number of contacts for an agent to be ranked.
     scorecard_weights: dict[str, float] = {}
     min_contacts: int = 10
-    demo_dir: Path = Path("demo-data")
+    # Where `qm demo` writes its generated files; None: a folder beside the SQLite database
+    # (`qm.db` -> `qm.db.demo/`), or ~/.cache/qm/demo for a database server.
+    demo_dir: Path | None = None
 
     # --- Web security -------------------------------------------------------------------
     # The address users reach the site at; an https:// URL makes cookies Secure and turns
@@ -143,6 +146,18 @@ class Settings(BaseSettings):
         values.update({key: value for key, value in overrides.items() if value is not None})
         return AsrConfig(**values)
 
+    def demo_folder(self) -> Path:
+        """The folder of the demo's generated files (see `demo_dir`)."""
+        if self.demo_dir is not None:
+            return self.demo_dir
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}.demo")
+        cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        return Path(cache) / "qm" / "demo"
+
     @property
     def tz(self) -> ZoneInfo:
         """The site's time zone, used for calendar-month periods."""
@@ -157,8 +172,6 @@ def load_settings(settings_file: Path | None = None, **overrides: Any) -> Settin
             then `qm.env` in the working directory when it exists.
         **overrides: explicit values that win over both.
     """
-    import os
-
     path = settings_file or (
         Path(os.environ["QM_SETTINGS_FILE"]) if "QM_SETTINGS_FILE" in os.environ else None
     )

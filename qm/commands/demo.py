@@ -1,5 +1,7 @@
 """`qm demo`: build the demo database, run the pipeline, serve the app."""
 
+import time
+
 import click
 
 from qm import migrate
@@ -14,35 +16,51 @@ from qm.db import make_engine
 @click.option("--no-serve", is_flag=True, help="Build and process, then exit without serving.")
 @click.pass_obj
 def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> None:
-    """Set up the Harper Valley demo (once), process it, and serve the web app.
+    """Set up the demo (once), process it, and serve the web app.
 
-    A second run reuses the database it finds and only runs what is still pending.
+    The demo holds the real Harper Valley bank calls and a generated bilingual call
+    center (a Chinese telecom hotline and an English retail bank, six months of
+    history); docs/demo.md says what is real and what is synthetic. Generated files go
+    to QM_DEMO_DIR (default: a folder beside the SQLite database). A second run reuses
+    the database it finds and only runs what is still pending.
     """
-    from qm.domain import demo as demo_data
+    from qm.domain.demo import build
     from qm.domain.pipeline import process_pending
 
     settings = obj.settings  # type: ignore[attr-defined]
     engine = make_engine(settings.database_url)
+    started = time.monotonic()
     try:
         migrate.upgrade(engine)
-        if demo_data.is_built(engine):
+        teams = build.load_teams()
+        if build.is_built(engine):
             click.echo(f"Reusing the demo database at {settings.database_url}.")
-            logins = demo_data.demo_logins(engine)
+            report = process_pending(engine, settings, asr_fallback=True)
+            print_report(report)
         else:
-            click.echo("Building the demo database from the Harper Valley calls ...")
-            logins = demo_data.build_demo(engine, settings.demo_dir)
-        report = process_pending(engine, settings, asr_fallback=True)
-        print_report(report)
+            folder = settings.demo_folder()
+            click.echo(f"Building the demo database (generated files in {folder}) ...")
+            teams, generated = build.import_demo(engine, folder)
+            click.echo(f"Imported {len(generated.contacts)} generated contacts; processing ...")
+            report = process_pending(engine, settings, asr_fallback=True)
+            print_report(report)
+            build.finish_demo(engine, settings, teams, generated)
+            click.echo(f"Built in {time.monotonic() - started:.0f} s.")
+        logins = build.demo_logins(teams)
     finally:
         engine.dispose()
     host = host or settings.host
     port = port or settings.port
     click.echo("")
     click.secho(f"QM demo: http://{host}:{port}/", bold=True)
-    click.echo("Demo logins (username / password, role):")
+    click.echo("Demo logins (username / password, role, language):")
     for login in logins:
         who = f" -> agent {login.agent_id}" if login.agent_id else ""
-        click.echo(f"  {login.username:<9} / {login.password:<14} {login.role.value}{who}")
+        teams_of = f" -> team {', '.join(login.teams)}" if login.teams else ""
+        click.echo(
+            f"  {login.username:<12} / {login.password:<14} {login.role.value:<8} "
+            f"{login.language}{who}{teams_of}"
+        )
     if no_serve:
         return
     click.echo("Press Ctrl-C to stop.")

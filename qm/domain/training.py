@@ -60,11 +60,14 @@ def build_training_plan(
     agent_id: str | None = None,
     due_days: int = 30,
     actor: str = "cli",
+    with_followups: bool = True,
 ) -> list[PlanEntry]:
     """Find the period's gaps, store the assignments (keeping their status), add follow-ups.
 
     Re-running for the same period updates the gaps and priority of existing
-    assignments; an acknowledged or completed one stays so.
+    assignments; an acknowledged or completed one stays so. `with_followups=False` skips
+    the re-measure (it recomputes scorecards per assignment), for batch runs that only
+    store the plan.
     """
     config = config or ScorecardConfig()
     start, end = month_bounds(period, tz)
@@ -91,7 +94,12 @@ def build_training_plan(
         for item in assignments:
             stored = _store(session, item, period, due, actor)
             entries.append((item, stored))
-    return [PlanEntry(a, s, tuple(follow_ups(engine, s, tz=tz, config=config))) for a, s in entries]
+    return [
+        PlanEntry(
+            a, s, tuple(follow_ups(engine, s, tz=tz, config=config)) if with_followups else ()
+        )
+        for a, s in entries
+    ]
 
 
 def _store(

@@ -1,4 +1,4 @@
-"""Building the demo database from the Harper Valley calls.
+"""The real Harper Valley calls of the demo, and the fields the dataset lacks.
 
 The real calls are imported as they are; the fields the dataset lacks are synthesised
 deterministically and written to a plain call manifest (`enrichment.csv`) that is then
@@ -12,19 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
-from sqlmodel import Session, func, select
-
-from qm.db import session_scope
-from qm.domain import scripts
 from qm.domain.csvrows import write_safe_row
-from qm.domain.harper_valley import ingest_harper_valley, read_conversation, sids
-from qm.domain.ingest import ingest_manifest
+from qm.domain.harper_valley import read_conversation, sids
 from qm.domain.manifest import COLUMNS
-from qm.domain.users import create_user
-from qm.models import Call, Role, User
+from qm.models import Role
 
-DEMO_ROOT = Path(__file__).resolve().parent.parent / "demo"
+DEMO_ROOT = Path(__file__).resolve().parents[2] / "demo"
 HARPER_VALLEY = DEMO_ROOT / "harper_valley"
 SCRIPT = DEMO_ROOT / "scripts" / "hvnb-retail.yaml"
 AUDIO_CALLS = DEMO_ROOT / "audio-calls.csv"
@@ -101,50 +94,3 @@ def write_enrichment(directory: Path, out: Path) -> int:
                 )
                 rows += 1
     return rows
-
-
-def demo_logins(engine: Engine) -> list[DemoLogin]:
-    """The demo accounts; the agent login belongs to the agent with the most calls."""
-    with Session(engine) as session:
-        busiest = session.exec(
-            select(Call.agent_id)
-            .group_by(Call.agent_id)
-            .order_by(func.count().desc(), Call.agent_id)
-        ).first()
-    return [
-        DemoLogin("admin", "admin-demo", Role.ADMIN),
-        DemoLogin("manager", "manager-demo", Role.MANAGER),
-        DemoLogin("reviewer", "reviewer-demo", Role.REVIEWER),
-        DemoLogin("agent", "agent-demo", Role.AGENT, busiest),
-    ]
-
-
-def is_built(engine: Engine) -> bool:
-    """True when the database already holds the demo (so a second run reuses it)."""
-    with Session(engine) as session:
-        return session.exec(select(User).where(User.username == "admin")).first() is not None
-
-
-def build_demo(engine: Engine, demo_dir: Path) -> list[DemoLogin]:
-    """Import the Harper Valley calls, the synthetic fields, a recorded call, the script
-    and the demo users."""
-    ingest_harper_valley(engine, HARPER_VALLEY, queue=QUEUE, actor="demo")
-    enrichment = demo_dir / "enrichment.csv"
-    write_enrichment(HARPER_VALLEY, enrichment)
-    ingest_manifest(engine, enrichment, actor="demo")
-    # A recorded call, so that the demo also shows the transcription path.
-    ingest_manifest(engine, AUDIO_CALLS, actor="demo")
-    logins = demo_logins(engine)
-    with session_scope(engine) as session:
-        row = scripts.load_script_file(session, SCRIPT, actor="demo")
-        scripts.assign_to_queue(session, row.key, QUEUE, actor="demo")
-        for login in logins:
-            create_user(
-                session,
-                username=login.username,
-                password=login.password,
-                role=login.role,
-                agent_id=login.agent_id,
-                display_name=f"Demo {login.role.value}",
-            )
-    return logins
