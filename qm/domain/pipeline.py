@@ -1,32 +1,40 @@
 """The per-call pipeline: transcription, key-point checking, metrics.
 
 Each stage records its outcome per call (`call_stage`). A stage's slow part (speech
-recognition, model loading) runs outside any transaction; its result is written in a
-short transaction of its own that starts with the SQLite write lock (see `qm.db`). When a
-stage raises, a plain reason is recorded on that call (the full error goes to the log
-under a short error id) and the remaining calls go on. Re-running picks up whatever is
-not yet done or skipped, so an interrupted run resumes where it stopped and failed
-stages are retried.
+recognition, model loading, the key-point check, the courtesy measures) runs outside any
+transaction; its result is written in a short transaction of its own that starts with
+the SQLite write lock (see `qm.db`) and first confirms that this run still holds the
+call. A result computed outside the lock is stored only when what it was computed from
+(the current transcript, the script's newest version) is still current under the lock;
+otherwise it is computed again there. When a stage raises, a plain reason is recorded on
+that call (the full error goes to the log under a short error id) and the remaining
+calls go on. Re-running picks up whatever is not yet done or skipped, so an interrupted
+run resumes where it stopped and failed stages are retried.
+
+The call is read once per call and its transcript converted once for both scoring
+stages; scripts are parsed once per run (`ScriptCache`); the hot reads and writes are
+prepared Core statements, since building ORM objects cost more than the scoring itself.
 
 Several runs (processes, machines) may work on one database at once: each claims a few
-calls at a time (`qm.domain.claims`). Why a stage failed is told by `qm.domain.failures`.
+calls at a time (`qm.domain.claims`); `qm.domain.pipeline_jobs` starts such runs as
+worker processes. Why a stage failed is told by `qm.domain.failures`.
 """
 
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
 
 from qm.db import session_scope
 from qm.domain import redaction
-from qm.domain import scripts as script_store
 from qm.domain.claims import (
     CLAIM_SECONDS,
     FINISHED,
@@ -39,12 +47,13 @@ from qm.domain.claims import (
 )
 from qm.domain.failures import plain_reason
 from qm.domain.scoring_bridge import (
-    call_transcript,
     check_result_rows,
     courtesy_for,
     handle_seconds,
+    read_call_transcript,
 )
-from qm.domain.store import current_transcript, replace_transcript, transcript_segments
+from qm.domain.scripts import ScriptCache, not_stored
+from qm.domain.store import TranscriptInfo, current_transcript_info, replace_transcript
 from qm.models import (
     Call,
     CallMetrics,
@@ -57,6 +66,7 @@ from qm.models import (
     utcnow,
 )
 from qm.settings import Settings
+from scoring.transcript import CallTranscript
 from transcripts import Transcript as TranscriptDoc
 from transcripts.redact import redact_transcript
 
@@ -77,6 +87,15 @@ class ProcessReport:
     skipped: dict[str, int] = field(default_factory=dict)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: "ProcessReport") -> None:
+        """Add what `other` (another run of the same command) did to this report."""
+        self.calls += other.calls
+        for mine, theirs in ((self.done, other.done), (self.skipped, other.skipped)):
+            for stage, count in theirs.items():
+                mine[stage] = mine.get(stage, 0) + count
+        self.failed.extend(other.failed)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
 
 
 class AsrProvider:
@@ -115,6 +134,7 @@ class PipelineContext:
 
     settings: Settings
     asr: AsrProvider
+    scripts: ScriptCache = field(default_factory=ScriptCache)
     _matcher: Any = None
     _matcher_error: Exception | None = None
 
@@ -143,6 +163,65 @@ class PipelineContext:
         return self._matcher
 
 
+@dataclass
+class CallWork:
+    """One call on its way through this run's stages: the call as read when its turn came
+    (its claim and removal fields refreshed under each stage's write lock), and the
+    transcript that both scoring stages read, converted once."""
+
+    call: Call
+    customer_name: str | None = None
+    # What the scoring stages read, as last read (None: read it again before the next stage).
+    inputs: "StageInputs | None" = None
+    _transcript: tuple[int, CallTranscript] | None = None
+
+    def transcript(self, session: Session, info: TranscriptInfo) -> CallTranscript:
+        """Stored transcript `info` as the scoring library's input (read once per call)."""
+        if self._transcript is None or self._transcript[0] != info.id:
+            self._transcript = (info.id, read_call_transcript(session, info))
+        return self._transcript[1]
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
+
+
+_CALLS = _table(Call)
+_STAGES = _table(CallStage)
+_RESULTS = _table(KeyPointResult)
+_METRICS = _table(CallMetrics)
+_QUEUES = _table(Queue)
+_CUSTOMERS = _table(Customer)
+
+# The hot statements, built once: the per-call reads and writes of every stage.
+_CLAIM = (
+    sa.select(_CALLS.c.claimed_by, _CALLS.c.purged_at, _CALLS.c.purge_reason)
+    .where(_CALLS.c.id == sa.bindparam("call_id"))
+    .with_for_update()  # PostgreSQL; SQLite's write lock is taken by BEGIN IMMEDIATE
+)
+_STATUSES = sa.select(_STAGES.c.stage, _STAGES.c.status).where(
+    _STAGES.c.call_id == sa.bindparam("call_id")
+)
+_QUEUE_SCRIPT = sa.select(_QUEUES.c.script_key).where(_QUEUES.c.id == sa.bindparam("queue"))
+_CUSTOMER = sa.select(_CUSTOMERS.c.name).where(_CUSTOMERS.c.id == sa.bindparam("customer_id"))
+_DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("call_id"))
+_CLEAR_COMPLIANCE = (
+    sa.update(_METRICS)
+    .where(_METRICS.c.call_id == sa.bindparam("row_call_id"))
+    .values(compliance=None, critical_failed=None, uncertain_items=0)
+)
+# A new metrics row: what `CallMetrics(call_id=...)` holds before a stage fills it in.
+_NEW_METRICS: dict[str, Any] = {
+    "handle_seconds": None,
+    "transferred": None,
+    "compliance": None,
+    "critical_failed": None,
+    "uncertain_items": 0,
+    "courtesy": None,
+}
+
+
 def _purged(call: Call) -> StageSkipped | None:
     if call.purged_at is None:
         return None
@@ -151,6 +230,9 @@ def _purged(call: Call) -> StageSkipped | None:
         f"recording and transcript removed ({call.purge_reason}) on "
         f"{call.purged_at:%Y-%m-%d}; earlier results are kept"
     )
+
+
+# --- Transcription -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,22 +245,28 @@ class Transcribed:
     recording: redaction.AudioRedaction | None = None
 
 
-def transcribe_audio(engine: Engine, call: Call, ctx: PipelineContext) -> Transcribed:
+def transcribe_audio(engine: Engine, work: CallWork, ctx: PipelineContext) -> Transcribed:
     """Run speech recognition on the call's audio (slow: no transaction is held meanwhile).
 
     Raises:
         StageSkipped: the call has a transcript already, or no audio.
     """
+    call = work.call
     if (skipped := _purged(call)) is not None:
         raise skipped
     keep = ctx.settings.keep_original_audio
-    with Session(engine) as session:
-        existing = current_transcript(session, call.id)
+    if work.inputs is None:
+        with Session(engine) as session:
+            _inputs(session, work, ctx)
+    assert work.inputs is not None
+    existing = work.inputs.transcript
     if existing is not None:
-        # An imported transcript in which a card number was redacted: the recording says
-        # it too, so it is replaced by a copy with that span beeped.
-        beeped = redaction.redact_recording(engine, call.id, keep_original=keep)
-        note = f"; recording redacted ({beeped.spans} span(s) beeped)" if beeped else ""
+        note = ""
+        if call.audio_path and not redaction.is_redacted_copy(call.audio_path):
+            # An imported transcript in which a card number was redacted: the recording
+            # says it too, so it is replaced by a copy with that span beeped.
+            beeped = redaction.redact_recording(engine, call.id, keep_original=keep)
+            note = f"; recording redacted ({beeped.spans} span(s) beeped)" if beeped else ""
         raise StageSkipped(f"transcript already present ({existing.source}){note}")
     if not call.audio_path:
         raise StageSkipped("no audio and no transcript")
@@ -191,107 +279,196 @@ def transcribe_audio(engine: Engine, call: Call, ctx: PipelineContext) -> Transc
 
 
 def run_transcribe(
-    session: Session, call: Call, ctx: PipelineContext, prepared: Transcribed
+    session: Session, work: CallWork, ctx: PipelineContext, prepared: Transcribed
 ) -> str:
     """Store the transcript that `transcribe_audio` produced."""
-    if (skipped := _purged(call)) is not None:  # erased while the engine was running
+    call_id = work.call.id
+    if (skipped := _purged(work.call)) is not None:  # erased while the engine was running
         raise skipped
-    existing = current_transcript(session, call.id)
+    existing = current_transcript_info(session, call_id)
     if existing is not None:  # imported or corrected while the engine was running
         if prepared.recording is not None:
             prepared.recording.undo()
         raise StageSkipped(f"transcript already present ({existing.source})")
     doc = prepared.doc
-    replace_transcript(session.connection(), call.id, doc, source=f"asr:{prepared.engine_name}")
+    replace_transcript(session.connection(), call_id, doc, source=f"asr:{prepared.engine_name}")
+    work.inputs = None  # the next stage reads the new transcript
     detail = f"{len(doc.segments)} segment(s) by {prepared.engine_name}"
     if prepared.recording is not None:
+        call = session.get(Call, call_id)  # the stored row, to point at the copy
+        assert call is not None  # the claim was confirmed under this transaction's lock
         redaction.adopt_redacted_copy(session, call, prepared.recording)
+        work.call.audio_path = call.audio_path
         detail += f"; recording redacted ({prepared.recording.spans} span(s) beeped)"
     if ctx.asr.warning:
         detail += f"; WARNING: {ctx.asr.warning}"
     return detail
 
 
-def _clear_keypoints(session: Session, call_id: str) -> None:
-    table = KeyPointResult.__table__  # type: ignore[attr-defined]
-    session.execute(sa.delete(table).where(table.c.call_id == call_id))
-    metrics = session.get(CallMetrics, call_id)
-    if metrics is not None:
-        metrics.compliance = None
-        metrics.critical_failed = None
-        metrics.uncertain_items = 0
+# --- What the scoring stages read ----------------------------------------------------------
 
 
-def _script_for(session: Session, call: Call, settings: Settings) -> str | None:
+@dataclass(frozen=True, slots=True)
+class StageInputs:
+    """What a scoring stage reads besides the call: read again under the write lock, where
+    a result computed from other inputs is computed afresh."""
+
+    transcript: TranscriptInfo | None
+    script_key: str | None
+    script_id: int | None
+
+
+def _inputs(session: Session, work: CallWork, ctx: PipelineContext) -> StageInputs:
+    """Read what the scoring stages read now (and keep it on `work` for the next stage)."""
+    call = work.call
+    key = None
     if call.queue:
-        queue = session.get(Queue, call.queue)
-        if queue is not None and queue.script_key:
-            return queue.script_key
-    return settings.default_script
+        key = session.connection().execute(_QUEUE_SCRIPT, {"queue": call.queue}).scalar()
+    key = key or ctx.settings.default_script
+    script_id = None if key is None else ctx.scripts.latest_id(session, key)
+    work.inputs = StageInputs(current_transcript_info(session, call.id), key, script_id)
+    return work.inputs
 
 
-def load_matcher(engine: Engine, call: Call, ctx: PipelineContext) -> None:  # noqa: ARG001
-    """Load the semantic matcher (once per run) before the keypoints stage takes the write lock.
+def _prepare_with(
+    compute: Callable[[Session, CallWork, PipelineContext, StageInputs], Any],
+) -> Callable[[Engine, CallWork, PipelineContext], Any]:
+    """A stage's `prepare`: `compute` from the inputs last read for the call, outside any
+    transaction (the write checks them again under the lock)."""
 
-    A load error is kept by `ctx` and raised by the stage itself, after its own checks
-    (no transcript, no script) have had their say.
+    def prepare(engine: Engine, work: CallWork, ctx: PipelineContext) -> Any:
+        # No query is sent (nor transaction begun) when the call's transcript and script
+        # were read already.
+        with Session(engine) as session:
+            inputs = work.inputs if work.inputs is not None else _inputs(session, work, ctx)
+            return compute(session, work, ctx, inputs)
+
+    return prepare
+
+
+# --- Key points ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPointCheck:
+    """A call's key-point check, or why there is none (`skip`)."""
+
+    inputs: StageInputs
+    skip: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    compliance: float | None = None
+    critical_failed: bool | None = None
+    detail: str = ""
+
+
+def check_keypoints(
+    session: Session, work: CallWork, ctx: PipelineContext, inputs: StageInputs
+) -> KeyPointCheck:
+    """Check the call's transcript against the script assigned to its queue.
+
+    Raises:
+        NotFound: the assigned script has no stored version.
+        SemanticMatcherError: the semantic model cannot be loaded or failed on this call.
     """
-    from scoring.semantic import SemanticMatcherError
+    call = work.call
+    if inputs.transcript is None:
+        return KeyPointCheck(inputs, skip="no transcript")
+    if inputs.script_key is None:
+        return KeyPointCheck(
+            inputs,
+            skip=f"no script for queue {call.queue or '(none)'}: assign one with "
+            "`qm script load FILE --queue Q` or set QM_DEFAULT_SCRIPT",
+        )
+    if inputs.script_id is None:
+        raise not_stored(inputs.script_key)
+    script = ctx.scripts.version(session, inputs.script_id)
+    doc = work.transcript(session, inputs.transcript)
+    result, rows = check_result_rows(script.script, doc, matcher=ctx.matcher())
+    for row in rows:
+        row["call_id"], row["script_id"] = call.id, script.id
+    hits = sum(1 for item in result.key_points if item.hit)
+    version = f"{script.key} v{script.version}"
+    return KeyPointCheck(
+        inputs,
+        rows=rows,
+        compliance=result.compliance,
+        critical_failed=result.critical_failed,
+        detail=f"{hits}/{len(result.key_points)} key points hit with {version}",
+    )
 
-    with suppress(SemanticMatcherError):
-        ctx.matcher()
 
-
-def run_keypoints(session: Session, call: Call, ctx: PipelineContext, prepared: None) -> str:  # noqa: ARG001
-    """Check the transcript against the script assigned to the call's queue."""
+def run_keypoints(
+    session: Session, work: CallWork, ctx: PipelineContext, prepared: KeyPointCheck
+) -> str:
+    """Store the call's key-point results (replacing earlier ones) and its compliance."""
+    call = work.call
     if (skipped := _purged(call)) is not None:
         raise skipped
-    _clear_keypoints(session, call.id)
-    transcript = current_transcript(session, call.id)
-    if transcript is None:
-        raise StageSkipped("no transcript")
-    key = _script_for(session, call, ctx.settings)
-    if key is None:
-        raise StageSkipped(
-            f"no script for queue {call.queue or '(none)'}: assign one with "
-            "`qm script load FILE --queue Q` or set QM_DEFAULT_SCRIPT"
-        )
-    stored, script = script_store.latest_parsed(session, key)
-    doc = call_transcript(call.id, transcript, transcript_segments(session, transcript.id))
-    result, rows = check_result_rows(script, doc, matcher=ctx.matcher())
-    assert stored.id is not None
-    for row in rows:
-        session.add(KeyPointResult(call_id=call.id, script_id=stored.id, **row))
-    metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
-    metrics.compliance = result.compliance
-    metrics.critical_failed = result.critical_failed
-    metrics.uncertain_items = sum(1 for r in rows if r["uncertain"])
-    metrics.computed_at = utcnow()
-    session.add(metrics)
-    hits = sum(1 for item in result.key_points if item.hit)
-    return f"{hits}/{len(result.key_points)} key points hit with {stored.key} v{stored.version}"
+    inputs = _inputs(session, work, ctx)
+    if inputs != prepared.inputs:  # a transcript or script stored since it was checked
+        prepared = check_keypoints(session, work, ctx, inputs)
+    conn = session.connection()
+    conn.execute(_DELETE_RESULTS, {"call_id": call.id})
+    if prepared.skip is not None:
+        conn.execute(_CLEAR_COMPLIANCE, {"row_call_id": call.id})
+        raise StageSkipped(prepared.skip)
+    if prepared.rows:
+        conn.execute(sa.insert(_RESULTS), prepared.rows)
+    values = {
+        "compliance": prepared.compliance,
+        "critical_failed": prepared.critical_failed,
+        "uncertain_items": sum(1 for r in prepared.rows if r["uncertain"]),
+        "computed_at": utcnow(),
+    }
+    new = {**_NEW_METRICS, "call_id": call.id, **values}
+    conn.execute(_upsert(conn.dialect.name, _METRICS, tuple(values)), new)
+    return prepared.detail
 
 
-def run_metrics(session: Session, call: Call, ctx: PipelineContext, prepared: None) -> str:  # noqa: ARG001
+# --- Metrics ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CourtesyMeasures:
+    """A call's courtesy sub-measures; None when it has no transcript."""
+
+    inputs: StageInputs
+    courtesy: dict[str, Any] | None
+
+
+def measure_courtesy(
+    session: Session, work: CallWork, ctx: PipelineContext, inputs: StageInputs
+) -> CourtesyMeasures:
+    """The courtesy sub-measures of the call's transcript, with the script's extra phrases."""
+    if inputs.transcript is None:
+        return CourtesyMeasures(inputs, None)
+    extra: dict[str, tuple[str, ...]] | None = None
+    if inputs.script_id is not None:
+        extra = dict(ctx.scripts.version(session, inputs.script_id).script.courtesy)
+    doc = work.transcript(session, inputs.transcript)
+    courtesy = courtesy_for(doc, customer_name=work.customer_name, extra=extra)
+    return CourtesyMeasures(inputs, courtesy)
+
+
+def run_metrics(
+    session: Session, work: CallWork, ctx: PipelineContext, prepared: CourtesyMeasures
+) -> str:
     """Per-call operational figures and courtesy sub-measures."""
-    metrics = session.get(CallMetrics, call.id) or CallMetrics(call_id=call.id)
-    metrics.handle_seconds = handle_seconds(call.talk_seconds, call.hold_seconds, call.wrap_seconds)
-    metrics.transferred = None if call.transfers is None else call.transfers >= 1
-    transcript = current_transcript(session, call.id)
-    if call.purged_at is None:
-        # A removed transcript leaves the courtesy figures measured before the removal.
-        metrics.courtesy = None
-    if transcript is not None:
-        customer = session.get(Customer, call.customer_id) if call.customer_id else None
-        name = customer.name if customer is not None and customer.name != customer.id else None
-        extra: dict[str, tuple[str, ...]] | None = None
-        key = _script_for(session, call, ctx.settings)
-        if key is not None and script_store.exists(session, key):
-            extra = dict(script_store.latest_parsed(session, key)[1].courtesy)
-        doc = call_transcript(call.id, transcript, transcript_segments(session, transcript.id))
-        metrics.courtesy = courtesy_for(doc, customer_name=name, extra=extra)
-    metrics.computed_at = utcnow()
-    session.add(metrics)
+    call = work.call
+    inputs = _inputs(session, work, ctx)
+    if inputs != prepared.inputs:
+        prepared = measure_courtesy(session, work, ctx, inputs)
+    values: dict[str, Any] = {
+        "handle_seconds": handle_seconds(call.talk_seconds, call.hold_seconds, call.wrap_seconds),
+        "transferred": None if call.transfers is None else call.transfers >= 1,
+        "computed_at": utcnow(),
+    }
+    # A removed transcript leaves the courtesy figures measured before the removal.
+    if prepared.courtesy is not None or call.purged_at is None:
+        values["courtesy"] = prepared.courtesy
+    new = {**_NEW_METRICS, "call_id": call.id, **values}
+    conn = session.connection()
+    conn.execute(_upsert(conn.dialect.name, _METRICS, tuple(values)), new)
     return "computed"
 
 
@@ -301,14 +478,14 @@ class StageRunner:
     StageSkipped; `write` stores the outcome inside the write transaction and returns the
     stage detail."""
 
-    write: Callable[[Session, Call, PipelineContext, Any], str]
-    prepare: Callable[[Engine, Call, PipelineContext], Any] | None = None
+    write: Callable[[Session, CallWork, PipelineContext, Any], str]
+    prepare: Callable[[Engine, CallWork, PipelineContext], Any] | None = None
 
 
 RUNNERS: dict[Stage, StageRunner] = {
     Stage.TRANSCRIBE: StageRunner(run_transcribe, prepare=transcribe_audio),
-    Stage.KEYPOINTS: StageRunner(run_keypoints, prepare=load_matcher),
-    Stage.METRICS: StageRunner(run_metrics),
+    Stage.KEYPOINTS: StageRunner(run_keypoints, prepare=_prepare_with(check_keypoints)),
+    Stage.METRICS: StageRunner(run_metrics, prepare=_prepare_with(measure_courtesy)),
 }
 
 
@@ -324,61 +501,73 @@ def unfinished_call_ids(engine: Engine, call_ids: Iterable[str] | None = None) -
 # --- Running stages -------------------------------------------------------------------------
 
 
+@functools.cache
+def _upsert(dialect: str, table: sa.Table, update: tuple[str, ...]) -> sa.Insert:
+    """INSERT, or on a key conflict UPDATE the `update` columns (the stage table also
+    counts the attempt): built once per table, column set and dialect."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    key = [c.name for c in table.primary_key] if table is _METRICS else ["call_id", "stage"]
+    changes: dict[str, Any] = {c: insert.excluded[c] for c in update}
+    if table is _STAGES:
+        changes["attempts"] = table.c.attempts + 1
+    upsert: sa.Insert = insert.on_conflict_do_update(index_elements=key, set_=changes)
+    return upsert
+
+
 def _set_stage(
-    session: Session, call_id: str, stage: Stage, status: StageStatus, detail: str
+    conn: Connection, call_id: str, stage: Stage, status: StageStatus, detail: str
 ) -> None:
-    row = session.exec(
-        select(CallStage).where(CallStage.call_id == call_id, CallStage.stage == stage)
-    ).first()
+    row = {
+        "call_id": call_id,
+        "stage": stage.value,
+        "status": status.value,
+        "detail": detail[:4000],
+        "attempts": 1,
+        "updated_at": utcnow(),
+    }
+    conn.execute(_upsert(conn.dialect.name, _STAGES, ("status", "detail", "updated_at")), row)
+
+
+def _confirm(conn: Connection, work: CallWork, worker: str | None) -> bool:
+    """Under the write lock: the call is still there and (with `worker`) still this run's.
+
+    Refreshes the call's removal fields, which a purge may have set meanwhile.
+    """
+    row = conn.execute(_CLAIM, {"call_id": work.call.id}).first()
     if row is None:
-        row = CallStage(
-            call_id=call_id, stage=stage, status=status, detail=detail[:4000], attempts=1
-        )
-    else:
-        row.status = status
-        row.detail = detail[:4000]
-        row.attempts += 1
-        row.updated_at = utcnow()
-    session.add(row)
-
-
-def _statuses(session: Session, call_id: str) -> dict[str, str]:
-    rows = session.exec(select(CallStage).where(CallStage.call_id == call_id)).all()
-    return {r.stage: r.status for r in rows}
+        return False  # deleted meanwhile
+    if worker is not None and row.claimed_by != worker:
+        log.info("call %s: claim lost to %s; leaving it to that run", work.call.id, row.claimed_by)
+        return False
+    work.call.purged_at, work.call.purge_reason = row.purged_at, row.purge_reason
+    return True
 
 
 def _run_stage(
-    engine: Engine, call_id: str, stage: Stage, ctx: PipelineContext, worker: str | None
+    engine: Engine, work: CallWork, stage: Stage, ctx: PipelineContext, worker: str | None
 ) -> StageStatus | None:
     """Run one stage of one call; None when the call is gone or no longer this run's."""
     runner = RUNNERS[stage]
-    with Session(engine, expire_on_commit=False) as session:
-        call = session.get(Call, call_id)
-    if call is None:
-        return None  # deleted meanwhile
     prepared: Any = None
     skipped: StageSkipped | None = None
     if runner.prepare is not None:
         try:
-            prepared = runner.prepare(engine, call, ctx)
+            prepared = runner.prepare(engine, work, ctx)
         except StageSkipped as skip:
             skipped = skip
     with session_scope(engine, immediate=True) as session:
-        call = session.get(Call, call_id, with_for_update=True)
-        if call is None:
-            return None
-        if worker is not None and call.claimed_by != worker:
-            log.info("call %s: claim lost to %s; leaving it to that run", call_id, call.claimed_by)
+        conn = session.connection()
+        if not _confirm(conn, work, worker):
             return None
         if skipped is None:
             try:
-                detail, status = runner.write(session, call, ctx, prepared), StageStatus.DONE
+                detail, status = runner.write(session, work, ctx, prepared), StageStatus.DONE
             except StageSkipped as skip:
                 skipped = skip
         if skipped is not None:
             # Stages raise this before writing anything but their own clean-up.
             detail, status = str(skipped), StageStatus.SKIPPED
-        _set_stage(session, call_id, stage, status, detail)
+        _set_stage(conn, work.call.id, stage, status, detail)
     return status
 
 
@@ -396,7 +585,22 @@ def process_call(
     stored when the claim was lost meanwhile.
     """
     with Session(engine, expire_on_commit=False) as session:
-        statuses = _statuses(session, call_id)
+        conn = session.connection()
+        statuses = dict(conn.execute(_STATUSES, {"call_id": call_id}).all())
+        call = session.get(Call, call_id)
+        if call is None:
+            return  # deleted meanwhile
+        work = CallWork(call)
+        if call.customer_id:
+            name = conn.execute(_CUSTOMER, {"customer_id": call.customer_id}).scalar()
+            # A customer first named by an import has its id as its name: no name to greet.
+            work.customer_name = name if name != call.customer_id else None
+        # What the stages read, in this one transaction: they need no other reads.
+        inputs = _inputs(session, work, ctx)
+        if inputs.transcript is not None:
+            work.transcript(session, inputs.transcript)
+        if inputs.script_id is not None:
+            ctx.scripts.version(session, inputs.script_id)
     for stage in STAGES:
         if statuses.get(stage) in FINISHED:
             continue
@@ -404,7 +608,7 @@ def process_call(
             return  # the claim ran out and another run took the call over
         worker = claims.worker if claims is not None else None
         try:
-            status = _run_stage(engine, call_id, stage, ctx, worker)
+            status = _run_stage(engine, work, stage, ctx, worker)
         except Exception as exc:
             error_id = secrets.token_hex(3)
             log.error(
@@ -412,7 +616,7 @@ def process_call(
             )
             message = plain_reason(exc, error_id)
             with session_scope(engine, immediate=True) as session:
-                _set_stage(session, call_id, stage, StageStatus.FAILED, message)
+                _set_stage(session.connection(), call_id, stage, StageStatus.FAILED, message)
             report.failed.append((call_id, stage.value, message))
             return
         if status is None:

@@ -3,7 +3,11 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qm.models import Segment, Transcript
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from qm.domain.store import TranscriptInfo
+from qm.models import Segment
 from scoring.courtesy import measure_courtesy
 from scoring.keypoints import CheckResult, check_call
 from scoring.matching import Matcher
@@ -11,16 +15,23 @@ from scoring.script import Script as ParsedScript
 from scoring.semantic import EmbeddingMatcher
 from scoring.transcript import CallTranscript, Utterance
 
+_SEGMENTS = Segment.__table__  # type: ignore[attr-defined]
+_UTTERANCES = (
+    sa.select(_SEGMENTS.c.speaker, _SEGMENTS.c.start, _SEGMENTS.c.end, _SEGMENTS.c.text)
+    .where(_SEGMENTS.c.transcript_id == sa.bindparam("transcript_id"))
+    .order_by(_SEGMENTS.c.position)
+)
 
-def call_transcript(
-    call_id: str, transcript: Transcript, segments: Sequence[Segment]
-) -> CallTranscript:
-    """The stored transcript as the scoring library's input."""
+
+def read_call_transcript(session: Session, transcript: TranscriptInfo) -> CallTranscript:
+    """The stored transcript as the scoring library's input (its segments read as plain
+    values: no ORM objects are built for them)."""
+    rows = session.connection().execute(_UTTERANCES, {"transcript_id": transcript.id})
     return CallTranscript(
-        call_id=call_id,
+        call_id=transcript.call_id,
         language=transcript.language,
         duration=transcript.duration,
-        utterances=tuple(Utterance(s.speaker, s.start, s.end, s.text) for s in segments),
+        utterances=tuple(Utterance(*row) for row in rows),
     )
 
 

@@ -1,10 +1,12 @@
 """Call scripts: stored in DESIGN.md's format, one row per version, assigned to queues."""
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
@@ -88,8 +90,65 @@ def latest_parsed(session: Session, key: str) -> tuple[Script, ParsedScript]:
     """
     row = _latest(session, key)
     if row is None:
-        raise NotFound(f"script {key!r} is assigned but not stored; load it with `qm script load`")
+        raise not_stored(key)
     return row, _parse_cached(row.body, f"script {row.key} v{row.version}")
+
+
+def not_stored(key: str) -> NotFound:
+    """The error for a script that a queue or the settings name but that has no version."""
+    return NotFound(f"script {key!r} is assigned but not stored; load it with `qm script load`")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedVersion:
+    """One stored version of a script, with its parsed form for the scoring library."""
+
+    id: int
+    key: str
+    version: int
+    script: ParsedScript
+
+
+_SCRIPTS = Script.__table__  # type: ignore[attr-defined]
+_LATEST_ID = (
+    sa.select(_SCRIPTS.c.id)
+    .where(_SCRIPTS.c.key == sa.bindparam("key"))
+    .order_by(_SCRIPTS.c.version.desc())
+    .limit(1)
+)
+
+
+class ScriptCache:
+    """Parsed script versions for one batch run (`qm process`).
+
+    A stored version never changes, so each is read and parsed once per run; only the id
+    of a script's newest version is looked up on every use (one indexed query), so a
+    version stored during the run is picked up by the next call.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[int, ParsedVersion] = {}
+
+    def latest_id(self, session: Session, key: str) -> int | None:
+        """The id of the newest stored version of `key`; None when no version is stored."""
+        found: int | None = session.connection().execute(_LATEST_ID, {"key": key}).scalar()
+        return found
+
+    def version(self, session: Session, script_id: int) -> ParsedVersion:
+        """The stored version `script_id`, parsed.
+
+        Raises:
+            NotFound: no such version.
+        """
+        cached = self._versions.get(script_id)
+        if cached is None:
+            row = session.get(Script, script_id)
+            if row is None or row.id is None:
+                raise NotFound(f"no script version {script_id}")
+            parsed = _parse_cached(row.body, f"script {row.key} v{row.version}")
+            cached = ParsedVersion(row.id, row.key, row.version, parsed)
+            self._versions[script_id] = cached
+        return cached
 
 
 @lru_cache(maxsize=64)

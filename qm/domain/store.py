@@ -7,6 +7,7 @@ store what the card holder read out).
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,6 +115,41 @@ def current_transcript(session: Session, call_id: str) -> Transcript | None:
     rows = session.exec(select(Transcript).where(col(Transcript.call_id) == call_id)).all()
     by_kind = {t.kind: t for t in rows}
     return by_kind.get("corrected") or by_kind.get("original")
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptInfo:
+    """A stored transcript's own row, without its segments."""
+
+    id: int
+    call_id: str
+    kind: str
+    language: str
+    duration: float | None
+    source: str
+
+
+_TRANSCRIPTS = Transcript.__table__  # type: ignore[attr-defined]
+_TRANSCRIPT_INFO = sa.select(
+    _TRANSCRIPTS.c.id,
+    _TRANSCRIPTS.c.call_id,
+    _TRANSCRIPTS.c.kind,
+    _TRANSCRIPTS.c.language,
+    _TRANSCRIPTS.c.duration,
+    _TRANSCRIPTS.c.source,
+).where(_TRANSCRIPTS.c.call_id == sa.bindparam("call_id"))
+
+
+def current_transcript_info(session: Session, call_id: str) -> TranscriptInfo | None:
+    """The row of `current_transcript(session, call_id)` as plain values.
+
+    One prepared Core query with no ORM objects built: the pipeline reads it for every
+    call and stage.
+    """
+    rows = session.connection().execute(_TRANSCRIPT_INFO, {"call_id": call_id})
+    by_kind = {row.kind: row for row in rows}
+    row = by_kind.get("corrected") or by_kind.get("original")
+    return None if row is None else TranscriptInfo(*row)
 
 
 def transcript_segments(session: Session, transcript_id: int | None) -> list[Segment]:
