@@ -38,18 +38,26 @@ def print_report(report: "ProcessReport") -> None:
     default=False,
     help="Use pocketsphinx (low accuracy) when the Whisper model cannot be loaded.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Worker processes to run at once; 0 means one per CPU core.",
+)
 @click.pass_obj
-def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool) -> None:
+def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool, jobs: int) -> None:
     """Run pending stages (transcribe, key points, metrics) for imported calls.
 
     Each stage's outcome is recorded per call. A failing call is recorded with a plain
     reason and an error id (the full error is logged to stderr under that id) and the
     others go on; running again resumes and retries failed stages. Several runs may work
-    on one database at once: each call is claimed by one of them. Exits with status 1
-    when any stage failed.
+    on one database at once: each call is claimed by one of them, and `--jobs N` starts
+    N such runs as worker processes. Exits with status 1 when any stage failed.
     """
     # Imported here: the pipeline pulls in the scoring and ASR libraries.
-    from qm.domain.pipeline import process_pending, unfinished_call_ids
+    from qm.domain.pipeline import unfinished_call_ids
+    from qm.domain.pipeline_jobs import WorkerFailed, process_parallel
 
     if not logging.getLogger().handlers:
         # Failed stages are logged with their traceback and error id: the operator's log.
@@ -63,9 +71,16 @@ def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool) -> None:
         total = len(unfinished_call_ids(engine, wanted))
         show = sys.stderr.isatty() and total > 0
         with tqdm(total=total, unit="calls", file=sys.stderr, disable=not show) as bar:
-            report = process_pending(
-                engine, settings, call_ids=wanted, asr_fallback=asr_fallback, progress=bar.update
-            )
+            try:
+                report = process_parallel(
+                    settings,
+                    jobs=jobs,
+                    call_ids=wanted,
+                    asr_fallback=asr_fallback,
+                    progress=bar.update,
+                )
+            except WorkerFailed as exc:
+                raise click.ClickException(f"{exc}; run `qm process` again to finish") from exc
     print_report(report)
     if report.failed:
         sys.exit(1)

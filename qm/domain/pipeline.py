@@ -25,6 +25,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -633,6 +634,7 @@ def process_pending(
     asr_fallback: bool = False,
     progress: Callable[[int], None] | None = None,
     claim_seconds: int = CLAIM_SECONDS,
+    run_started: datetime | None = None,
 ) -> ProcessReport:
     """Run every unfinished stage of every imported call (or of `call_ids`).
 
@@ -646,6 +648,9 @@ def process_pending(
         asr_fallback: use pocketsphinx when the Whisper model cannot be loaded (the demo).
         progress: called with 1 after each call.
         claim_seconds: how long a claim holds without renewal.
+        run_started: when the run began, if earlier than this call (the worker processes
+            of one `qm process --jobs N` share it); stages that failed since are not
+            retried.
     """
     ctx = PipelineContext(settings, AsrProvider(settings, fallback=asr_fallback))
     report = ProcessReport()
@@ -653,7 +658,7 @@ def process_pending(
     wanted = list(call_ids) if call_ids is not None else None
     # Stages that failed since this instant are not retried by this run (see claim_calls);
     # stage rows are stamped by the clock of the process that ran them.
-    started = utcnow()
+    started = run_started or utcnow()
     cursor = ClaimCursor()
     try:
         while True:

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
@@ -34,7 +35,8 @@ from qm.domain.pipeline import (
     process_pending,
     unfinished_call_ids,
 )
-from qm.models import Call, CallStage, KeyPointResult, utcnow
+from qm.domain.pipeline_jobs import process_parallel
+from qm.models import Call, CallStage, KeyPointResult, Queue, utcnow
 from qm.settings import Settings
 from tests.conftest import REPO, TEST_SECRET
 from tests.qm.manifests import row, write_manifest, write_transcript
@@ -210,3 +212,61 @@ def test_a_cursor_walks_on_and_a_walk_from_the_start_finds_leftovers(
     assert claim_calls(engine, "me", run_started=since, limit=2, cursor=cursor) == ["c0004"]
     assert claim_calls(engine, "me", run_started=since, cursor=cursor) == []
     assert claim_calls(engine, "me", run_started=since, cursor=ClaimCursor()) == ["c0000"]
+
+
+def test_jobs_share_the_calls_and_merge_their_reports(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    import_calls(engine, tmp_path, 120)
+    with session_scope(engine) as session:
+        # One call whose queue names a script that was never loaded: it fails alone.
+        session.merge(Queue(id="broken", script_key="not-loaded"))
+        session.execute(sa.update(Call).where(col(Call.id) == "c0007").values(queue="broken"))
+    finished: list[int] = []
+    report = process_parallel(settings, jobs=2, progress=finished.append)
+    assert report.calls == 120 and sum(finished) == 120
+    assert report.done == {"keypoints": 119, "metrics": 119}
+    assert report.skipped == {"transcribe": 120}
+    assert [(c, s) for c, s, _ in report.failed] == [("c0007", "keypoints")]
+    with Session(engine) as session:
+        stages = session.exec(select(CallStage)).all()
+        assert {s.attempts for s in stages} == {1}  # no stage ran twice
+        results = session.exec(select(func.count()).select_from(KeyPointResult)).one()
+        assert results == 119 * items_per_call()
+        assert session.exec(select(Call).where(col(Call.claimed_by).is_not(None))).all() == []
+    assert unfinished_call_ids(engine) == ["c0007"]
+
+
+def test_one_job_runs_in_this_process_and_jobs_never_outnumber_the_calls(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import_calls(engine, tmp_path, 3)
+
+    def no_processes(*_: object) -> None:
+        raise AssertionError("no worker process should start")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnContext, "Process", no_processes)
+    assert process_parallel(settings, jobs=1).calls == 3
+    assert process_parallel(settings, jobs=8).calls == 0  # nothing left: no workers either
+
+
+def test_qm_process_jobs_option(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    import_calls(engine, tmp_path, 40)
+    done = subprocess.run(
+        [QM, "process", "--jobs", "0"],  # one per CPU core
+        cwd=tmp_path,
+        env=qm_env(db_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Processed 40 call(s). Done: keypoints 40, metrics 40." in done.stdout
+    assert unfinished_call_ids(engine) == []
+    help_text = subprocess.run(
+        [QM, "process", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "--jobs" in help_text and "one per CPU core" in " ".join(help_text.split())

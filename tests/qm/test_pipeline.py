@@ -19,6 +19,7 @@ from qm.domain.pipeline import (
     process_pending,
     unfinished_call_ids,
 )
+from qm.domain.store import replace_transcript
 from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage
 from qm.settings import Settings
 from tests.conftest import REPO
@@ -295,3 +296,83 @@ def test_plain_reasons_drop_server_folders(text: str, plain: str) -> None:
 
     reason = failures.plain_reason(SemanticMatcherError(text), "abc123")
     assert reason == f"{plain} (error id abc123)"
+
+
+def test_a_transcript_stored_while_a_stage_computes_is_the_one_scored(
+    imported: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check runs outside the write lock; a correction stored meanwhile is seen under
+    the lock and the call is checked again, so no result of a replaced transcript is kept."""
+    from transcripts import Segment as DocSegment
+    from transcripts import Transcript as DocTranscript
+
+    keypoints = pipeline.RUNNERS[Stage.KEYPOINTS]
+    assert keypoints.prepare is not None
+    prepare = keypoints.prepare
+    corrected = DocTranscript("good", "en", 4.0, (DocSegment("agent", 1.0, 4.0, GOOD_CALL[0][3]),))
+
+    def prepare_then_correct(
+        engine: Engine, work: pipeline.CallWork, ctx: PipelineContext
+    ) -> object:
+        prepared = prepare(engine, work, ctx)
+        with session_scope(engine) as session:
+            replace_transcript(
+                session.connection(), "good", corrected, kind="corrected", source="t"
+            )
+        return prepared
+
+    runner = pipeline.StageRunner(keypoints.write, prepare=prepare_then_correct)
+    monkeypatch.setitem(pipeline.RUNNERS, Stage.KEYPOINTS, runner)
+    report = process_pending(imported, settings, call_ids=["good"])
+    assert not report.failed
+    with Session(imported) as session:
+        rows = session.exec(select(KeyPointResult).where(KeyPointResult.call_id == "good"))
+        hit = {r.item_id: r.hit for r in rows}
+        metrics = session.get(CallMetrics, "good")
+    assert hit["greeting"] and not hit["closing"]  # only the corrected line was checked
+    assert metrics is not None and metrics.courtesy is not None
+    # The metrics stage measured the same (corrected) transcript: one agent line, no thanks.
+    assert metrics.courtesy["agent_utterances"] == 1
+
+
+def test_a_script_version_stored_during_a_run_is_used_for_the_next_call(
+    imported: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from scoring.script import load_script, parse_script
+
+    ctx = PipelineContext(settings, AsrProvider(settings))
+    process_call(imported, "good", ctx, ProcessReport())
+    body = load_script(SCRIPT).to_dict()
+    greeting = next(kp for kp in body["key_points"] if kp["id"] == "greeting")
+    greeting["phrases"] = ["words nobody says on this call"]
+    with session_scope(imported) as session:
+        assert scripts.save_script(session, parse_script(body), actor="test").version == 2
+    # Imported again: the call goes through the pipeline again, in the same run.
+    ingest_manifest(
+        imported,
+        write_manifest(tmp_path / "m2.csv", [row("good", queue="retail", transcript="good.json")]),
+    )
+    process_call(imported, "good", ctx, ProcessReport())
+    st = stages(imported)[("good", "keypoints")]
+    assert st.status == "done" and st.detail.endswith("hvnb-retail v2")
+    assert not _result(imported, "good", "greeting").hit
+
+
+def _result(engine: Engine, call_id: str, item_id: str) -> KeyPointResult:
+    with Session(engine) as session:
+        return session.exec(
+            select(KeyPointResult).where(
+                KeyPointResult.call_id == call_id, KeyPointResult.item_id == item_id
+            )
+        ).one()
+
+
+def test_reports_merge() -> None:
+    one = ProcessReport(calls=2, done={"keypoints": 2}, skipped={"transcribe": 2})
+    one.failed.append(("a", "metrics", "x"))
+    one.warnings.append("low accuracy")
+    two = ProcessReport(calls=1, done={"keypoints": 1, "metrics": 1}, warnings=["low accuracy"])
+    one.merge(two)
+    assert one.calls == 3
+    assert one.done == {"keypoints": 3, "metrics": 1} and one.skipped == {"transcribe": 2}
+    assert one.failed == [("a", "metrics", "x")] and one.warnings == ["low accuracy"]
