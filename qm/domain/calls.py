@@ -278,7 +278,8 @@ def list_calls(
     viewer: User,
     tz: tzinfo = UTC,
 ) -> Page:
-    """One page of the calls `viewer` may see that match `filters`, newest first.
+    """One page of the calls `viewer` may see that match `filters`: the calls with
+    results (a checked script) newest first, then those without, newest first.
 
     Args:
         session: an open database session.
@@ -307,8 +308,11 @@ def list_calls(
     total = session.execute(
         sa.select(sa.func.count()).select_from(joined.with_only_columns(col(Call.id)).subquery())
     ).scalar_one()
+    # Calls still waiting for results (or with none to give: no transcript) would bury
+    # the reviewed ones at the top of a list that is mostly read for its results.
+    without_results = sa.case((col(CallMetrics.compliance).is_(None), 1), else_=0)
     rows = session.execute(
-        joined.order_by(col(Call.started_at).desc(), col(Call.id).desc())
+        joined.order_by(without_results, col(Call.started_at).desc(), col(Call.id).desc())
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

@@ -65,8 +65,9 @@ class Phrasings:
 
     slot: str
     category: str
-    agent: tuple[str, ...]
+    agent: tuple[str, ...]  # the script's wording, as agents vary it
     customer: tuple[str, ...] = ()
+    paraphrase: tuple[str, ...] = ()  # the same in the agent's own words
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,7 @@ def load_team(path: Path) -> Team:
             category=k.choice("category", CATEGORIES),
             agent=k.texts("agent"),
             customer=k.texts("customer", required=False),
+            paraphrase=k.texts("paraphrase", required=False),
         )
     extras_f = f.child("extras")
     extras = {name: extras_f.texts(name) for name in EXTRAS}

@@ -36,13 +36,15 @@ from qm.domain.demo.center import DemoAgent, DemoQueue, Reason, Team
 from qm.domain.demo.profiles import Profile, profile_for
 from qm.domain.manifest import COLUMNS
 
-DEMO_TODAY = date(2026, 11, 20)
+DEMO_TODAY = date(2026, 11, 10)
 SEED = "qm-demo-1"
 MONTHS = 6
 OFFSETS = {"zh": timezone(timedelta(hours=8)), "en": UTC}
 # Speaking rates (words a second for English, characters for Chinese) and pauses.
-RATE = {"en": 2.6, "zh": 4.3}
-MAX_PAUSE = 7.0  # seconds: below the courtesy check's 10 s "long silence"
+RATE = {"en": 2.3, "zh": 3.6}
+# Seconds between turns, before a jitter of up to 40%: never the courtesy check's 10 s
+# "long silence".
+PAUSES = (0.6, 4.5)
 CUSTOMERS_PER_TEAM = 4000
 NEW_HIRE_START_DAY = 21  # the new hire joins on this day of the last full month
 CARD_QUEUE_SHARE = 0.12  # calls in which the caller reads a card number, where it fits
@@ -152,6 +154,11 @@ def china_id(rng: random.Random) -> str:
     return body + check
 
 
+def _ordinal(day: int) -> str:
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"the {day}{suffix}"
+
+
 def _phone(rng: random.Random, language: str) -> str:
     if language == "zh":
         return f"1{rng.choice([38, 39, 59, 86, 88])}{rng.randrange(10**8):08d}"
@@ -180,7 +187,7 @@ class _Call:
             "amount": f"{rng.randint(8, 460)}.{rng.randrange(100):02d}",
             "date": f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日"
             if lang == "zh"
-            else f"the {rng.randint(1, 28)}th",
+            else _ordinal(rng.randint(1, 28)),
             "plan": rng.choice(team.plans),
         }
         self.turns: list[Turn] = []
@@ -198,7 +205,8 @@ class _Call:
             words = self.team.key_points[kp.id]
             if words.slot != slot or self.rng.random() < profile.skip_rate(words.category):
                 continue
-            self.say("agent", words.agent)
+            own = words.paraphrase and self.rng.random() < profile.paraphrase
+            self.say("agent", words.paraphrase if own else words.agent)
             if words.customer and self.rng.random() < 0.85:
                 self.say("customer", words.customer)
 
@@ -314,7 +322,7 @@ def _timeline(contact: Contact, team: Team, rng: random.Random, target: float) -
     speed = RATE[team.language] * rng.uniform(0.85, 1.15)
     spoken = [max(_units(t, team.language), 1.0) / speed for t in texts]
     gaps = len(texts)
-    pause = min(MAX_PAUSE, max(0.3, (target - sum(spoken)) / gaps))
+    pause = min(PAUSES[1], max(PAUSES[0], (target - sum(spoken)) / gaps))
     now = rng.uniform(0.5, 2.0)
     segments: list[dict[str, Any]] = []
     for turn, text, length in zip(contact.turns, texts, spoken, strict=True):
@@ -326,7 +334,7 @@ def _timeline(contact: Contact, team: Team, rng: random.Random, target: float) -
         segments.append(
             {"speaker": turn.speaker, "start": round(start, 2), "end": round(end, 2), "text": text}
         )
-        now = max(now, end) + pause * rng.uniform(0.5, 1.5)
+        now = max(now, end) + pause * rng.uniform(0.6, 1.4)
     contact.segments = segments
     contact.talk = round(max(s["end"] for s in segments) + rng.uniform(1.0, 3.0), 1)
 

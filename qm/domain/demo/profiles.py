@@ -26,6 +26,8 @@ class Profile:
     # Probability of leaving out a key point, by category (see center.CATEGORIES).
     skip: Mapping[str, float] = field(default_factory=dict)
     skip_default: float = 0.06
+    # Probability of saying a key point in one's own words rather than the script's.
+    paraphrase: float = 0.15
     talk: float = 1.0  # multiplier of the queue's typical talk time
     body_keep: float = 0.9  # share of the reason's body exchanges the agent goes through
     repeat: float = 0.14  # the caller has to ring again within the FCR window
@@ -53,6 +55,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         "fast": Profile(
             "fast",
             skip=_frozen({"identity": 0.7, "compliance": 0.5, "closing": 0.45, "courtesy": 0.7}),
+            paraphrase=0.3,
             talk=0.5,
             body_keep=0.5,
             repeat=0.45,
@@ -66,6 +69,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         "thorough": Profile(
             "thorough",
             skip_default=0.015,
+            paraphrase=0.05,
             talk=1.5,
             body_keep=1.0,
             repeat=0.04,
@@ -79,11 +83,13 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         "improver": Profile(
             "improver",
             skip=_frozen({"identity": 0.55, "compliance": 0.55}),
+            paraphrase=0.25,
             repeat=0.22,
         ),
         "courteous": Profile(
             "courteous",
             skip=_frozen({"identity": 0.6, "compliance": 0.6, "opening": 0.25}),
+            paraphrase=0.35,
             polite=2.5,
             empathy=1.0,
             repeat=0.15,
@@ -93,14 +99,15 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             skip=_frozen({"courtesy": 0.9}),
             polite=0.0,
             empathy=0.1,
-            rude=0.4,
-            interrupt=0.45,
+            rude=0.6,
+            interrupt=0.6,
             repeat=0.25,
             transfer=0.1,
         ),
         "new_hire": Profile(
             "new_hire",
             skip_default=0.15,
+            paraphrase=0.35,
             talk=1.2,
             repeat=0.2,
             transfer=0.15,
@@ -120,5 +127,7 @@ def profile_for(name: str, month: int) -> Profile:
     if name != "improver" or month <= TRAINING_MONTH:
         return base
     if month == TRAINING_MONTH + 1:
-        return replace(base, skip=_frozen({"identity": 0.25, "compliance": 0.25}), repeat=0.17)
-    return replace(base, skip=_frozen({}), skip_default=0.04, repeat=0.12)
+        return replace(
+            base, skip=_frozen({"identity": 0.25, "compliance": 0.25}), paraphrase=0.2, repeat=0.17
+        )
+    return replace(base, skip=_frozen({}), skip_default=0.04, paraphrase=0.12, repeat=0.12)

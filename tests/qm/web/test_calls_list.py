@@ -43,10 +43,11 @@ def call_ids(html: str) -> list[str]:
     return [str(tr["data-call-id"]) for tr in soup(html).select("#calls tbody tr")]
 
 
-def test_list_shows_every_column_newest_first(reviewer: Client, seed: Any) -> None:
+def test_list_shows_every_column_newest_with_results_first(reviewer: Client, seed: Any) -> None:
     seed(build_calls)
     page = soup(reviewer.get("/calls").text)
-    assert call_ids(str(page)) == ["c-4", "c-3", "c-2", "c-1", "X-5"]
+    # Calls with results first (c-2, c-1), then the rest, each newest first.
+    assert call_ids(str(page)) == ["c-2", "c-1", "c-4", "c-3", "X-5"]
     headers = [th.text for th in page.select("#calls thead th")]
     assert headers == [
         "Started", "Call", "Agent", "Customer", "Queue", "Reason", "Handle time",
@@ -84,7 +85,7 @@ def test_list_shows_every_column_newest_first(reviewer: Client, seed: Any) -> No
         ("from=2024-03-02&to=2024-03-02", ["c-2"]),
         ("from=2024-03-03", ["c-4", "c-3"]),
         ("agent=a-2&status=pending&q=c-", ["c-4"]),
-        ("agent=&queue=&q=", ["c-4", "c-3", "c-2", "c-1", "X-5"]),
+        ("agent=&queue=&q=", ["c-2", "c-1", "c-4", "c-3", "X-5"]),
     ],
 )
 def test_filters(reviewer: Client, seed: Any, query: str, expected: list[str]) -> None:
