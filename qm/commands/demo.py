@@ -25,7 +25,7 @@ def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> Non
     the database it finds and only runs what is still pending.
     """
     from qm.domain.demo import build
-    from qm.domain.pipeline import process_pending
+    from qm.domain.pipeline_jobs import process_parallel
 
     settings = obj.settings  # type: ignore[attr-defined]
     engine = make_engine(settings.database_url)
@@ -35,14 +35,15 @@ def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> Non
         teams = build.load_teams()
         if build.is_built(engine):
             click.echo(f"Reusing the demo database at {settings.database_url}.")
-            report = process_pending(engine, settings, asr_fallback=True)
+            report = process_parallel(settings, jobs=0, asr_fallback=True)
             print_report(report)
         else:
             folder = settings.demo_folder()
             click.echo(f"Building the demo database (generated files in {folder}) ...")
             teams, generated = build.import_demo(engine, folder)
             click.echo(f"Imported {len(generated.contacts)} generated contacts; processing ...")
-            report = process_pending(engine, settings, asr_fallback=True)
+            # One worker process per core: the demo is the first thing a new user waits for.
+            report = process_parallel(settings, jobs=0, asr_fallback=True)
             print_report(report)
             build.finish_demo(engine, settings, teams, generated)
             click.echo(f"Built in {time.monotonic() - started:.0f} s.")

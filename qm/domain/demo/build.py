@@ -10,7 +10,6 @@ resolved), a calibration session, and the demo logins. It runs last, in one tran
 with the logins, so a build that stopped half-way is simply built again.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from qm.db import session_scope
 from qm.domain import scripts
 from qm.domain.demo import reviews
 from qm.domain.demo.center import Team, load_team
-from qm.domain.demo.generate import DEMO_TODAY, Generated, generate, write_files
+from qm.domain.demo.generate import DEMO_TODAY, MONTHS, Generated, generate, write_files
 from qm.domain.demo.harper_valley import (
     AUDIO_CALLS,
     HARPER_VALLEY,
@@ -30,6 +29,7 @@ from qm.domain.demo.harper_valley import (
     SCRIPT,
     write_enrichment,
 )
+from qm.domain.demo.profiles import TRAINING_MONTH
 from qm.domain.harper_valley import ingest_harper_valley
 from qm.domain.ingest import ingest_manifest
 from qm.domain.mystery import ingest_mystery
@@ -43,7 +43,6 @@ from qm.settings import Settings
 from scoring.scorecard import ScorecardConfig
 from scoring.training import load_catalog
 
-log = logging.getLogger(__name__)
 CENTER = HARPER_VALLEY.parent / "center"
 ACTOR = "demo"
 HV_TEAM = ("harper-valley", "Harper Valley National Bank (real calls)")
@@ -144,7 +143,12 @@ def _configure(session: Session, teams: list[Team]) -> None:
 
 
 def import_demo(
-    engine: Engine, demo_dir: Path, *, today: date = DEMO_TODAY, center: Path = CENTER
+    engine: Engine,
+    demo_dir: Path,
+    *,
+    today: date = DEMO_TODAY,
+    center: Path = CENTER,
+    months: int = MONTHS,
 ) -> tuple[list[Team], Generated]:
     """Load the real calls and the generated call center (everything but the people's work).
 
@@ -153,6 +157,7 @@ def import_demo(
         demo_dir: where the generated manifest, transcripts and CSVs are written.
         today: the demo's fixed "today"; six full months before its month are generated.
         center: the folder of team files.
+        months: how many full months to generate (tests make fewer).
 
     Returns:
         The teams and what was generated for them.
@@ -162,7 +167,7 @@ def import_demo(
     _harper_valley(engine, demo_dir)
     with session_scope(engine) as session:
         _configure(session, teams)
-    generated = generate(teams, today=today)
+    generated = generate(teams, today=today, months=months)
     manifest, mystery = write_files(generated, demo_dir)
     ingest_manifest(engine, manifest, actor=ACTOR)
     with session_scope(engine) as session:
@@ -178,7 +183,8 @@ def import_demo(
 
 
 def _training(engine: Engine, settings: Settings, periods: list[str]) -> None:
-    """Store each month's training plan, then move them through their states.
+    """Store the monthly training plans from the improver's training month on, then move
+    them through their states.
 
     Plans of all but the last two months were worked through (completed); the
     second-to-last month's are acknowledged, or still open and past due (overdue); the
@@ -186,7 +192,7 @@ def _training(engine: Engine, settings: Settings, periods: list[str]) -> None:
     """
     catalog = load_catalog()
     config = ScorecardConfig(min_contacts=settings.min_contacts)
-    for period in periods:
+    for period in periods[TRAINING_MONTH - 1 :]:
         build_training_plan(
             engine, period, tz=settings.tz, catalog=catalog, config=config, actor=ACTOR,
             with_followups=False,
