@@ -1,13 +1,11 @@
 """The `qm` command through its real entry point (a subprocess of the installed script)."""
 
-import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 
 from qm.db import make_engine
@@ -118,56 +116,6 @@ def test_bad_manifest_exits_non_zero_naming_file_row_field(db_url: str, tmp_path
     assert result.returncode == 1
     assert f"{manifest}, row 3, field talk_seconds" in result.stderr
     assert "nothing from this file was stored" in result.stderr
-
-
-@pytest.mark.slow
-def test_demo_builds_once_and_reuses(db_url: str, tmp_path: Path) -> None:
-    first = run_qm("demo", "--no-serve", db_url=db_url, cwd=tmp_path).stdout
-    assert "Building the demo database" in first
-    assert "http://127.0.0.1:8000/" in first
-    assert "reviewer  / reviewer-demo" in first
-    second = run_qm("demo", "--no-serve", db_url=db_url, cwd=tmp_path).stdout
-    assert "Reusing the demo database" in second and "Processed 0 call(s)" in second
-    assert (tmp_path / "demo-data" / "enrichment.csv").is_file()
-    # The demo's transcripts go through `qm check` and its calls through `qm scorecard`.
-    exported = run_qm("transcript", "export", "--out", "tx", db_url=db_url, cwd=tmp_path).stdout
-    assert "Wrote 61 transcript(s)" in exported
-    checked_lines = run_qm(
-        "check",
-        "--script",
-        str(SCRIPT),
-        "--json",
-        *sorted(str(p) for p in (tmp_path / "tx").iterdir()),
-        db_url=db_url,
-        cwd=tmp_path,
-    ).stdout.splitlines()
-    results = [json.loads(line) for line in checked_lines]
-    assert len(results) == 61
-    greeted = [
-        r for r in results if any(k["id"] == "introduce" and k["hit"] for k in r["key_points"])
-    ]
-    assert len(greeted) > 40  # real bank calls: most agents introduce the bank
-    cards = run_qm("scorecard", "--period", "2020-05", "--json", db_url=db_url, cwd=tmp_path)
-    card = [json.loads(line) for line in cards.stdout.splitlines()]
-    assert card and all(c["period"] == "2020-05" and c["status"] == "not enough data" for c in card)
-    engine = make_engine(db_url)
-    try:
-        with Session(engine) as session:
-            calls = session.exec(select(Call)).all()
-            real = [
-                c
-                for c in calls
-                if c.source == "manifest:enrichment.csv" and not c.id.endswith("-f1")
-            ]
-            followups = [c for c in calls if c.id.endswith("-f1")]
-            assert len(real) == 60 and followups
-            assert all(c.hold_seconds is not None and c.wrap_seconds is not None for c in calls)
-            checked = {r.call_id for r in session.exec(select(KeyPointResult)).all()}
-            assert {c.id for c in real} <= checked
-            audio = session.get(Call, "demo-stereo-1")
-            assert audio is not None and audio.audio_path is not None
-    finally:
-        engine.dispose()
 
 
 def test_settings_file_is_read(tmp_path: Path) -> None:
