@@ -41,4 +41,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
-	rm -rf $(VENV) qm.db qm.db-wal qm.db-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) qm.db qm.db-wal qm.db-shm qm.db.demo .pytest_cache .mypy_cache .ruff_cache

@@ -81,6 +81,7 @@ def demo_logins(teams: list[Team]) -> list[DemoLogin]:
     logins = [DemoLogin("admin", "admin-demo", Role.ADMIN, "en", name="Demo admin"), QA_LEAD]
     for team in teams:
         m, r, a = team.manager, team.reviewer, team.agent_login
+        agent_name = next(x.name for x in team.agents if x.id == team.login_agent)
         logins += [
             DemoLogin(
                 m.username,
@@ -101,7 +102,7 @@ def demo_logins(teams: list[Team]) -> list[DemoLogin]:
                 a.language,
                 agent_id=team.login_agent,
                 email=a.email,
-                name=a.name,
+                name=agent_name,
             ),
         ]
     return logins

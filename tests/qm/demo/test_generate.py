@@ -163,3 +163,18 @@ def test_the_shipped_team_files_load() -> None:
         assert {a.profile for a in team.agents} == {
             "steady", "fast", "thorough", "improver", "courteous", "rude", "new_hire",
         }  # fmt: skip
+
+
+def test_the_demo_docs_state_the_generated_counts(generated) -> None:  # type: ignore[no-untyped-def]
+    """docs/demo.md says how many contacts, files and shops there are: keep it true."""
+    doc = (CENTER.parents[2] / "docs" / "demo.md").read_text(encoding="utf-8")
+    per_team = Counter(c.team for c in generated.contacts)
+    assert f"{per_team['en-bank']:,} contacts, English" in doc
+    assert f"{per_team['zh-hotline']:,} contacts, Chinese" in doc
+    assert f"{len(generated.contacts):,} transcript files" in doc
+    assert f"({sum(len(s) for s in generated.shops.values())} in all)" in doc
+    texts = [s["text"] for c in generated.contacts for s in c.segments]
+    cards = sum(1 for t in texts if re.search(r"\d{4}( \d{4}){3}", t))
+    ids = sum(1 for t in texts if re.search(r"\d{17}[\dX]", t))
+    assert f"card numbers ({cards:,} segments)" in doc
+    assert f"numbers ({ids:,} segments)" in doc
