@@ -596,12 +596,11 @@ def process_call(
             name = conn.execute(_CUSTOMER, {"customer_id": call.customer_id}).scalar()
             # A customer first named by an import has its id as its name: no name to greet.
             work.customer_name = name if name != call.customer_id else None
-        # What the stages read, in this one transaction: they need no other reads.
+        # What the scoring stages read, in this one transaction (the script is parsed by
+        # the stage itself, where a failure is recorded on this call alone).
         inputs = _inputs(session, work, ctx)
         if inputs.transcript is not None:
             work.transcript(session, inputs.transcript)
-        if inputs.script_id is not None:
-            ctx.scripts.version(session, inputs.script_id)
     for stage in STAGES:
         if statuses.get(stage) in FINISHED:
             continue
