@@ -97,41 +97,18 @@ def tokenize(text: str) -> list[Token]:
     """Split text into tokens; offsets refer to `text` itself.
 
     Full-width digits and letters are read as ASCII, which NFKC does one-for-one per
-    character, so offsets stay valid.
+    character (a character whose NFKC form is longer stays as it is), so the folded text
+    has the same length and offsets stay valid.
     """
-    if text.isascii():
-        # The same runs as below, found by one regular expression (the common case).
-        return [Token(m.group(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(text)]
-    tokens: list[Token] = []
-    for i, ch in enumerate(text):
-        folded = _fold(ch)
-        if tokens and _same_run(tokens[-1].text[-1], folded):
-            last = tokens[-1]
-            tokens[-1] = Token(last.text + folded, last.start, i + 1)
-        else:
-            tokens.append(Token(folded, i, i + 1))
-    return tokens
+    folded = text if text.isascii() else "".join(map(_fold, text))
+    # Runs of digits, of letters (with apostrophes), of spaces; anything else alone.
+    return [Token(m.group(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(folded)]
 
 
 @lru_cache(maxsize=8192)
 def _fold(ch: str) -> str:
     folded = unicodedata.normalize("NFKC", ch)
     return folded if len(folded) == 1 else ch
-
-
-def _kind(ch: str) -> str:
-    if ch.isascii() and ch.isdigit():
-        return "digit"
-    if ch.isascii() and (ch.isalpha() or ch == "'"):
-        return "alpha"
-    if ch.isspace():
-        return "space"
-    return "single"
-
-
-def _same_run(prev: str, ch: str) -> bool:
-    kind = _kind(ch)
-    return kind != "single" and kind == _kind(prev)
 
 
 def spoken_digits(tokens: list[Token]) -> list[str | None]:
@@ -143,12 +120,13 @@ def spoken_digits(tokens: list[Token]) -> list[str | None]:
     values: list[str | None] = [_single_value(t) for t in tokens]
     for i, token in enumerate(tokens):
         word = token.lower
-        nxt = _next_word(tokens, i)
         if word in EN_TENS:
+            nxt = _next_word(tokens, i)
             unit = values[nxt] if nxt is not None and tokens[nxt].lower in EN_DIGITS else None
             values[i] = EN_TENS[word] if unit not in (None, "0") else EN_TENS[word] + "0"
-        elif word in EN_REPEATS and nxt is not None:
-            following = values[nxt]
+        elif word in EN_REPEATS:
+            nxt = _next_word(tokens, i)
+            following = values[nxt] if nxt is not None else None
             if following is not None and len(following) == 1:
                 values[i] = following * (EN_REPEATS[word] - 1)
     return values

@@ -41,10 +41,17 @@ def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> Non
             folder = settings.demo_folder()
             click.echo(f"Building the demo database (generated files in {folder}) ...")
             teams, generated = build.import_demo(engine, folder)
-            click.echo(f"Imported {len(generated.contacts)} generated contacts; processing ...")
+            click.echo(
+                f"Imported {len(generated.contacts)} generated contacts in "
+                f"{time.monotonic() - started:.0f} s; processing ..."
+            )
+            step = time.monotonic()
             # One worker process per core: the demo is the first thing a new user waits for.
             report = process_parallel(settings, jobs=0, asr_fallback=True)
             print_report(report)
+            click.echo(
+                f"Processed in {time.monotonic() - step:.0f} s; adding reviews and training ..."
+            )
             build.finish_demo(engine, settings, teams, generated)
             click.echo(f"Built in {time.monotonic() - started:.0f} s.")
         logins = build.demo_logins(teams)

@@ -38,7 +38,7 @@ class Profile:
     empathy: float = 0.6  # says an empathy line on a complaint
     rude: float = 0.0  # says a forbidden phrase
     interrupt: float = 0.03  # talks over the caller at one turn
-    volume: tuple[int, int] = (30, 52)  # contacts per month
+    volume: tuple[int, int] = (30, 38)  # contacts per month
 
     def skip_rate(self, category: str) -> float:
         """Probability of leaving out a key point of `category`."""
@@ -64,7 +64,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             wrap=(5.0, 20.0),
             polite=0.1,
             empathy=0.2,
-            volume=(48, 60),
+            volume=(42, 54),
         ),
         "thorough": Profile(
             "thorough",
@@ -78,7 +78,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             wrap=(45.0, 120.0),
             polite=1.2,
             empathy=0.95,
-            volume=(30, 38),
+            volume=(30, 34),
         ),
         "improver": Profile(
             "improver",
