@@ -1,7 +1,7 @@
 """Building the demo database through the product's own paths.
 
 `import_demo` loads what an IT person would load on day one: the real Harper Valley
-calls, then the synthetic call center's scripts, queues, teams and forms, its generated
+calls, then the synthetic call center's teams, scripts, queues and forms, its generated
 manifest + transcript files (through `ingest_manifest`, which redacts card numbers) and
 its mystery-shopper CSVs (through `ingest_mystery`). The pipeline then runs as
 `qm process` would. `finish_demo` adds what people do over six months: training plans
@@ -127,7 +127,8 @@ def _harper_valley(engine: Engine, demo_dir: Path) -> None:
 
 
 def _configure(session: Session, teams: list[Team]) -> None:
-    """Scripts, queues and teams, as an admin would set them up before the first import."""
+    """Teams, scripts, queues and evaluation forms, as an admin would set them up before
+    the first import."""
     save_team(session, HV_TEAM[0], name=HV_TEAM[1], actor=ACTOR)
     for team in teams:
         save_team(session, team.id, name=team.name, actor=ACTOR)
@@ -141,6 +142,7 @@ def _configure(session: Session, teams: list[Team]) -> None:
                 aht_min_seconds=queue.aht_band[0],
                 aht_max_seconds=queue.aht_band[1],
             )
+    reviews.load_forms(session, teams)
 
 
 def import_demo(
@@ -241,7 +243,6 @@ def finish_demo(
                 team_ids=login.teams,
                 actor=ACTOR,
             )
-        reviews.load_forms(session, teams)
         recent = _periods(settings, generated.periods[-2:])
         for team in teams:
             people = reviews.People(
