@@ -97,6 +97,7 @@ if __name__ == "__main__":
 def write_calls(folder: Path, count: int) -> None:
     """`count` calls with Harper Valley transcripts and a manifest naming them."""
     from qm.domain.harper_valley import read_conversation, sids
+    from qm.domain.manifest import COLUMNS
     from transcripts.format import transcript_to_dict
 
     source = REPO / "qm" / "demo" / "harper_valley"
@@ -104,23 +105,7 @@ def write_calls(folder: Path, count: int) -> None:
     (folder / "t").mkdir(parents=True)
     with (folder / "calls.csv").open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
-        out.writerow(
-            [
-                "call_id",
-                "agent_id",
-                "customer_id",
-                "queue",
-                "reason",
-                "started_at",
-                "talk_seconds",
-                "hold_seconds",
-                "wrap_seconds",
-                "transfers",
-                "resolved",
-                "audio",
-                "transcript",
-            ]
-        )
+        out.writerow(COLUMNS)
         for n in range(count):
             record = records[n % len(records)]
             doc = transcript_to_dict(record.transcript)

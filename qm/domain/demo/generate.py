@@ -165,14 +165,26 @@ def _phone(rng: random.Random, language: str) -> str:
     return f"07700 9{rng.randrange(10**5):05d}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Scene:
+    """Who rings whom about what: what every step of making one contact needs."""
+
+    team: Team
+    queue: DemoQueue
+    reason: Reason
+    agent: DemoAgent
+    profile: Profile
+    rng: random.Random
+    customer: int  # index into the team's caller pool
+
+
 class _Call:
     """Assembles one call's turns from the team's phrasings."""
 
-    def __init__(
-        self, team: Team, queue: DemoQueue, agent: DemoAgent, rng: random.Random, customer: int
-    ) -> None:
-        self.team, self.queue, self.agent, self.rng = team, queue, agent, rng
-        person = team.customers[customer % len(team.customers)]
+    def __init__(self, scene: _Scene) -> None:
+        team, agent, rng = scene.team, scene.agent, scene.rng
+        self.team, self.queue, self.profile, self.rng = team, scene.queue, scene.profile, rng
+        person = team.customers[scene.customer % len(team.customers)]
         digits = "".join(ch for ch in agent.id if ch.isdigit()) or "0"
         lang = team.language
         self.values = {
@@ -199,8 +211,9 @@ class _Call:
         if lines:
             self.turns.append(Turn(speaker, self.fill(self.rng.choice(lines)), overlaps))
 
-    def key_points(self, slot: str, profile: Profile) -> None:
+    def key_points(self, slot: str) -> None:
         """Say the script's key points of `slot` that the agent does not skip."""
+        profile = self.profile
         for kp in self.queue.script.key_points:
             words = self.team.key_points[kp.id]
             if words.slot != slot or self.rng.random() < profile.skip_rate(words.category):
@@ -212,32 +225,22 @@ class _Call:
 
 
 def _compose(
-    team: Team,
-    queue: DemoQueue,
-    reason: Reason,
-    agent: DemoAgent,
-    profile: Profile,
-    rng: random.Random,
-    customer: int,
-    *,
-    callback: bool,
-    unresolved: bool,
-    transfer: bool,
-    hold: bool,
+    scene: _Scene, *, callback: bool, unresolved: bool, transfer: bool, hold: bool
 ) -> list[Turn]:
-    call = _Call(team, queue, agent, rng, customer)
-    extras = team.extras
-    call.key_points("open", profile)
+    call = _Call(scene)
+    reason, profile, rng = scene.reason, scene.profile, scene.rng
+    extras = scene.team.extras
+    call.key_points("open")
     if callback:
         call.say("customer", extras["callback"])
     call.say("customer", reason.customer)
     if reason.kind == "complaint":
         if rng.random() < profile.empathy:
             call.say("agent", extras["empathy"])
-        call.key_points("complaint", profile)
+        call.key_points("complaint")
     # The identity check; where cards are the subject, some callers read the number out.
-    call.key_points("verify", profile)
-    reads_card = rng.random() < (CARD_QUEUE_SHARE if _card_queue(queue) else 0.02)
+    call.key_points("verify")
+    reads_card = rng.random() < (CARD_QUEUE_SHARE if _card_queue(scene.queue) else 0.02)
     if reads_card:
         call.say("customer", extras["card"])
     body = [e for e in reason.body if rng.random() < profile.body_keep] or list(reason.body[:1])
@@ -253,15 +256,15 @@ def _compose(
         if hold and i == 0:
             call.say("agent", extras["hold"])
             call.say("agent", extras["after_hold"])
-    call.key_points("body", profile)
+    call.key_points("body")
     for _ in range(_poisson(rng, profile.polite)):
         call.say("agent", extras["polite"])
     if transfer:
         call.say("agent", extras["transfer"])
     else:
         call.say("agent", extras["unresolved"] if unresolved else reason.resolve)
-        call.key_points("resolve", profile)
-        call.key_points("close", profile)
+        call.key_points("resolve")
+        call.key_points("close")
     return call.turns
 
 
@@ -382,10 +385,8 @@ def _contacts(team: Team, periods: list[str], today: date, seed: str) -> list[Co
                 queue = _weighted(rng, team.queues, [q.share for q in team.queues])
                 reason = _weighted(rng, queue.reasons, [r.weight for r in queue.reasons])
                 customer = rng.randrange(CUSTOMERS_PER_TEAM)
-                contact = _one(
-                    team, queue, reason, agent, profile, rng, customer,
-                    rng.choice(days), callback=False,
-                )  # fmt: skip
+                scene = _Scene(team, queue, reason, agent, profile, rng, customer)
+                contact = _one(scene, rng.choice(days), callback=False)
                 contacts.append(contact)
                 if rng.random() < profile.repeat and contact.transfers == 0:
                     pending_repeats.append((contact, queue, reason, customer))
@@ -399,41 +400,26 @@ def _contacts(team: Team, periods: list[str], today: date, seed: str) -> list[Co
         month = periods.index(period) + 1 if period in periods else len(periods)
         others = [a for a in team.agents if a.id != original.agent_id and a.profile != "new_hire"]
         agent = rng.choice(others)
-        contact = _one(
-            team, queue, reason, agent, profile_for(agent.profile, month), rng, customer,
-            later.date(), callback=True, started=later,
-        )  # fmt: skip
+        profile = profile_for(agent.profile, month)
+        scene = _Scene(team, queue, reason, agent, profile, rng, customer)
+        contact = _one(scene, later.date(), callback=True, started=later)
         contacts.append(contact)
     return contacts
 
 
-def _one(
-    team: Team,
-    queue: DemoQueue,
-    reason: Reason,
-    agent: DemoAgent,
-    profile: Profile,
-    rng: random.Random,
-    customer: int,
-    day: date,
-    *,
-    callback: bool,
-    started: datetime | None = None,
-) -> Contact:
+def _one(scene: _Scene, day: date, *, callback: bool, started: datetime | None = None) -> Contact:
+    team, queue, profile, rng = scene.team, scene.queue, scene.profile, scene.rng
     transfer = rng.random() < profile.transfer
     # Agents who close too fast say it is solved; others say when it is not.
     unresolved = not transfer and profile.name != "fast" and rng.random() < 0.08
     hold = rng.random() < profile.hold
-    turns = _compose(
-        team, queue, reason, agent, profile, rng, customer,
-        callback=callback, unresolved=unresolved, transfer=transfer, hold=hold,
-    )  # fmt: skip
+    turns = _compose(scene, callback=callback, unresolved=unresolved, transfer=transfer, hold=hold)
     contact = Contact(
         team=team.id,
-        agent_id=agent.id,
-        customer_id=f"{team.id}-c{customer:05d}",
+        agent_id=scene.agent.id,
+        customer_id=f"{team.id}-c{scene.customer:05d}",
         queue=queue.id,
-        reason=reason.id,
+        reason=scene.reason.id,
         started_at=started or _start(rng, day, team.language),
         hold=round(rng.uniform(20, 150), 1) if hold else 0.0,
         wrap=round(rng.uniform(*profile.wrap), 1),
