@@ -101,6 +101,7 @@ class DemoQueue:
     share: float
     aht_band: tuple[float, float]
     reasons: tuple[Reason, ...]
+    card_share: float = 0.02  # calls in which the caller reads out a card number
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,13 @@ def _person(f: _Fields) -> Person:
     )
 
 
+def _share(f: _Fields, key: str, default: float) -> float:
+    value = f.data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise f.fail(key, "expected a share from 0 to 1")
+    return float(value)
+
+
 def _queue(f: _Fields, scripts_dir: Path, key_points: Mapping[str, Phrasings]) -> DemoQueue:
     script_path = scripts_dir / f.text("script")
     try:
@@ -230,6 +238,7 @@ def _queue(f: _Fields, scripts_dir: Path, key_points: Mapping[str, Phrasings]) -
         share=f.number("share"),
         aht_band=(float(band[0]), float(band[1])),
         reasons=reasons,
+        card_share=_share(f, "card_share", 0.02),
     )
 
 

@@ -47,7 +47,6 @@ RATE = {"en": 2.3, "zh": 3.6}
 PAUSES = (0.6, 4.5)
 CUSTOMERS_PER_TEAM = 4000
 NEW_HIRE_START_DAY = 21  # the new hire joins on this day of the last full month
-CARD_QUEUE_SHARE = 0.12  # calls in which the caller reads a card number, where it fits
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _PUNCT_EN = re.compile(r"[^\w\s'-]")
 
@@ -240,7 +239,7 @@ def _compose(
         call.key_points("complaint")
     # The identity check; where cards are the subject, some callers read the number out.
     call.key_points("verify")
-    reads_card = rng.random() < (CARD_QUEUE_SHARE if _card_queue(scene.queue) else 0.02)
+    reads_card = rng.random() < scene.queue.card_share
     if reads_card:
         call.say("customer", extras["card"])
     body = [e for e in reason.body if rng.random() < profile.body_keep] or list(reason.body[:1])
@@ -268,10 +267,6 @@ def _compose(
     return call.turns
 
 
-def _card_queue(queue: DemoQueue) -> bool:
-    return any(k in queue.id for k in ("card", "fraud", "billing"))
-
-
 def _rude_rate(profile: Profile, reason: Reason) -> float:
     return min(1.0, profile.rude * (1.5 if reason.kind == "complaint" else 1.0))
 
@@ -287,7 +282,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def _noisy(text: str, team: Team, rng: random.Random, level: float) -> str:
-    """The text as a recogniser might write it: misheard words, dropped bits, fillers."""
+    """The text as a recogniser might write it: misheard words, dropped words or characters;
+    English in lower case without punctuation, as the engines write it."""
     for word, wrong in team.asr_noise.items():
         if word in text and rng.random() < level * 2:
             if team.language == "zh":
