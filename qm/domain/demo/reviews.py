@@ -150,6 +150,7 @@ def evaluate_team(
     made: list[Evaluation] = []
     profiles = {a.id: a.profile for a in team.agents}
     last = periods[-1][0]
+    draft_of, submitted_of = _in_progress(team)
     for period, start, end in periods:
         for agent in team.agents:
             calls = _checked_calls(session, agent.id, start, end)
@@ -159,7 +160,6 @@ def evaluate_team(
                 targeted = _targeted(session, [c for c in calls if c not in dict(picks)])
                 if targeted is not None:
                     picks.append((targeted[0], f"targeted:{targeted[1]}"))
-            draft_of, submitted_of = _in_progress(team)
             for n, (call_id, sample) in enumerate(picks):
                 evaluation = evaluations.start_evaluation(
                     session, call_id, actor=people.reviewer, sample=sample
