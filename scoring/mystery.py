@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from scoring.stats import Estimate, mean, proportion
+from scoring.stats import UNIT, Estimate, mean, proportion
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def shop_score(shop: Shop) -> float | None:
 
 def mystery_component(shops: Iterable[Shop]) -> Estimate:
     """The scorecard's mystery-shopper component: mean shop score, n = shops scored."""
-    return mean([s for s in (shop_score(shop) for shop in shops) if s is not None])
+    return mean([s for s in (shop_score(shop) for shop in shops) if s is not None], bounds=UNIT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from scoring.mystery import ItemGap, Shop, item_gaps, shop_score
 from scoring.operational import Contact, HandleTarget, Tally, month_of, monthly_tallies
-from scoring.stats import EMPTY, Estimate, mean, proportion
+from scoring.stats import EMPTY, UNIT, Estimate, mean, proportion
 
 Z95 = 1.959963984540054
 
@@ -205,9 +205,9 @@ def _components(
         "fcr": proportion(t.fcr_resolved, t.fcr_eligible),
         "transfer_rate": proportion(t.transferred, t.transfer_known),
         "aht_seconds": mean(t.handle_values),
-        "courtesy": mean(courtesy),
-        "script_compliance": mean(compliance),
-        "mystery_shopper": mean(shops),
+        "courtesy": mean(courtesy, bounds=UNIT),
+        "script_compliance": mean(compliance, bounds=UNIT),
+        "mystery_shopper": mean(shops, bounds=UNIT),
     }
     in_band = proportion(t.handle_banded - t.handle_short - t.handle_long, t.handle_banded)
     return metrics, in_band

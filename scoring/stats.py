@@ -49,8 +49,18 @@ def proportion(successes: int, n: int) -> Estimate:
     return Estimate(successes / n, n, (float(ci.low), float(ci.high)))
 
 
-def mean(values: Sequence[float]) -> Estimate:
-    """The mean of `values` with Student's t 95% interval (no interval below n = 2)."""
+# Scores that are shares (courtesy, compliance, shop scores) cannot leave [0, 1].
+UNIT = (0.0, 1.0)
+
+
+def mean(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> Estimate:
+    """The mean of `values` with Student's t 95% interval (no interval below n = 2).
+
+    Args:
+        values: the observations.
+        bounds: the range every value lies in (e.g. `UNIT`): the interval is cut to it,
+            since with few values the t interval reaches past what a score can be.
+    """
     n = len(values)
     if n == 0:
         return EMPTY
@@ -59,4 +69,7 @@ def mean(values: Sequence[float]) -> Estimate:
         return Estimate(average, 1, None)
     variance = math.fsum((v - average) ** 2 for v in values) / (n - 1)
     half = float(student_t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * math.sqrt(variance / n)
-    return Estimate(average, n, (average - half, average + half))
+    low, high = average - half, average + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(average, n, (low, high))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.stats import mean, proportion
+from scoring.stats import UNIT, mean, proportion
 
 
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -41,6 +41,15 @@ def test_mean_t_interval_by_hand() -> None:
     assert est.value == 4.0 and est.n == 3
     assert est.ci95 == pytest.approx((4 - 4.9683, 4 + 4.9683), abs=1e-3)
     assert mean([5.0]).ci95 is None
+
+
+def test_a_bounded_mean_keeps_its_interval_inside_the_bounds() -> None:
+    # Three shop scores 1, 1, 0.5: mean 0.833, t half-width 0.717 -> [0.116, 1.55] unbounded.
+    loose = mean([1.0, 1.0, 0.5])
+    assert loose.ci95 is not None and loose.ci95[1] > 1.5
+    est = mean([1.0, 1.0, 0.5], bounds=UNIT)
+    assert est.value == loose.value
+    assert est.ci95 == pytest.approx((loose.ci95[0], 1.0))
 
 
 @given(
