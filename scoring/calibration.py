@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa, fleiss_kappa
 
 # call id -> reviewer -> item id -> answer ("yes", "no", "na", "3", ...)
 Answers = Mapping[str, Mapping[str, Mapping[str, str]]]
@@ -61,6 +60,9 @@ def _kappa(rows: list[list[str]]) -> tuple[float | None, str]:
     if len(categories) < 2:
         # Everyone gave the same single answer: agreement is perfect, kappa undefined.
         return None, ""
+    # statsmodels takes over a second to import: only sessions that compute kappa pay it.
+    from statsmodels.stats.inter_rater import aggregate_raters, cohens_kappa, fleiss_kappa
+
     codes = np.array([[categories.index(a) for a in row] for row in rows])
     if codes.shape[1] == 2:
         table = np.zeros((len(categories), len(categories)))

@@ -40,7 +40,7 @@ def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> Non
         else:
             folder = settings.demo_folder()
             click.echo(f"Building the demo database (generated files in {folder}) ...")
-            teams, generated = build.import_demo(engine, folder)
+            teams, generated = build.import_demo(engine, folder, teams=teams)
             click.echo(
                 f"Imported {len(generated.contacts)} generated contacts in "
                 f"{time.monotonic() - started:.0f} s; processing ..."

@@ -152,6 +152,7 @@ def import_demo(
     today: date = DEMO_TODAY,
     center: Path = CENTER,
     months: int = MONTHS,
+    teams: list[Team] | None = None,
 ) -> tuple[list[Team], Generated]:
     """Load the real calls and the generated call center (everything but the people's work).
 
@@ -161,11 +162,12 @@ def import_demo(
         today: the demo's fixed "today"; six full months before its month are generated.
         center: the folder of team files.
         months: how many full months to generate (tests make fewer).
+        teams: the team files already read from `center` (read here when None).
 
     Returns:
         The teams and what was generated for them.
     """
-    teams = load_teams(center)
+    teams = teams if teams is not None else load_teams(center)
     demo_dir.mkdir(parents=True, exist_ok=True)
     _harper_valley(engine, demo_dir)
     with session_scope(engine) as session:
