@@ -2,8 +2,27 @@
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from scoring.transcript import CallTranscript
+    from transcripts.format import Transcript
+
+
+def call_transcript(transcript: "Transcript", *, call_id: str) -> "CallTranscript":
+    """The scoring library's view of a parsed transcript file: its utterances in time order
+    (word timings are not used), `call_id` where the file names none."""
+    from scoring.transcript import CallTranscript, Utterance
+
+    utterances = (Utterance(s.speaker, s.start, s.end, s.text) for s in transcript.segments)
+    return CallTranscript(
+        call_id=transcript.call_id or call_id,
+        language=transcript.language,
+        duration=transcript.duration,
+        utterances=tuple(sorted(utterances, key=lambda u: (u.start, u.end))),
+    )
 
 
 @click.command()
@@ -65,7 +84,8 @@ def check(
     from qm.domain.scoring_bridge import check_transcript
     from scoring.script import ScriptError, load_script
     from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
-    from scoring.transcript import CallTranscript, TranscriptError
+    from transcripts.errors import TranscriptFormatError
+    from transcripts.format import load_transcript
 
     try:
         script = load_script(script_path)
@@ -81,26 +101,17 @@ def check(
         except SemanticMatcherError as exc:
             raise click.ClickException(str(exc)) from exc
     for path in transcripts:
+        # The same parser as `qm ingest`, so a file passes both or neither.
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            transcript = CallTranscript.from_dict(data, source=str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.ClickException(f"{path}: cannot read: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise click.ClickException(
-                f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}"
-            ) from exc
-        except TranscriptError as exc:
+            parsed = load_transcript(path)
+        except TranscriptFormatError as exc:
             raise click.ClickException(str(exc)) from exc
+        transcript = call_transcript(parsed, call_id=path.stem)
         if transcript.language != script.language:
             click.echo(
                 f"warning: {path}: language {transcript.language}, "
                 f"but script {script.id} is {script.language}",
                 err=True,
-            )
-        if not transcript.call_id:
-            transcript = CallTranscript(
-                path.stem, transcript.language, transcript.duration, transcript.utterances
             )
         try:
             result = check_transcript(script, transcript, matcher=matcher)
