@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from scoring.period import Period
+
 DEFAULT_FCR_WINDOW = timedelta(days=7)
 
 
@@ -172,11 +174,6 @@ class Tally:
         return self.declared_resolved / self.declared_n if self.declared_n else None
 
 
-def month_of(instant: datetime, tz: ZoneInfo) -> str:
-    """The calendar month "YYYY-MM" in which `instant` falls in the site's time zone."""
-    return instant.astimezone(tz).strftime("%Y-%m")
-
-
 def monthly_tallies(
     contacts: Sequence[Contact],
     fcr: Sequence[bool | None],
@@ -207,7 +204,7 @@ def monthly_tallies(
         bucket = int(contact.started_at.timestamp() // 900)
         month = month_cache.get(bucket)
         if month is None:
-            month = month_cache[bucket] = month_of(contact.started_at, tz)
+            month = month_cache[bucket] = str(Period.of(contact.started_at, tz))
         tally = tallies.get((group, month))
         if tally is None:
             tally = tallies[(group, month)] = Tally()

@@ -28,7 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scoring.mystery import ItemGap, Shop, item_gaps, shop_score
-from scoring.operational import Contact, HandleTarget, Tally, month_of, monthly_tallies
+from scoring.operational import Contact, HandleTarget, Tally, monthly_tallies
+from scoring.period import Period
 from scoring.stats import EMPTY, UNIT, Estimate, mean, proportion
 
 Z95 = 1.959963984540054
@@ -141,12 +142,6 @@ class Scorecard:
         }
 
 
-def previous_period(period: str) -> str:
-    """The calendar month before "YYYY-MM"."""
-    year, month = (int(p) for p in period.split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
 def _se(est: Estimate) -> float | None:
     if est.ci95 is not None:
         return (est.ci95[1] - est.ci95[0]) / (2 * Z95)
@@ -236,9 +231,12 @@ def build_scorecards(
         config: weights, minimum n and handle-time bands.
         real_hits: (agent, key point) -> (calls hit, calls checked) in the period, to set
             each mystery-shopper item beside the same key point on real calls.
+
+    Raises:
+        ValueError: when `period` is not a month written as YYYY-MM.
     """
     config = config or ScorecardConfig()
-    before = previous_period(period)
+    before = str(Period.parse(period).previous())
     wanted = {period, before}
     tallies = {
         key: t
@@ -248,7 +246,7 @@ def build_scorecards(
     compliance: dict[tuple[str, str], list[float]] = defaultdict(list)
     courtesy: dict[tuple[str, str], list[float]] = defaultdict(list)
     for q in quality:
-        month = month_of(q.started_at, tz)
+        month = str(Period.of(q.started_at, tz))
         if month in wanted:
             if q.compliance is not None:
                 compliance[(q.agent_id, month)].append(q.compliance)
@@ -257,7 +255,7 @@ def build_scorecards(
     shop_scores: dict[tuple[str, str], list[float]] = defaultdict(list)
     this_month: list[Shop] = []
     for shop in shops:
-        month = f"{shop.day.year:04d}-{shop.day.month:02d}"
+        month = str(Period.of_day(shop.day))
         score = shop_score(shop)
         if month == period:
             this_month.append(shop)

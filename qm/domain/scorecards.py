@@ -14,13 +14,13 @@ from qm.errors import ValidationFailed
 from qm.models import Call, CallMetrics, MysteryShop, Queue
 from scoring.mystery import Shop
 from scoring.operational import Contact, FcrRules, HandleTarget, first_contact_resolution
+from scoring.period import Period
 from scoring.scorecard import (
     CallQuality,
     Scorecard,
     ScorecardConfig,
     build_scorecards,
     courtesy_score,
-    previous_period,
 )
 
 
@@ -35,19 +35,25 @@ class ScorecardRequest:
     same_reason: bool = False
 
 
+def parse_period(period: str) -> Period:
+    """The month a person gave as YYYY-MM (the `--period` option, a query parameter).
+
+    Raises:
+        ValidationFailed: when `period` is not a month written as YYYY-MM.
+    """
+    try:
+        return Period.parse(period)
+    except ValueError as error:
+        raise ValidationFailed("--period", None, "period", str(error)) from None
+
+
 def month_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The first instant of `period` and of the month after it, in the site's zone.
 
     Raises:
-        ValidationFailed: when `period` is not YYYY-MM.
+        ValidationFailed: when `period` is not a month written as YYYY-MM.
     """
-    try:
-        year, month = (int(p) for p in period.split("-"))
-        start = datetime(year, month, 1, tzinfo=tz)
-    except ValueError:
-        raise ValidationFailed("--period", None, "period", f"{period!r} is not YYYY-MM") from None
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
-    return start, end
+    return parse_period(period).bounds(tz)
 
 
 def _queue_settings(
@@ -69,8 +75,9 @@ def compute_scorecards(
     engine: Engine, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
 ) -> list[Scorecard]:
     """Scorecards for `request.period` (and the previous month, for the trend)."""
-    start, end = month_bounds(request.period, tz)
-    prev_start, _ = month_bounds(previous_period(request.period), tz)
+    period = parse_period(request.period)
+    start, end = period.bounds(tz)
+    prev_start, _ = period.previous().bounds(tz)
     with Session(engine) as session:
         rules, targets, longest = _queue_settings(session, request.fcr_window_days)
         rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)

@@ -14,6 +14,7 @@ from qm.domain.results import key_point_counts, mystery_counts
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
 from qm.errors import NotFound
 from qm.models import TrainingAssignment, TrainingStatus, utcnow
+from scoring.period import Period
 from scoring.scorecard import ScorecardConfig
 from scoring.stats import Estimate
 from scoring.training import (
@@ -26,11 +27,6 @@ from scoring.training import (
     follow_up,
     plan,
 )
-
-
-def _next_period(period: str) -> str:
-    year, month = (int(p) for p in period.split("-"))
-    return f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
 
 
 def _metric_estimates(
@@ -172,7 +168,7 @@ def follow_ups(
             if later is None:
                 now = _metric_estimates(engine, stored.period, tz, config, stored.agent_id)
                 later = _metric_estimates(
-                    engine, _next_period(stored.period), tz, config, stored.agent_id
+                    engine, str(Period.parse(stored.period).next()), tz, config, stored.agent_id
                 )
             empty = Estimate(None, 0, None)
             results.append(

@@ -13,7 +13,6 @@ from scoring.scorecard import (
     Weights,
     build_scorecards,
     courtesy_score,
-    previous_period,
 )
 
 MARCH = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
@@ -174,8 +173,9 @@ def test_shop_score_and_gaps() -> None:
     assert gaps[("b", "greeting")].mystery.n == 0
 
 
-def test_previous_period() -> None:
-    assert previous_period("2024-01") == "2023-12" and previous_period("2024-11") == "2024-10"
+def test_period_must_be_a_month() -> None:
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        build_scorecards("2024-3", contacts=[], fcr=[], quality=[], shops=[], tz=ZoneInfo("UTC"))
 
 
 def test_mystery_gaps_beside_real_calls() -> None:

@@ -35,6 +35,7 @@ from qm.domain.csvrows import write_safe_row
 from qm.domain.demo.center import DemoAgent, DemoQueue, Reason, Team
 from qm.domain.demo.profiles import Profile, profile_for
 from qm.domain.manifest import COLUMNS
+from scoring.period import Period
 
 DEMO_TODAY = date(2026, 11, 10)
 SEED = "qm-demo-1"
@@ -105,22 +106,14 @@ class Generated:
 
 def demo_periods(today: date = DEMO_TODAY, months: int = MONTHS) -> list[str]:
     """The `months` full months before `today`'s month, oldest first, as YYYY-MM."""
-    periods = []
-    year, month = today.year, today.month
+    periods = [Period.of_day(today)]
     for _ in range(months):
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-        periods.append(f"{year}-{month:02d}")
-    return periods[::-1]
+        periods.append(periods[-1].previous())
+    return [str(p) for p in reversed(periods[1:])]
 
 
 def _month_days(period: str, today: date) -> list[date]:
-    year, month = (int(p) for p in period.split("-"))
-    day = date(year, month, 1)
-    days = []
-    while day.month == month and day < today:
-        days.append(day)
-        day += timedelta(days=1)
-    return days
+    return [day for day in Period.parse(period).days() if day < today]
 
 
 def _luhn_digit(body: str) -> str:
@@ -354,7 +347,7 @@ def _agent_months(
     agent: DemoAgent, periods: list[str], today: date
 ) -> Iterator[tuple[int, str, list[date], float]]:
     """(month number, period, working days, volume share) for every month the agent works."""
-    current = f"{today.year}-{today.month:02d}"
+    current = str(Period.of_day(today))
     for number, period in enumerate([*periods, current], start=1):
         days = _month_days(period, today)
         share = 1.0
@@ -392,7 +385,7 @@ def _contacts(team: Team, periods: list[str], today: date, seed: str) -> list[Co
         later = original.started_at + timedelta(hours=rng.uniform(10, 6 * 24))
         if later.date() >= today:
             continue
-        period = f"{later.year}-{later.month:02d}"
+        period = str(Period.of_day(later))
         month = periods.index(period) + 1 if period in periods else len(periods)
         others = [a for a in team.agents if a.id != original.agent_id and a.profile != "new_hire"]
         agent = rng.choice(others)
