@@ -1,32 +1,28 @@
 """The `qm` command. Each subcommand lives in `qm/commands/<name>.py`."""
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from qm import __version__
-from qm.settings import Settings, load_settings
+from qm.commands.common import SettingsContext
+from qm.errors import QMError
 
 
-class Context:
-    """Lazily built settings shared by the subcommands of one invocation."""
+class QMGroup(click.Group):
+    """The `qm` group: the one place that turns the project's errors into CLI errors
+    (the message on stderr, exit status 1), so commands need not catch them."""
 
-    def __init__(self, settings_file: Path | None) -> None:
-        self.settings_file = settings_file
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        """The settings, read once on first use (so `--help` never needs them)."""
-        if self._settings is None:
-            try:
-                self._settings = load_settings(self.settings_file)
-            except (ValueError, FileNotFoundError) as exc:
-                raise click.ClickException(str(exc)) from exc
-        return self._settings
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, reporting a `QMError` as a `click.ClickException`."""
+        try:
+            return super().invoke(ctx)
+        except QMError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=QMGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qm")
 @click.option(
     "--settings",
@@ -38,11 +34,10 @@ class Context:
 @click.pass_context
 def cli(ctx: click.Context, settings_file: Path | None) -> None:
     """Quality management for call centers: ingest, transcribe, score and review calls."""
-    ctx.obj = Context(settings_file)
+    ctx.obj = SettingsContext(settings_file)
 
 
 def _register() -> None:
-    # Imported here so that `qm --help` stays fast and each command module stays small.
     from qm.commands import COMMANDS
 
     for command in COMMANDS:

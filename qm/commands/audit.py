@@ -1,10 +1,14 @@
 """`qm audit verify`: check that no audit-log entry was changed or deleted."""
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.group("audit")
@@ -13,15 +17,14 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.pass_obj
-def verify(obj: object) -> None:
+@pass_settings
+def verify(settings: "Settings") -> None:
     """Walk the audit log's hash chain. Prints OK with the number of entries checked, or
     the first broken link (entry id and what is wrong) and exits with status 1."""
     from sqlmodel import Session
 
     from qm.domain.audit import verify_chain
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
         report = verify_chain(session)
 

@@ -23,36 +23,30 @@ def calibrate(path: Path, expert: str | None, as_json: bool) -> None:
     expert or the consensus.
     """
     from qm.domain.csvrows import RowReader, csv_rows
-    from qm.errors import ValidationFailed
     from scoring.calibration import item_agreement, reviewer_deviations, totals_icc
 
     answers: dict[str, dict[str, dict[str, str]]] = {}
     totals: dict[str, dict[str, float]] = {}
-    try:
-        for header, row, cells in csv_rows(
-            path, required=("call_id", "reviewer"), optional=("total",), extra=lambda _c: None
-        ):
-            r = RowReader(path, row, cells)
-            call = r.text("call_id", required=True) or ""
-            reviewer = r.text("reviewer", required=True) or ""
-            items = {
-                c: (cells[c] or "").strip().lower()
-                for c in header
-                if c not in ("call_id", "reviewer", "total")
-            }
-            if reviewer in answers.setdefault(call, {}):
-                raise r.fail("reviewer", f"{reviewer!r} scored call {call!r} twice")
-            answers[call][reviewer] = {k: v for k, v in items.items() if v}
-            total = r.number("total", high=100) if "total" in cells else None
-            if total is None:
-                answered = [v for v in items.values() if v in ("yes", "no")]
-                total = (
-                    100 * sum(v == "yes" for v in answered) / len(answered) if answered else None
-                )
-            if total is not None:
-                totals.setdefault(call, {})[reviewer] = total
-    except ValidationFailed as exc:
-        raise click.ClickException(str(exc)) from exc
+    for header, row, cells in csv_rows(
+        path, required=("call_id", "reviewer"), optional=("total",), extra=lambda _c: None
+    ):
+        r = RowReader(path, row, cells)
+        call = r.text("call_id", required=True) or ""
+        reviewer = r.text("reviewer", required=True) or ""
+        items = {
+            c: (cells[c] or "").strip().lower()
+            for c in header
+            if c not in ("call_id", "reviewer", "total")
+        }
+        if reviewer in answers.setdefault(call, {}):
+            raise r.fail("reviewer", f"{reviewer!r} scored call {call!r} twice")
+        answers[call][reviewer] = {k: v for k, v in items.items() if v}
+        total = r.number("total", high=100) if "total" in cells else None
+        if total is None:
+            answered = [v for v in items.values() if v in ("yes", "no")]
+            total = 100 * sum(v == "yes" for v in answered) / len(answered) if answered else None
+        if total is not None:
+            totals.setdefault(call, {})[reviewer] = total
     agreement = item_agreement(answers)
     icc, icc_calls = totals_icc(totals)
     deviations = reviewer_deviations(totals, expert=expert)

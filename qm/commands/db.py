@@ -1,16 +1,22 @@
 """`qm init`: create or upgrade the database schema."""
 
+from typing import TYPE_CHECKING
+
 import click
 
-from qm import migrate
-from qm.db import make_engine
+from qm.commands.common import pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.command()
-@click.pass_obj
-def init(obj: object) -> None:
+@pass_settings
+def init(settings: "Settings") -> None:
     """Create or upgrade the database schema (Alembic migrations) at QM_DATABASE_URL."""
-    settings = obj.settings  # type: ignore[attr-defined]
+    from qm import migrate
+    from qm.db import make_engine
+
     engine = make_engine(settings.database_url)
     try:
         before = migrate.current_revision(engine)

@@ -1,21 +1,24 @@
 """`qm demo`: build the demo database, run the pipeline, serve the app."""
 
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from qm import migrate
+from qm.commands.common import pass_settings
 from qm.commands.process import print_report
 from qm.commands.serve import serve_app
-from qm.db import make_engine
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.command()
 @click.option("--host", default=None, help="Interface to bind (default: QM_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: QM_PORT, 8000).")
 @click.option("--no-serve", is_flag=True, help="Build and process, then exit without serving.")
-@click.pass_obj
-def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> None:
+@pass_settings
+def demo(settings: "Settings", host: str | None, port: int | None, no_serve: bool) -> None:
     """Set up the demo (once), process it, and serve the web app.
 
     The demo holds the real Harper Valley bank calls and a generated bilingual call
@@ -24,10 +27,11 @@ def demo(obj: object, host: str | None, port: int | None, no_serve: bool) -> Non
     to QM_DEMO_DIR (default: a folder beside the SQLite database). A second run reuses
     the database it finds and only runs what is still pending.
     """
+    from qm import migrate
+    from qm.db import make_engine
     from qm.domain.demo import build
     from qm.domain.pipeline_jobs import process_parallel
 
-    settings = obj.settings  # type: ignore[attr-defined]
     engine = make_engine(settings.database_url)
     started = time.monotonic()
     try:

@@ -4,27 +4,30 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from qm.commands.common import open_engine
-from qm.domain.harper_valley import ingest_harper_valley
-from qm.domain.ingest import ImportReport, Progress, count_data_rows, ingest_manifest
-from qm.errors import ValidationFailed
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.domain.ingest import ImportReport, Progress
+    from qm.settings import Settings
 
 
 @contextmanager
-def progress_bar(total: int | None, unit: str) -> Iterator[Progress | None]:
+def progress_bar(total: int | None, unit: str) -> "Iterator[Progress | None]":
     """A tqdm bar on a terminal for long imports; nothing when output is not a terminal."""
     if not sys.stderr.isatty():
         yield None
         return
+    from tqdm import tqdm
+
     with tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True) as bar:
         yield bar.update
 
 
-def _print_report(report: ImportReport) -> None:
+def _print_report(report: "ImportReport") -> None:
     click.echo(
         f"Imported {report.rows} call(s) from {report.file}: {report.created} new, "
         f"{report.updated} updated, {report.transcripts} transcript(s), "
@@ -59,9 +62,9 @@ def _print_report(report: ImportReport) -> None:
     default=None,
     help="Stereo channel carrying the agent in this import's audio (default: QM_AGENT_CHANNEL).",
 )
-@click.pass_obj
+@pass_settings
 def ingest(
-    obj: object,
+    settings: "Settings",
     manifest: Path | None,
     harper_valley: Path | None,
     queue: str,
@@ -74,7 +77,10 @@ def ingest(
     """
     if (manifest is None) == (harper_valley is None):
         raise click.UsageError("give exactly one of --manifest FILE or --harper-valley DIR")
-    settings = obj.settings  # type: ignore[attr-defined]
+    from qm.domain.harper_valley import ingest_harper_valley
+    from qm.domain.ingest import count_data_rows, ingest_manifest
+    from qm.errors import ValidationFailed
+
     with open_engine(settings) as engine:
         try:
             if manifest is not None:

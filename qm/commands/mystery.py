@@ -1,11 +1,14 @@
 """`qm mystery`: mystery-shopper results."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
-from qm.errors import ValidationFailed
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.group(name="mystery")
@@ -15,16 +18,16 @@ def mystery_group() -> None:
 
 @mystery_group.command(name="import")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-@click.pass_obj
-def import_shops(obj: object, path: Path) -> None:
+@pass_settings
+def import_shops(settings: "Settings", path: Path) -> None:
     """Import a mystery-shopper CSV; a bad row stores nothing of the file.
 
     Columns: shop_id, agent_id, date, scenario, optional score and comment, and one
     column per key-point id with yes, no or na.
     """
     from qm.domain.mystery import ingest_mystery
+    from qm.errors import ValidationFailed
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine:
         try:
             report = ingest_mystery(engine, path)

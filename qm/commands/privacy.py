@@ -5,10 +5,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
+from qm.commands.common import open_engine, pass_settings
 
 if TYPE_CHECKING:
     from qm.domain.privacy import PurgeResult, PurgeTarget
+    from qm.settings import Settings
 
 ACTOR = "cli"
 
@@ -48,8 +49,8 @@ def retention_group() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="List the calls that would be purged; change nothing."
 )
-@click.pass_obj
-def retention_run(obj: object, dry_run: bool) -> None:
+@pass_settings
+def retention_run(settings: "Settings", dry_run: bool) -> None:
     """Remove the recordings, transcripts and evidence excerpts of calls that started more
     than QM_RETENTION_DAYS days ago. Scores (compliance, metrics, key-point hits) and the
     audit log stay. Safe to run daily: calls already purged are left alone."""
@@ -58,7 +59,6 @@ def retention_run(obj: object, dry_run: bool) -> None:
     from qm.db import session_scope
     from qm.domain.privacy import apply_retention, retention_cutoff, retention_targets
 
-    settings = obj.settings  # type: ignore[attr-defined]
     days = settings.retention_days
     if days is None:
         raise click.UsageError(
@@ -84,8 +84,8 @@ def retention_run(obj: object, dry_run: bool) -> None:
 
 @click.command("erase")
 @click.option("--customer", "customer_id", required=True, help="The customer's id.")
-@click.pass_obj
-def erase(obj: object, customer_id: str) -> None:
+@pass_settings
+def erase(settings: "Settings", customer_id: str) -> None:
     """Erase a customer's personal data (right to erasure, GDPR / PIPL): the recordings,
     transcripts and evidence excerpts of their calls, and their name. Call records and
     scores stay; the audit log records who erased how many calls."""
@@ -93,7 +93,6 @@ def erase(obj: object, customer_id: str) -> None:
     from qm.domain.privacy import ERASED_NAME, erase_customer
     from qm.errors import NotFound
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine:
         try:
             with session_scope(engine, immediate=True) as session:

@@ -5,12 +5,12 @@ import sys
 from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from qm.commands.common import open_engine
+from qm.commands.common import open_engine, pass_settings
 
 if TYPE_CHECKING:
     from qm.domain.pipeline import ProcessReport
+    from qm.settings import Settings
 
 
 def print_report(report: "ProcessReport") -> None:
@@ -45,8 +45,8 @@ def print_report(report: "ProcessReport") -> None:
     show_default=True,
     help="Worker processes to run at once; 0 means one per CPU core.",
 )
-@click.pass_obj
-def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool, jobs: int) -> None:
+@pass_settings
+def process(settings: "Settings", call_ids: tuple[str, ...], asr_fallback: bool, jobs: int) -> None:
     """Run pending stages (transcribe, key points, metrics) for imported calls.
 
     Each stage's outcome is recorded per call. A failing call is recorded with a plain
@@ -56,6 +56,8 @@ def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool, jobs: in
     N such runs as worker processes. Exits with status 1 when any stage failed.
     """
     # Imported here: the pipeline pulls in the scoring and ASR libraries.
+    from tqdm import tqdm
+
     from qm.domain.pipeline import unfinished_call_ids
     from qm.domain.pipeline_jobs import WorkerFailed, process_parallel
 
@@ -65,11 +67,11 @@ def process(obj: object, call_ids: tuple[str, ...], asr_fallback: bool, jobs: in
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine:
         wanted = list(call_ids) or None
         total = len(unfinished_call_ids(engine, wanted))
         show = sys.stderr.isatty() and total > 0
+
         with tqdm(total=total, unit="calls", file=sys.stderr, disable=not show) as bar:
             try:
                 report = process_parallel(

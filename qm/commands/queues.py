@@ -1,12 +1,15 @@
 """`qm queue`: per-queue script, FCR window and handle-time band."""
 
+from typing import TYPE_CHECKING
+
 import click
 
-from qm.commands.common import open_engine
-from qm.db import session_scope
+from qm.commands.common import open_engine, pass_settings
 from qm.domain.bounds import MAX_AHT_SECONDS, MAX_FCR_WINDOW_DAYS
-from qm.errors import QMError
-from qm.models import Queue
+
+if TYPE_CHECKING:
+    from qm.models import Queue
+    from qm.settings import Settings
 
 
 @click.group(name="queue")
@@ -37,9 +40,9 @@ def queue_group() -> None:
     default=None,
     help="Longest acceptable handle time (s).",
 )
-@click.pass_obj
+@pass_settings
 def set_queue(
-    obj: object,
+    settings: "Settings",
     queue: str,
     script_key: str | None,
     fcr_window_days: int | None,
@@ -47,42 +50,37 @@ def set_queue(
     aht_max: float | None,
 ) -> None:
     """Change the settings given for QUEUE; the others stay as they are."""
+    from qm.db import session_scope
     from qm.domain.queues import configure_queue
 
-    settings = obj.settings  # type: ignore[attr-defined]
-    with open_engine(settings) as engine:
-        try:
-            with session_scope(engine) as session:
-                row = configure_queue(
-                    session,
-                    queue,
-                    actor="cli",
-                    script_key=script_key,
-                    fcr_window_days=fcr_window_days,
-                    aht_min_seconds=aht_min,
-                    aht_max_seconds=aht_max,
-                )
-                line = _describe(row)
-        except QMError as exc:
-            raise click.ClickException(str(exc)) from exc
+    with open_engine(settings) as engine, session_scope(engine) as session:
+        row = configure_queue(
+            session,
+            queue,
+            actor="cli",
+            script_key=script_key,
+            fcr_window_days=fcr_window_days,
+            aht_min_seconds=aht_min,
+            aht_max_seconds=aht_max,
+        )
+        line = _describe(row)
     click.echo(line)
 
 
 @queue_group.command(name="list")
-@click.pass_obj
-def list_queue_settings(obj: object) -> None:
+@pass_settings
+def list_queue_settings(settings: "Settings") -> None:
     """Show every queue's settings."""
     from sqlmodel import Session
 
     from qm.domain.queues import list_queues
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
         for row in list_queues(session):
             click.echo(_describe(row))
 
 
-def _describe(q: Queue) -> str:
+def _describe(q: "Queue") -> str:
     low = "-" if q.aht_min_seconds is None else f"{q.aht_min_seconds:g}"
     high = "-" if q.aht_max_seconds is None else f"{q.aht_max_seconds:g}"
     return (

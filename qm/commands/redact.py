@@ -1,11 +1,14 @@
 """`qm redact --all`: redact what older versions stored, then compact the database."""
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from qm.commands.common import open_engine
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.command()
@@ -28,8 +31,8 @@ from qm.commands.common import open_engine
     show_default=True,
     help="Rewrite the database files afterwards so no replaced text survives in them.",
 )
-@click.pass_obj
-def redact(obj: object, everything: bool, audio: bool, compact: bool) -> None:
+@pass_settings
+def redact(settings: "Settings", everything: bool, audio: bool, compact: bool) -> None:
     """Redact card numbers, security codes and ID numbers already in the database.
 
     New transcripts are redacted before they are stored; this brings databases written by
@@ -39,11 +42,11 @@ def redact(obj: object, everything: bool, audio: bool, compact: bool) -> None:
     """
     del everything  # required flag: there is no partial mode, the flag says so explicitly
     from sqlmodel import Session, func, select
+    from tqdm import tqdm
 
     from qm.domain.redaction import compact_database, redact_stored_audio, redact_stored_text
     from qm.models import Transcript
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine:
         with Session(engine) as session:
             total = session.exec(select(func.count()).select_from(Transcript)).one()

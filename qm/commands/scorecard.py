@@ -2,11 +2,14 @@
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
-from qm.errors import ValidationFailed
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.command()
@@ -25,9 +28,9 @@ from qm.errors import ValidationFailed
     help="FCR repeat window for every queue (default: each queue's own, else 7).",
 )
 @click.option("--same-reason", is_flag=True, help="Only a repeat with the same reason counts.")
-@click.pass_obj
+@pass_settings
 def scorecard(
-    obj: object,
+    settings: "Settings",
     period: str,
     agent_id: str | None,
     as_json: bool,
@@ -43,7 +46,6 @@ def scorecard(
     from qm.domain.scorecards import ScorecardRequest, compute_scorecards, describe
     from scoring.scorecard import ScorecardConfig, Weights
 
-    settings = obj.settings  # type: ignore[attr-defined]
     try:
         weights = Weights(**settings.scorecard_weights)
     except TypeError as exc:
@@ -57,10 +59,7 @@ def scorecard(
     request = ScorecardRequest(period, agent_id, instant, fcr_window_days, same_reason)
     config = ScorecardConfig(weights=weights, min_contacts=settings.min_contacts)
     with open_engine(settings) as engine:
-        try:
-            cards = compute_scorecards(engine, request, tz=settings.tz, config=config)
-        except ValidationFailed as exc:
-            raise click.ClickException(str(exc)) from exc
+        cards = compute_scorecards(engine, request, tz=settings.tz, config=config)
     if as_json:
         for card in cards:
             click.echo(json.dumps(card.to_dict(), ensure_ascii=False))

@@ -1,12 +1,14 @@
 """`qm script`: load scripts (versioned) and assign them to queues."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
-from qm.db import session_scope
-from qm.errors import QMError
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.group(name="script")
@@ -19,21 +21,17 @@ def script_group() -> None:
 @click.option(
     "--queue", "queues", multiple=True, help="Check calls of this queue with it (repeatable)."
 )
-@click.pass_obj
-def load(obj: object, path: Path, queues: tuple[str, ...]) -> None:
+@pass_settings
+def load(settings: "Settings", path: Path, queues: tuple[str, ...]) -> None:
     """Validate and store a script file as a new version; optionally assign it to queues."""
+    from qm.db import session_scope
     from qm.domain import scripts
 
-    settings = obj.settings  # type: ignore[attr-defined]
-    with open_engine(settings) as engine:
-        try:
-            with session_scope(engine) as session:
-                row = scripts.load_script_file(session, path, actor="cli")
-                for queue in queues:
-                    scripts.assign_to_queue(session, row.key, queue, actor="cli")
-                key, version = row.key, row.version
-        except QMError as exc:
-            raise click.ClickException(str(exc)) from exc
+    with open_engine(settings) as engine, session_scope(engine) as session:
+        row = scripts.load_script_file(session, path, actor="cli")
+        for queue in queues:
+            scripts.assign_to_queue(session, row.key, queue, actor="cli")
+        key, version = row.key, row.version
     click.echo(f"Script {key} is at version {version}.")
     for queue in queues:
         click.echo(f"Queue {queue} now uses {key}.")

@@ -1,12 +1,16 @@
 """`qm serve`: the web app."""
 
+from typing import TYPE_CHECKING
+
 import click
 
-from qm.commands.common import open_engine
-from qm.settings import Settings
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
-def serve_app(settings: Settings, host: str, port: int) -> None:
+def serve_app(settings: "Settings", host: str, port: int) -> None:
     """Serve the app with uvicorn until interrupted (one worker: the scheduler lives here)."""
     import uvicorn
 
@@ -20,10 +24,9 @@ def serve_app(settings: Settings, host: str, port: int) -> None:
 @click.command()
 @click.option("--host", default=None, help="Interface to bind (default: QM_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: QM_PORT, 8000).")
-@click.pass_obj
-def serve(obj: object, host: str | None, port: int | None) -> None:
+@pass_settings
+def serve(settings: "Settings", host: str | None, port: int | None) -> None:
     """Start the web app (reviewer UI and JSON API)."""
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings):
         pass  # refuse to start on a database without the current schema
     serve_app(settings, host or settings.host, port or settings.port)

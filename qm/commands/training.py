@@ -2,10 +2,14 @@
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 def _pct(value: float | None) -> str:
@@ -43,9 +47,9 @@ def _pct(value: float | None) -> str:
     show_default=True,
     help="Days after the period's end an assignment is due.",
 )
-@click.pass_obj
+@pass_settings
 def training(
-    obj: object,
+    settings: "Settings",
     period: str,
     agent_id: str | None,
     as_json: bool,
@@ -60,11 +64,9 @@ def training(
     on later calls.
     """
     from qm.domain.training import build_training_plan
-    from qm.errors import QMError
     from scoring.scorecard import ScorecardConfig, Weights
     from scoring.training import TrainingRules, load_catalog
 
-    settings = obj.settings  # type: ignore[attr-defined]
     try:
         modules = load_catalog(catalog)
     except (ValueError, OSError) as exc:
@@ -72,19 +74,16 @@ def training(
     rules = TrainingRules(miss_rate=miss_rate, min_calls=min_calls)
     config = ScorecardConfig(Weights(**settings.scorecard_weights), settings.min_contacts)
     with open_engine(settings) as engine:
-        try:
-            entries = build_training_plan(
-                engine,
-                period,
-                tz=settings.tz,
-                catalog=modules,
-                rules=rules,
-                config=config,
-                agent_id=agent_id,
-                due_days=due_days,
-            )
-        except QMError as exc:
-            raise click.ClickException(str(exc)) from exc
+        entries = build_training_plan(
+            engine,
+            period,
+            tz=settings.tz,
+            catalog=modules,
+            rules=rules,
+            config=config,
+            agent_id=agent_id,
+            due_days=due_days,
+        )
     if not entries:
         click.echo(f"No training needs found for {period}.")
         return
@@ -124,8 +123,8 @@ def training(
 @click.argument("assignment_id", type=int)
 @click.argument("status", type=click.Choice(["assigned", "acknowledged", "completed"]))
 @click.option("--actor", required=True, help="Who made the change (agent or manager user name).")
-@click.pass_obj
-def training_status(obj: object, assignment_id: int, status: str, actor: str) -> None:
+@pass_settings
+def training_status(settings: "Settings", assignment_id: int, status: str, actor: str) -> None:
     """Move training assignment ASSIGNMENT_ID (the #id `qm training` prints) to STATUS.
 
     The change is written to the audit log; `qm training` keeps it on later runs.
@@ -133,14 +132,9 @@ def training_status(obj: object, assignment_id: int, status: str, actor: str) ->
     from sqlmodel import Session
 
     from qm.domain.training import set_status
-    from qm.errors import NotFound
     from qm.models import TrainingStatus
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
-        try:
-            stored = set_status(session, assignment_id, TrainingStatus(status), actor=actor)
-        except NotFound as exc:
-            raise click.ClickException(str(exc)) from exc
+        stored = set_status(session, assignment_id, TrainingStatus(status), actor=actor)
         session.commit()
         click.echo(f"#{stored.id} {stored.agent_id}: {stored.module_title} is now {stored.status}.")

@@ -2,8 +2,14 @@
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from qm.commands.common import pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 LOW_ACCURACY = (
     "falling back to pocketsphinx (offline, English only, LOW ACCURACY: expect 30-70% word errors)"
@@ -53,9 +59,9 @@ def _clock(seconds: float) -> str:
     "--fallback", is_flag=True, help="Use pocketsphinx when the Whisper model cannot be loaded."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print DESIGN.md's transcript JSON.")
-@click.pass_obj
+@pass_settings
 def transcribe(
-    obj: object,
+    settings: "Settings",
     audio: Path,
     engine: str | None,
     model: str | None,
@@ -78,7 +84,6 @@ def transcribe(
     from transcripts.errors import TranscriptError
     from transcripts.format import transcript_to_dict
 
-    settings = obj.settings  # type: ignore[attr-defined]
     try:
         config = settings.asr_config(
             engine=engine,

@@ -3,11 +3,14 @@
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qm.commands.common import open_engine
-from qm.errors import NotFound, ValidationFailed
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
 
 
 @click.group(name="transcript")
@@ -19,8 +22,8 @@ def transcript_group() -> None:
 @click.argument("call_id")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--reviewer", required=True, help="User name of the reviewer who corrected it.")
-@click.pass_obj
-def correct(obj: object, call_id: str, path: Path, reviewer: str) -> None:
+@pass_settings
+def correct(settings: "Settings", call_id: str, path: Path, reviewer: str) -> None:
     """Store PATH (DESIGN.md's transcript JSON) as the corrected transcript of CALL_ID.
 
     When the call's transcript came from an ASR engine, the engine's WER against the
@@ -30,6 +33,7 @@ def correct(obj: object, call_id: str, path: Path, reviewer: str) -> None:
     from sqlmodel import Session
 
     from qm.domain.corrections import store_correction
+    from qm.errors import NotFound, ValidationFailed
     from transcripts.errors import TranscriptFormatError
     from transcripts.format import load_transcript
 
@@ -37,7 +41,6 @@ def correct(obj: object, call_id: str, path: Path, reviewer: str) -> None:
         doc = load_transcript(path)
     except TranscriptFormatError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
         try:
             result = store_correction(session, call_id, doc, reviewer=reviewer, source=str(path))
@@ -61,8 +64,8 @@ def correct(obj: object, call_id: str, path: Path, reviewer: str) -> None:
 
 @transcript_group.command(name="accuracy")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per engine/model.")
-@click.pass_obj
-def accuracy(obj: object, as_json: bool) -> None:
+@pass_settings
+def accuracy(settings: "Settings", as_json: bool) -> None:
     """ASR accuracy per engine, model and language over the calls reviewers corrected.
 
     The pooled rate divides all errors by all reference words (characters for Chinese),
@@ -72,7 +75,6 @@ def accuracy(obj: object, as_json: bool) -> None:
 
     from qm.domain.corrections import asr_accuracy_summary
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
         summary = asr_accuracy_summary(session)
     if as_json:
@@ -111,8 +113,8 @@ def accuracy(obj: object, as_json: bool) -> None:
     show_default=True,
     help="current: the reviewer's correction when there is one, else the original.",
 )
-@click.pass_obj
-def export(obj: object, call_ids: tuple[str, ...], out_dir: Path, kind: str) -> None:
+@pass_settings
+def export(settings: "Settings", call_ids: tuple[str, ...], out_dir: Path, kind: str) -> None:
     """Write the transcripts of CALL_IDS (default: every call) as DESIGN.md JSON files.
 
     The files are what `qm check` and outside tools read.
@@ -121,10 +123,6 @@ def export(obj: object, call_ids: tuple[str, ...], out_dir: Path, kind: str) -> 
 
     from qm.domain.corrections import export_transcripts
 
-    settings = obj.settings  # type: ignore[attr-defined]
     with open_engine(settings) as engine, Session(engine) as session:
-        try:
-            written = export_transcripts(session, out_dir, call_ids, kind=kind)
-        except NotFound as exc:
-            raise click.ClickException(str(exc)) from exc
+        written = export_transcripts(session, out_dir, call_ids, kind=kind)
     click.echo(f"Wrote {len(written)} transcript(s) to {out_dir}.")

@@ -256,3 +256,12 @@ def test_disabling_ends_browser_sessions_and_bearer_access(
         after = browser.get("/calls", follow_redirects=False)
         assert after.status_code in (302, 303) and "/login" in after.headers["location"]
         assert bot.get("/api/calls", headers=bearer).status_code == 401
+
+
+def test_the_choices_match_the_domain() -> None:
+    from qm.commands import users
+    from qm.domain.users import LANGUAGES
+    from qm.models import Role
+
+    assert tuple(r.value for r in Role) == users.ROLES
+    assert users.LANGUAGES == LANGUAGES
