@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from qm.db import make_engine
 from qm.domain.demo.build import load_teams
 from qm.models import Call, KeyPointResult
-from tests.qm.test_cli import run_qm
+from tests.qm.commands.subprocess_qm import run_qm
 
 LAST, FIRST = "2026-10", "2026-05"
 

@@ -1,9 +1,6 @@
-"""`qm users`: add, list, disable and API tokens, in-process (CliRunner) and as a subprocess."""
+"""`qm users`: add, list, disable and API tokens, in-process (CliRunner)."""
 
 import json
-import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +15,6 @@ from qm.models import Agent, AuditEvent, Team, User, UserTeam
 from qm.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import make_agent
-from tests.qm.test_cli import QM, run_qm
 
 PASSWORD = "long-enough-1"
 
@@ -216,23 +212,12 @@ def test_disable_stops_sign_in_and_revokes_tokens(engine: Engine, settings: Sett
     assert missing.exit_code == 2 and "NAME" in missing.output
 
 
-def test_users_through_the_installed_entry_point(db_url: str, tmp_path: Path) -> None:
-    run_qm("init", db_url=db_url, cwd=tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QM_")}
-    env |= {"QM_DATABASE_URL": db_url, "QM_SECRET_KEY": TEST_SECRET, "QM_NEW_PASSWORD": PASSWORD}
-    added = subprocess.run(
-        [QM, "users", "add", "ada", "--role", "admin"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert added.returncode == 0, added.stderr
-    token = run_qm("users", "token", "ada", db_url=db_url, cwd=tmp_path).stdout
-    assert token.startswith("qm_") and token.count("\n") == 1
-    listed = run_qm("users", "list", "--json", db_url=db_url, cwd=tmp_path).stdout
+def test_a_token_is_printed_alone_on_stdout(engine: Engine, settings: Settings) -> None:
+    assert invoke(settings, "add", "ada", "--role", "admin").exit_code == 0
+    printed = invoke(settings, "token", "ada")
+    assert printed.exit_code == 0
+    assert printed.stdout.startswith("qm_") and printed.stdout.count("\n") == 1
+    listed = invoke(settings, "list", "--json").stdout
     assert json.loads(listed)["live_tokens"] == 1
 
 
