@@ -27,6 +27,7 @@ from qm.models import (
     CallStage,
     Customer,
     KeyPointResult,
+    ResultKind,
     Role,
     Stage,
     StageStatus,
@@ -144,7 +145,7 @@ class ResultView:
         """Key points: hit, miss or uncertain. Forbidden phrases: found, absent or uncertain."""
         if self.result.uncertain:
             return "uncertain"
-        if self.result.kind == "forbidden":
+        if self.result.kind == ResultKind.FORBIDDEN:
             return "found" if self.result.hit else "absent"
         return "hit" if self.result.hit else "miss"
 
@@ -458,8 +459,8 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
                 .order_by(col(AsrAccuracy.measured_at))
             ).all()
         ),
-        key_points=[v for v in views if v.result.kind != "forbidden"],
-        forbidden=[v for v in views if v.result.kind == "forbidden"],
+        key_points=[v for v in views if v.result.kind != ResultKind.FORBIDDEN],
+        forbidden=[v for v in views if v.result.kind == ResultKind.FORBIDDEN],
         stages=stages,
         status=status,
     )

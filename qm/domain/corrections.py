@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.store import replace_transcript, transcript_doc, transcript_segments
 from qm.errors import NotFound, ValidationFailed
-from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, utcnow
+from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, TranscriptKind, utcnow
 from transcripts.format import Transcript as TranscriptDoc
 from transcripts.format import transcript_to_dict
 from transcripts.redact import redact_transcript
@@ -113,7 +113,9 @@ def store_correction(
         raise ValidationFailed(source, None, "segments", "a corrected transcript needs text")
 
     original = session.exec(
-        select(Transcript).where(Transcript.call_id == call_id, Transcript.kind == "original")
+        select(Transcript).where(
+            Transcript.call_id == call_id, Transcript.kind == TranscriptKind.ORIGINAL
+        )
     ).first()
     measured = engine_and_model(original.source) if original is not None else None
     report = None
@@ -127,7 +129,9 @@ def store_correction(
             raise ValidationFailed(source, None, "segments", "a corrected transcript needs words")
 
     conn = session.connection()
-    replace_transcript(conn, call_id, doc, kind="corrected", source=f"reviewer:{reviewer}")
+    replace_transcript(
+        conn, call_id, doc, kind=TranscriptKind.CORRECTED, source=f"reviewer:{reviewer}"
+    )
     accuracy: AsrAccuracy | None = None
     if report is not None and measured is not None:
         engine, model = measured
@@ -224,7 +228,7 @@ def export_transcripts(
     chosen: dict[str, Transcript] = {}
     for row in session.exec(query).all():
         if kind == "current":
-            if row.kind == "corrected" or row.call_id not in chosen:
+            if row.kind == TranscriptKind.CORRECTED or row.call_id not in chosen:
                 chosen[row.call_id] = row
         elif row.kind == kind:
             chosen[row.call_id] = row

@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from qm.models import Call, KeyPointResult, MysteryShop
+from qm.models import Call, KeyPointResult, MysteryShop, ResultKind
 
 
 def key_point_counts(
@@ -25,7 +25,7 @@ def key_point_counts(
         )
         .join(Call, col(Call.id) == col(KeyPointResult.call_id))
         .where(
-            col(KeyPointResult.kind) == "key_point",
+            col(KeyPointResult.kind) == ResultKind.KEY_POINT,
             col(KeyPointResult.required),
             col(Call.started_at) >= start,
         )

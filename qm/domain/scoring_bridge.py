@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from qm.domain.store import TranscriptInfo
-from qm.models import Segment
+from qm.models import ResultKind, Segment
 from scoring.courtesy import measure_courtesy
 from scoring.keypoints import CheckResult, check_call
 from scoring.matching import Matcher
@@ -60,7 +60,7 @@ def check_result_rows(
     result = check_transcript(script, transcript, matcher=matcher)
     rows = [
         {
-            "kind": item.kind,
+            "kind": ResultKind(item.kind),
             "item_id": item.id,
             "label": item.label,
             "hit": item.hit,

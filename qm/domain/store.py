@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from qm.models import Segment, Transcript, utcnow
+from qm.models import Segment, Transcript, TranscriptKind, utcnow
 from transcripts import Segment as DocSegment
 from transcripts import Transcript as TranscriptDoc
 from transcripts import Word as DocWord
@@ -64,7 +64,12 @@ def existing_ids(conn: Connection, column: sa.Column[Any], ids: Iterable[str]) -
 
 
 def replace_transcript(
-    conn: Connection, call_id: str, doc: TranscriptDoc, *, kind: str = "original", source: str
+    conn: Connection,
+    call_id: str,
+    doc: TranscriptDoc,
+    *,
+    kind: TranscriptKind = TranscriptKind.ORIGINAL,
+    source: str,
 ) -> int:
     """Store `doc`, redacted, as the call's transcript of `kind`, replacing any earlier one.
 
@@ -114,7 +119,7 @@ def current_transcript(session: Session, call_id: str) -> Transcript | None:
     else the imported or ASR one."""
     rows = session.exec(select(Transcript).where(col(Transcript.call_id) == call_id)).all()
     by_kind = {t.kind: t for t in rows}
-    return by_kind.get("corrected") or by_kind.get("original")
+    return by_kind.get(TranscriptKind.CORRECTED) or by_kind.get(TranscriptKind.ORIGINAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +128,7 @@ class TranscriptInfo:
 
     id: int
     call_id: str
-    kind: str
+    kind: TranscriptKind
     language: str
     duration: float | None
     source: str
@@ -148,8 +153,12 @@ def current_transcript_info(session: Session, call_id: str) -> TranscriptInfo | 
     """
     rows = session.connection().execute(_TRANSCRIPT_INFO, {"call_id": call_id})
     by_kind = {row.kind: row for row in rows}
-    row = by_kind.get("corrected") or by_kind.get("original")
-    return None if row is None else TranscriptInfo(*row)
+    row = by_kind.get(TranscriptKind.CORRECTED) or by_kind.get(TranscriptKind.ORIGINAL)
+    if row is None:
+        return None
+    return TranscriptInfo(
+        row.id, row.call_id, TranscriptKind(row.kind), row.language, row.duration, row.source
+    )
 
 
 def transcript_segments(session: Session, transcript_id: int | None) -> list[Segment]:

@@ -18,11 +18,11 @@ from qm.models.evaluations import (
 )
 from qm.models.mystery import MysteryShop
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
-from qm.models.results import CallMetrics, KeyPointResult
+from qm.models.results import CallMetrics, KeyPointResult, ResultKind
 from qm.models.scripts import Script
 from qm.models.security import ApiToken, LoginThrottle, WebSession
 from qm.models.training import TrainingAssignment, TrainingStatus
-from qm.models.transcripts import AsrAccuracy, Segment, Transcript
+from qm.models.transcripts import AsrAccuracy, Segment, Transcript, TranscriptKind
 
 __all__ = (
     "Agent",
@@ -48,6 +48,7 @@ __all__ = (
     "LoginThrottle",
     "MysteryShop",
     "Queue",
+    "ResultKind",
     "Role",
     "Script",
     "Segment",
@@ -57,6 +58,7 @@ __all__ = (
     "TrainingAssignment",
     "TrainingStatus",
     "Transcript",
+    "TranscriptKind",
     "UTCDateTime",
     "User",
     "UserTeam",

@@ -1,12 +1,25 @@
 """Per-call results of the pipeline: key-point checks and metrics."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from qm.models.base import UTCDateTime, utcnow
+
+
+class ResultKind(StrEnum):
+    """What a key-point result checked: a script's key point or one of its forbidden phrases.
+
+    The values are those of `scoring.keypoints.ItemResult.kind`.
+    """
+
+    # Something the script asks for: a hit is good and counts toward compliance.
+    KEY_POINT = "key_point"
+    # A phrase the agent must not say: a hit is a fault (a critical one fails the call).
+    FORBIDDEN = "forbidden"
 
 
 class KeyPointResult(SQLModel, table=True):
@@ -18,7 +31,7 @@ class KeyPointResult(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
     script_id: int = Field(foreign_key="script.id")
-    kind: str = Field(max_length=20)  # "key_point" | "forbidden"
+    kind: ResultKind = Field(sa_column=Column(String(20), nullable=False))
     item_id: str = Field(max_length=100)
     label: str = Field(default="", max_length=300)
     hit: bool

@@ -1,22 +1,34 @@
 """Stored transcripts and their speaker-labelled segments."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from qm.models.base import UTCDateTime, utcnow
 
 
+class TranscriptKind(StrEnum):
+    """Which of a call's (at most two) transcripts a row is; the correction wins when shown."""
+
+    # From an import, Harper Valley or the ASR engine.
+    ORIGINAL = "original"
+    # A reviewer's correction of the original (the reference for the engine's WER).
+    CORRECTED = "corrected"
+
+
 class Transcript(SQLModel, table=True):
-    """A call's transcript; `kind` is "original" (import or ASR) or "corrected" (reviewer)."""
+    """A call's transcript of one kind: the original, or a reviewer's correction of it."""
 
     __table_args__ = (UniqueConstraint("call_id", "kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
     call_id: str = Field(foreign_key="call.id", ondelete="CASCADE", index=True)
-    kind: str = Field(default="original", max_length=20)
+    kind: TranscriptKind = Field(
+        default=TranscriptKind.ORIGINAL, sa_column=Column(String(20), nullable=False)
+    )
     language: str = Field(max_length=10)
     duration: float | None = None
     # Where the text came from: "import:<file>", "harper-valley", "asr:<engine>/<model>".

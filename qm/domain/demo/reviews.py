@@ -34,6 +34,7 @@ from qm.models import (
     EvaluationForm,
     FormAssignment,
     KeyPointResult,
+    ResultKind,
     Stage,
     StageStatus,
     User,
@@ -87,9 +88,9 @@ def _targeted(session: Session, call_ids: list[str]) -> tuple[str, str] | None:
     rows = session.exec(
         select(KeyPointResult).where(
             col(KeyPointResult.call_id).in_(call_ids),
-            ((col(KeyPointResult.kind) == "forbidden") & col(KeyPointResult.hit))
+            ((col(KeyPointResult.kind) == ResultKind.FORBIDDEN) & col(KeyPointResult.hit))
             | (
-                (col(KeyPointResult.kind) == "key_point")
+                (col(KeyPointResult.kind) == ResultKind.KEY_POINT)
                 & col(KeyPointResult.critical)
                 & ~col(KeyPointResult.hit)
             ),
@@ -98,7 +99,7 @@ def _targeted(session: Session, call_ids: list[str]) -> tuple[str, str] | None:
     if not rows:
         return None
     first = min(rows, key=lambda r: r.call_id)
-    reason = "forbidden-phrase" if first.kind == "forbidden" else "critical-miss"
+    reason = "forbidden-phrase" if first.kind == ResultKind.FORBIDDEN else "critical-miss"
     return first.call_id, reason
 
 

@@ -44,6 +44,7 @@ from qm.models import (
     EvaluationKind,
     EvaluationState,
     KeyPointResult,
+    ResultKind,
     Role,
     User,
     UserTeam,
@@ -301,7 +302,8 @@ def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
         r.item_id: r
         for r in session.exec(
             select(KeyPointResult).where(
-                col(KeyPointResult.call_id) == call_id, col(KeyPointResult.kind) == "key_point"
+                col(KeyPointResult.call_id) == call_id,
+                col(KeyPointResult.kind) == ResultKind.KEY_POINT,
             )
         ).all()
     }
