@@ -23,10 +23,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from qm.domain.scoring_bridge import transcript_view
 from scoring.keypoints import CheckResult, check_call, clear_caches
 from scoring.normalize import is_chinese, normalize
 from scoring.script import Script, load_script
 from scoring.transcript import CallTranscript, Utterance
+from transcripts.format import load_transcript
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "keypoints"
 THREE_MINUTES = 180.0
@@ -65,7 +67,7 @@ def load(dataset: Path) -> list[Call]:
     calls = []
     for call_id, entry in sorted(truth.items()):
         path = dataset / "transcripts" / f"{call_id}.json"
-        transcript = CallTranscript.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        transcript = transcript_view(load_transcript(path), call_id=call_id)
         calls.append((call_id, scripts[entry["script"]], transcript, entry["labels"]))
     return calls
 

@@ -2,27 +2,8 @@
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from scoring.transcript import CallTranscript
-    from transcripts.format import Transcript
-
-
-def call_transcript(transcript: "Transcript", *, call_id: str) -> "CallTranscript":
-    """The scoring library's view of a parsed transcript file: its utterances in time order
-    (word timings are not used), `call_id` where the file names none."""
-    from scoring.transcript import CallTranscript, Utterance
-
-    utterances = (Utterance(s.speaker, s.start, s.end, s.text) for s in transcript.segments)
-    return CallTranscript(
-        call_id=transcript.call_id or call_id,
-        language=transcript.language,
-        duration=transcript.duration,
-        utterances=tuple(sorted(utterances, key=lambda u: (u.start, u.end))),
-    )
 
 
 @click.command()
@@ -81,7 +62,7 @@ def check(
     for a reviewer. Exits with status 1 when a file cannot be read or the semantic
     model cannot be loaded.
     """
-    from qm.domain.scoring_bridge import check_transcript
+    from qm.domain.scoring_bridge import check_transcript, transcript_view
     from scoring.script import ScriptError, load_script
     from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
     from transcripts.errors import TranscriptFormatError
@@ -106,7 +87,7 @@ def check(
             parsed = load_transcript(path)
         except TranscriptFormatError as exc:
             raise click.ClickException(str(exc)) from exc
-        transcript = call_transcript(parsed, call_id=path.stem)
+        transcript = transcript_view(parsed, call_id=path.stem)
         if transcript.language != script.language:
             click.echo(
                 f"warning: {path}: language {transcript.language}, "

@@ -25,7 +25,6 @@ def plain_reason(exc: BaseException, error_id: str) -> str:
     from scoring.forms import FormError
     from scoring.script import ScriptError
     from scoring.semantic import SemanticMatcherError
-    from scoring.transcript import TranscriptError as ScoringTranscriptError
     from transcripts.errors import AudioError, EngineError, TranscriptError
 
     # The project's own errors carry messages written for people.
@@ -35,12 +34,7 @@ def plain_reason(exc: BaseException, error_id: str) -> str:
         reason = f"the transcription engine failed: {exc}"
     elif isinstance(
         exc,
-        QMError
-        | TranscriptError
-        | ScriptError
-        | FormError
-        | SemanticMatcherError
-        | ScoringTranscriptError,
+        QMError | TranscriptError | ScriptError | FormError | SemanticMatcherError,
     ):
         reason = str(exc)
     elif isinstance(exc, OSError) and exc.filename:

@@ -14,6 +14,7 @@ from scoring.matching import Matcher
 from scoring.script import Script as ParsedScript
 from scoring.semantic import EmbeddingMatcher
 from scoring.transcript import CallTranscript, Utterance
+from transcripts import Transcript as TranscriptDoc
 
 _SEGMENTS = Segment.__table__  # type: ignore[attr-defined]
 _UTTERANCES = (
@@ -21,6 +22,18 @@ _UTTERANCES = (
     .where(_SEGMENTS.c.transcript_id == sa.bindparam("transcript_id"))
     .order_by(_SEGMENTS.c.position)
 )
+
+
+def transcript_view(doc: TranscriptDoc, *, call_id: str) -> CallTranscript:
+    """A parsed transcript file (`transcripts.format`) as the scoring library's input: its
+    utterances in time order (word timings are not used), `call_id` where the file has none."""
+    utterances = (Utterance(s.speaker, s.start, s.end, s.text) for s in doc.segments)
+    return CallTranscript(
+        call_id=doc.call_id or call_id,
+        language=doc.language,
+        duration=doc.duration,
+        utterances=tuple(sorted(utterances, key=lambda u: (u.start, u.end))),
+    )
 
 
 def read_call_transcript(session: Session, transcript: TranscriptInfo) -> CallTranscript:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.qm.test_cli import run_qm
+from tests.qm.commands.subprocess_qm import run_qm
 
 SESSION = (
     "call_id,reviewer,total,greet,verify\n"

@@ -39,8 +39,8 @@ from qm.domain.pipeline_jobs import process_parallel
 from qm.models import Call, CallStage, KeyPointResult, Queue, utcnow
 from qm.settings import Settings
 from tests.conftest import REPO, TEST_SECRET
+from tests.qm.commands.subprocess_qm import QM
 from tests.qm.manifests import row, write_manifest, write_transcript
-from tests.qm.test_cli import QM
 
 SCRIPT = REPO / "qm" / "demo" / "scripts" / "hvnb-retail.yaml"
 CALLS = 300

@@ -16,8 +16,8 @@ from qm.domain.corrections import (
 from qm.errors import NotFound, ValidationFailed
 from qm.models import AsrAccuracy, AuditEvent, CallStage, Stage, StageStatus, Transcript
 from tests.factories import make_call, make_stage, make_transcript
+from tests.qm.commands.subprocess_qm import run_qm
 from tests.qm.manifests import write_transcript
-from tests.qm.test_cli import run_qm
 from transcripts.format import Segment as DocSegment
 from transcripts.format import Transcript as DocTranscript
 from transcripts.format import parse_transcript

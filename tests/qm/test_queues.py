@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from tests.qm.commands.subprocess_qm import REPO, run_qm
 from tests.qm.manifests import row, write_manifest
-from tests.qm.test_cli import REPO, run_qm
 
 
 def test_queue_settings_through_the_cli(db_url: str, tmp_path: Path) -> None:

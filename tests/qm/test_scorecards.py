@@ -13,8 +13,8 @@ from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bou
 from qm.errors import ValidationFailed
 from qm.models import CallMetrics
 from scoring.scorecard import ScorecardConfig
+from tests.qm.commands.subprocess_qm import run_qm
 from tests.qm.manifests import row, write_manifest
-from tests.qm.test_cli import run_qm
 
 CALLS = [
     row(

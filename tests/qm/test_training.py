@@ -12,7 +12,7 @@ from qm.db import session_scope
 from qm.domain.training import build_training_plan, set_status
 from qm.models import Agent, Call, KeyPointResult, Script, TrainingAssignment, TrainingStatus
 from scoring.training import TrainingRules, load_catalog
-from tests.qm.test_cli import run_qm
+from tests.qm.commands.subprocess_qm import run_qm
 
 UTC_ZONE = ZoneInfo("UTC")
 
