@@ -96,13 +96,29 @@ def courtesy_score(
 
 
 @dataclass(frozen=True, slots=True)
+class Metrics:
+    """A card's components for one month, each with its n and 95% interval."""
+
+    fcr: Estimate
+    transfer_rate: Estimate
+    aht_seconds: Estimate
+    courtesy: Estimate
+    script_compliance: Estimate
+    mystery_shopper: Estimate
+
+    def as_dict(self) -> dict[str, Estimate]:
+        """Component name -> estimate, in the order of the scorecard JSON."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
 class Scorecard:
     """One agent's card for one month, with the previous month's values for the trend."""
 
     agent_id: str
     period: str
     contacts: int
-    metrics: Mapping[str, Estimate]
+    metrics: Metrics
     handle_in_band: Estimate
     composite: Estimate
     weights: Mapping[str, float]
@@ -114,10 +130,11 @@ class Scorecard:
     def to_dict(self) -> dict[str, Any]:
         """The `qm scorecard --json` object."""
         trend = None
+        components = self.metrics.as_dict()
         if self.previous is not None:
             trend = {}
             for name, before in self.previous.items():
-                now = self.composite.value if name == "composite" else self.metrics[name].value
+                now = self.composite.value if name == "composite" else components[name].value
                 change = None if now is None or before is None else now - before
                 trend[name] = {"previous": before, "change": change}
         return {
@@ -126,7 +143,7 @@ class Scorecard:
             "contacts": self.contacts,
             "status": "ok" if self.enough_data else "not enough data",
             "rank": self.rank,
-            "metrics": {name: est.to_dict() for name, est in self.metrics.items()},
+            "metrics": {name: est.to_dict() for name, est in components.items()},
             "handle_time_in_band": self.handle_in_band.to_dict(),
             "composite": self.composite.to_dict() | {"weights": dict(self.weights)},
             "trend": trend,
@@ -173,19 +190,19 @@ def composite(
     return Estimate(value, n, (max(0.0, value - half), min(1.0, value + half))), used
 
 
-def _goodness(metrics: Mapping[str, Estimate], in_band: Estimate) -> dict[str, Estimate]:
-    transfer = metrics["transfer_rate"]
+def _goodness(metrics: Metrics, in_band: Estimate) -> dict[str, Estimate]:
+    transfer = metrics.transfer_rate
     flipped = transfer
     if transfer.value is not None:
         ci = None if transfer.ci95 is None else (1 - transfer.ci95[1], 1 - transfer.ci95[0])
         flipped = Estimate(1 - transfer.value, transfer.n, ci)
     return {
-        "fcr": metrics["fcr"],
+        "fcr": metrics.fcr,
         "transfer_rate": flipped,
         "aht_seconds": in_band,
-        "courtesy": metrics["courtesy"],
-        "script_compliance": metrics["script_compliance"],
-        "mystery_shopper": metrics["mystery_shopper"],
+        "courtesy": metrics.courtesy,
+        "script_compliance": metrics.script_compliance,
+        "mystery_shopper": metrics.mystery_shopper,
     }
 
 
@@ -194,16 +211,16 @@ def _components(
     compliance: Sequence[float],
     courtesy: Sequence[float],
     shops: Sequence[float],
-) -> tuple[dict[str, Estimate], Estimate]:
+) -> tuple[Metrics, Estimate]:
     t = tally or Tally()
-    metrics = {
-        "fcr": proportion(t.fcr_resolved, t.fcr_eligible),
-        "transfer_rate": proportion(t.transferred, t.transfer_known),
-        "aht_seconds": mean(t.handle_values),
-        "courtesy": mean(courtesy, bounds=UNIT),
-        "script_compliance": mean(compliance, bounds=UNIT),
-        "mystery_shopper": mean(shops, bounds=UNIT),
-    }
+    metrics = Metrics(
+        fcr=proportion(t.fcr_resolved, t.fcr_eligible),
+        transfer_rate=proportion(t.transferred, t.transfer_known),
+        aht_seconds=mean(t.handle_values),
+        courtesy=mean(courtesy, bounds=UNIT),
+        script_compliance=mean(compliance, bounds=UNIT),
+        mystery_shopper=mean(shops, bounds=UNIT),
+    )
     in_band = proportion(t.handle_banded - t.handle_short - t.handle_long, t.handle_banded)
     return metrics, in_band
 
@@ -271,9 +288,7 @@ def build_scorecards(
     cards = []
     for agent in agents:
 
-        def parts(
-            month: str, agent: str = agent
-        ) -> tuple[dict[str, Estimate], Estimate, Tally | None]:
+        def parts(month: str, agent: str = agent) -> tuple[Metrics, Estimate, Tally | None]:
             key = (agent, month)
             metrics, in_band = _components(
                 tallies.get(key),
@@ -287,9 +302,9 @@ def build_scorecards(
         overall, used = composite(_goodness(metrics, in_band), config.weights)
         old_metrics, old_band, old_tally = parts(before)
         previous = None
-        if old_tally is not None or any(e.n for e in old_metrics.values()):
+        if old_tally is not None or any(e.n for e in old_metrics.as_dict().values()):
             old_overall, _ = composite(_goodness(old_metrics, old_band), config.weights)
-            previous = {k: v.value for k, v in old_metrics.items()} | {
+            previous = {k: v.value for k, v in old_metrics.as_dict().items()} | {
                 "composite": old_overall.value
             }
         count = tally.contacts if tally else 0

@@ -149,15 +149,15 @@ def describe(cards: Sequence[Scorecard]) -> list[str]:
     ]
     for card in cards:
         m = card.metrics
-        aht = m["aht_seconds"].value
+        aht = m.aht_seconds.value
         comp = card.composite
         ci = f"[{100 * comp.ci95[0]:.0f}-{100 * comp.ci95[1]:.0f}]" if comp.ci95 else ""
         rank = str(card.rank) if card.rank else "-"
         note = "" if card.enough_data else "  not enough data"
         lines.append(
-            f"{card.agent_id:<24} {card.contacts:>4} {rank:>4}  {pct(m['fcr'].value)} "
-            f"{pct(m['transfer_rate'].value)} {'-' if aht is None else f'{aht:.0f}':>6} "
-            f"{pct(m['courtesy'].value)} {pct(m['script_compliance'].value)} "
-            f"{pct(m['mystery_shopper'].value):>7}  {pct(comp.value)} {ci}{note}"
+            f"{card.agent_id:<24} {card.contacts:>4} {rank:>4}  {pct(m.fcr.value)} "
+            f"{pct(m.transfer_rate.value)} {'-' if aht is None else f'{aht:.0f}':>6} "
+            f"{pct(m.courtesy.value)} {pct(m.script_compliance.value)} "
+            f"{pct(m.mystery_shopper.value):>7}  {pct(comp.value)} {ci}{note}"
         )
     return lines

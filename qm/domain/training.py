@@ -33,7 +33,7 @@ def _metric_estimates(
     engine: Engine, period: str, tz: ZoneInfo, config: ScorecardConfig, agent_id: str | None
 ) -> dict[str, dict[str, Estimate]]:
     cards = compute_scorecards(engine, ScorecardRequest(period, agent_id), tz=tz, config=config)
-    return {c.agent_id: {**c.metrics, "aht_in_band": c.handle_in_band} for c in cards}
+    return {c.agent_id: {**c.metrics.as_dict(), "aht_in_band": c.handle_in_band} for c in cards}
 
 
 @dataclass(frozen=True)

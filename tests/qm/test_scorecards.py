@@ -106,13 +106,11 @@ def test_fcr_window_and_as_of_are_parameters(stored: Engine) -> None:
     narrow = compute_scorecards(
         stored, ScorecardRequest("2024-03", "a", fcr_window_days=2), tz=tz, config=ScorecardConfig()
     )
-    assert narrow[0].metrics["fcr"].value == 1.0  # the repeat came 3 days later
+    assert narrow[0].metrics.fcr.value == 1.0  # the repeat came 3 days later
     from datetime import UTC, datetime
 
     early = ScorecardRequest("2024-03", "a", as_of=datetime(2024, 3, 9, tzinfo=UTC))
-    assert (
-        compute_scorecards(stored, early, tz=tz, config=ScorecardConfig())[0].metrics["fcr"].n == 1
-    )
+    assert compute_scorecards(stored, early, tz=tz, config=ScorecardConfig())[0].metrics.fcr.n == 1
 
 
 def test_bad_period_is_rejected() -> None:
