@@ -42,6 +42,8 @@ def scorecard(
     compliance and mystery-shopper results, each with n and a 95% interval, and the
     weighted composite. Agents below QM_MIN_CONTACTS are not ranked.
     """
+    from sqlmodel import Session
+
     from qm.domain.csvrows import parse_instant
     from qm.domain.scorecards import ScorecardRequest, compute_scorecards, describe
     from scoring.scorecard import ScorecardConfig, Weights
@@ -58,8 +60,8 @@ def scorecard(
             raise click.BadParameter(f"{as_of!r} is not ISO-8601", param_hint="--as-of") from exc
     request = ScorecardRequest(period, agent_id, instant, fcr_window_days, same_reason)
     config = ScorecardConfig(weights=weights, min_contacts=settings.min_contacts)
-    with open_engine(settings) as engine:
-        cards = compute_scorecards(engine, request, tz=settings.tz, config=config)
+    with open_engine(settings) as engine, Session(engine) as session:
+        cards = compute_scorecards(session, request, tz=settings.tz, config=config)
     if as_json:
         for card in cards:
             click.echo(json.dumps(card.to_dict(), ensure_ascii=False))

@@ -63,6 +63,7 @@ def training(
     impact, store them (status kept across runs) and show each criterion's follow-up
     on later calls.
     """
+    from qm.db import session_scope
     from qm.domain.training import build_training_plan
     from scoring.scorecard import ScorecardConfig, Weights
     from scoring.training import TrainingRules, load_catalog
@@ -73,9 +74,10 @@ def training(
         raise click.ClickException(f"{catalog}: {exc}") from exc
     rules = TrainingRules(miss_rate=miss_rate, min_calls=min_calls)
     config = ScorecardConfig(Weights(**settings.scorecard_weights), settings.min_contacts)
-    with open_engine(settings) as engine:
+    # It reads and then writes: take the SQLite write lock from the start (see qm.db).
+    with open_engine(settings) as engine, session_scope(engine, immediate=True) as session:
         entries = build_training_plan(
-            engine,
+            session,
             period,
             tz=settings.tz,
             catalog=modules,

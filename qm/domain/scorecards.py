@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from qm.domain.results import key_point_counts
@@ -72,28 +71,27 @@ def _queue_settings(
 
 
 def compute_scorecards(
-    engine: Engine, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
+    session: Session, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
 ) -> list[Scorecard]:
     """Scorecards for `request.period` (and the previous month, for the trend)."""
     period = parse_period(request.period)
     start, end = period.bounds(tz)
     prev_start, _ = period.previous().bounds(tz)
-    with Session(engine) as session:
-        rules, targets, longest = _queue_settings(session, request.fcr_window_days)
-        rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)
-        as_of = request.as_of or session.exec(select(sa.func.max(Call.started_at))).one()
-        # Contacts up to one window after the month decide FCR of the month's contacts.
-        rows = session.exec(
-            select(Call, CallMetrics)
-            .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
-            .where(col(Call.started_at) >= prev_start, col(Call.started_at) < end + longest)
-        ).all()
-        shops = session.exec(
-            select(MysteryShop).where(
-                col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
-            )
-        ).all()
-        hits = key_point_counts(session, start, end)
+    rules, targets, longest = _queue_settings(session, request.fcr_window_days)
+    rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)
+    as_of = request.as_of or session.exec(select(sa.func.max(Call.started_at))).one()
+    # Contacts up to one window after the month decide FCR of the month's contacts.
+    rows = session.exec(
+        select(Call, CallMetrics)
+        .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
+        .where(col(Call.started_at) >= prev_start, col(Call.started_at) < end + longest)
+    ).all()
+    shops = session.exec(
+        select(MysteryShop).where(
+            col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
+        )
+    ).all()
+    hits = key_point_counts(session, start, end)
     contacts = [
         Contact(
             call_id=c.id,

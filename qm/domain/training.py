@@ -5,10 +5,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from qm.db import session_scope
 from qm.domain.audit import record
 from qm.domain.results import key_point_counts, mystery_counts
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
@@ -30,9 +28,9 @@ from scoring.training import (
 
 
 def _metric_estimates(
-    engine: Engine, period: str, tz: ZoneInfo, config: ScorecardConfig, agent_id: str | None
+    session: Session, period: str, tz: ZoneInfo, config: ScorecardConfig, agent_id: str | None
 ) -> dict[str, dict[str, Estimate]]:
-    cards = compute_scorecards(engine, ScorecardRequest(period, agent_id), tz=tz, config=config)
+    cards = compute_scorecards(session, ScorecardRequest(period, agent_id), tz=tz, config=config)
     return {c.agent_id: {**c.metrics.as_dict(), "aht_in_band": c.handle_in_band} for c in cards}
 
 
@@ -46,7 +44,7 @@ class PlanEntry:
 
 
 def build_training_plan(
-    engine: Engine,
+    session: Session,
     period: str,
     *,
     tz: ZoneInfo,
@@ -63,13 +61,13 @@ def build_training_plan(
     Re-running for the same period updates the gaps and priority of existing
     assignments; an acknowledged or completed one stays so. `with_followups=False` skips
     the re-measure (it recomputes scorecards per assignment), for batch runs that only
-    store the plan.
+    store the plan. The caller commits; on SQLite it should hold the write lock from the
+    start (`session_scope(engine, immediate=True)`), since this reads and then writes.
     """
     config = config or ScorecardConfig()
     start, end = month_bounds(period, tz)
-    with Session(engine) as session:
-        kp = key_point_counts(session, start, end)
-        shops = mystery_counts(session, start.date(), end.date())
+    kp = key_point_counts(session, start, end)
+    shops = mystery_counts(session, start.date(), end.date())
     tallies = [
         KeyPointTally(agent, item, n - hits, n, weight, critical)
         for (agent, item), (hits, n, weight, critical) in kp.items()
@@ -80,19 +78,15 @@ def build_training_plan(
         for key, (passed, n) in shops.items()
         if agent_id is None or key[0] == agent_id
     }
-    metrics = _metric_estimates(engine, period, tz, config, agent_id)
+    metrics = _metric_estimates(session, period, tz, config, agent_id)
     assignments = plan(
         find_gaps(key_points=tallies, metrics=metrics, mystery=mystery, rules=rules), catalog
     )
     due = end.date() + timedelta(days=due_days)
-    entries = []
-    with session_scope(engine) as session:
-        for item in assignments:
-            stored = _store(session, item, period, due, actor)
-            entries.append((item, stored))
+    entries = [(item, _store(session, item, period, due, actor)) for item in assignments]
     return [
         PlanEntry(
-            a, s, tuple(follow_ups(engine, s, tz=tz, config=config)) if with_followups else ()
+            a, s, tuple(follow_ups(session, s, tz=tz, config=config)) if with_followups else ()
         )
         for a, s in entries
     ]
@@ -138,7 +132,7 @@ def _store(
 
 
 def follow_ups(
-    engine: Engine, stored: TrainingAssignment, *, tz: ZoneInfo, config: ScorecardConfig
+    session: Session, stored: TrainingAssignment, *, tz: ZoneInfo, config: ScorecardConfig
 ) -> list[FollowUp]:
     """Each criterion of the assignment in its period and on the calls after it.
 
@@ -146,11 +140,10 @@ def follow_ups(
     compare the period's figure with the next month's.
     """
     start, end = month_bounds(stored.period, tz)
-    with Session(engine) as session:
-        kp_before = key_point_counts(session, start, end)
-        kp_after = key_point_counts(session, end, None)
-        shop_before = mystery_counts(session, start.date(), end.date())
-        shop_after = mystery_counts(session, end.date(), None)
+    kp_before = key_point_counts(session, start, end)
+    kp_after = key_point_counts(session, end, None)
+    shop_before = mystery_counts(session, start.date(), end.date())
+    shop_after = mystery_counts(session, end.date(), None)
     later: dict[str, dict[str, Estimate]] | None = None
     results = []
     for criterion in (c["criterion"] for c in stored.criteria):
@@ -166,9 +159,9 @@ def follow_ups(
             )
         elif kind == "metric":
             if later is None:
-                now = _metric_estimates(engine, stored.period, tz, config, stored.agent_id)
+                now = _metric_estimates(session, stored.period, tz, config, stored.agent_id)
                 later = _metric_estimates(
-                    engine, str(Period.parse(stored.period).next()), tz, config, stored.agent_id
+                    session, str(Period.parse(stored.period).next()), tz, config, stored.agent_id
                 )
             empty = Estimate(None, 0, None)
             results.append(

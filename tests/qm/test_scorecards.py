@@ -6,15 +6,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from qm.db import session_scope
 from qm.domain.ingest import ingest_manifest
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
 from qm.errors import ValidationFailed
 from qm.models import CallMetrics
-from scoring.scorecard import ScorecardConfig
+from scoring.scorecard import Scorecard, ScorecardConfig
 from tests.qm.commands.subprocess_qm import run_qm
 from tests.qm.manifests import row, write_manifest
+
+
+def scorecards(
+    engine: Engine, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
+) -> list[Scorecard]:
+    """compute_scorecards in a session of its own, as `qm scorecard` runs it."""
+    with Session(engine) as session:
+        return compute_scorecards(session, request, tz=tz, config=config)
+
 
 CALLS = [
     row(
@@ -73,7 +83,7 @@ def stored(engine: Engine, tmp_path: Path) -> Engine:
 def test_scorecards_from_stored_calls(stored: Engine) -> None:
     cards = {
         c.agent_id: c.to_dict()
-        for c in compute_scorecards(
+        for c in scorecards(
             stored,
             ScorecardRequest("2024-03"),
             tz=ZoneInfo("UTC"),
@@ -92,10 +102,10 @@ def test_scorecards_from_stored_calls(stored: Engine) -> None:
 
 def test_months_follow_the_site_time_zone(stored: Engine) -> None:
     shanghai = ZoneInfo("Asia/Shanghai")
-    march = compute_scorecards(
+    march = scorecards(
         stored, ScorecardRequest("2024-03", agent_id="b"), tz=shanghai, config=ScorecardConfig()
     )
-    april = compute_scorecards(
+    april = scorecards(
         stored, ScorecardRequest("2024-04", agent_id="b"), tz=shanghai, config=ScorecardConfig()
     )
     assert [c.contacts for c in march] == [1] and [c.contacts for c in april] == [1]
@@ -103,14 +113,14 @@ def test_months_follow_the_site_time_zone(stored: Engine) -> None:
 
 def test_fcr_window_and_as_of_are_parameters(stored: Engine) -> None:
     tz = ZoneInfo("UTC")
-    narrow = compute_scorecards(
+    narrow = scorecards(
         stored, ScorecardRequest("2024-03", "a", fcr_window_days=2), tz=tz, config=ScorecardConfig()
     )
     assert narrow[0].metrics.fcr.value == 1.0  # the repeat came 3 days later
     from datetime import UTC, datetime
 
     early = ScorecardRequest("2024-03", "a", as_of=datetime(2024, 3, 9, tzinfo=UTC))
-    assert compute_scorecards(stored, early, tz=tz, config=ScorecardConfig())[0].metrics.fcr.n == 1
+    assert scorecards(stored, early, tz=tz, config=ScorecardConfig())[0].metrics.fcr.n == 1
 
 
 def test_bad_period_is_rejected() -> None:

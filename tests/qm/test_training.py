@@ -3,13 +3,14 @@
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain.training import build_training_plan, set_status
+from qm.domain.training import PlanEntry, build_training_plan, set_status
 from qm.models import Agent, Call, KeyPointResult, Script, TrainingAssignment, TrainingStatus
 from scoring.training import TrainingRules, load_catalog
 from tests.qm.commands.subprocess_qm import run_qm
@@ -40,6 +41,12 @@ def add_calls(engine: Engine, start: datetime, hits: list[bool], prefix: str) ->
             )
 
 
+def plan_for(engine: Engine, period: str, **options: Any) -> list[PlanEntry]:
+    """build_training_plan in a transaction of its own, as `qm training` runs it."""
+    with session_scope(engine, immediate=True) as session:
+        return build_training_plan(session, period, tz=UTC_ZONE, **options)
+
+
 def test_plan_is_stored_keeps_status_and_follows_up(engine: Engine) -> None:
     # March: verify hit on 2 of 6 calls (missed 4/6); April: hit on 5 of 5.
     add_calls(
@@ -47,9 +54,7 @@ def test_plan_is_stored_keeps_status_and_follows_up(engine: Engine) -> None:
     )
     add_calls(engine, datetime(2024, 4, 5, tzinfo=UTC), [True] * 5, "p")
     catalog = load_catalog()
-    entries = build_training_plan(
-        engine, "2024-03", tz=UTC_ZONE, catalog=catalog, rules=TrainingRules()
-    )
+    entries = plan_for(engine, "2024-03", catalog=catalog, rules=TrainingRules())
     (entry,) = entries
     assert entry.assignment.module.id == "identity-verification"
     assert entry.stored.status == "assigned" and str(entry.stored.due_date) == "2024-05-01"
@@ -60,11 +65,11 @@ def test_plan_is_stored_keeps_status_and_follows_up(engine: Engine) -> None:
     assert (follow.after.value, follow.after.n) == (1.0, 5)
     with session_scope(engine) as session:
         set_status(session, entry.stored.id or 0, TrainingStatus.ACKNOWLEDGED, actor="ann")
-    again = build_training_plan(engine, "2024-03", tz=UTC_ZONE, catalog=catalog)
+    again = plan_for(engine, "2024-03", catalog=catalog)
     assert again[0].stored.id == entry.stored.id and again[0].stored.status == "acknowledged"
     with Session(engine) as session:
         assert len(session.exec(select(TrainingAssignment)).all()) == 1
-    assert build_training_plan(engine, "2024-04", tz=UTC_ZONE, catalog=catalog) == []
+    assert plan_for(engine, "2024-04", catalog=catalog) == []
 
 
 def test_training_command_json(db_url: str, engine: Engine, tmp_path: Path) -> None:

@@ -198,10 +198,11 @@ def _training(engine: Engine, settings: Settings, periods: list[str]) -> None:
     catalog = load_catalog()
     config = ScorecardConfig(min_contacts=settings.min_contacts)
     for period in periods[TRAINING_MONTH - 1 :]:
-        build_training_plan(
-            engine, period, tz=settings.tz, catalog=catalog, config=config, actor=ACTOR,
-            with_followups=False,
-        )  # fmt: skip
+        with session_scope(engine, immediate=True) as session:
+            build_training_plan(
+                session, period, tz=settings.tz, catalog=catalog, config=config, actor=ACTOR,
+                with_followups=False,
+            )  # fmt: skip
     with session_scope(engine) as session:
         stored = session.exec(
             select(TrainingAssignment).order_by(
