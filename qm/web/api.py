@@ -12,13 +12,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter, QueryParameter
 from sqlmodel import Session
 
-from qm.domain import calls
+from qm.domain.calls import detail, listing
 from qm.models import User
 from qm.settings import Settings
 from qm.web.call_query import parse_call_query, refuse_repeats
 
 
-def call_row_json(row: calls.CallRow) -> dict[str, Any]:
+def call_row_json(row: listing.CallRow) -> dict[str, Any]:
     """One call of the list as JSON."""
     return {
         "call_id": row.call_id,
@@ -37,7 +37,7 @@ def call_row_json(row: calls.CallRow) -> dict[str, Any]:
     }
 
 
-def _result_json(view: calls.ResultView) -> dict[str, Any]:
+def _result_json(view: detail.ResultView) -> dict[str, Any]:
     r = view.result
     return {
         "item_id": r.item_id,
@@ -59,7 +59,7 @@ def _result_json(view: calls.ResultView) -> dict[str, Any]:
     }
 
 
-def call_detail_json(d: calls.CallDetail) -> dict[str, Any]:
+def call_detail_json(d: detail.CallDetail) -> dict[str, Any]:
     """Everything the call page shows, as JSON."""
     c, m = d.call, d.metrics
     return {
@@ -190,7 +190,7 @@ class CallApiController(Controller):
         }
         refuse_repeats(request.query_params)
         query = parse_call_query({k: v for k, v in given.items() if v is not None})
-        found = calls.list_calls(
+        found = listing.list_calls(
             db,
             filters=query.filters,
             page=query.page,
@@ -214,4 +214,4 @@ class CallApiController(Controller):
         db: NamedDependency[Session],
     ) -> dict[str, Any]:
         """One call with its transcript, key-point and forbidden-phrase results and stages."""
-        return call_detail_json(calls.get_call_detail(db, call_id, request.user))
+        return call_detail_json(detail.get_call_detail(db, call_id, request.user))

@@ -35,7 +35,8 @@ from qm.domain.bounds import (
     normalize,
     text_problem,
 )
-from qm.domain.calls import CallFilters, PipelineStatus
+from qm.domain.calls.listing import CallFilters
+from qm.domain.calls.status import PipelineStatus
 from qm.errors import ValidationFailed
 
 

@@ -9,7 +9,9 @@ from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel import Session
 
-from qm.domain import calls
+from qm.domain.calls import listing
+from qm.domain.calls.detail import get_call_detail
+from qm.domain.calls.status import PipelineStatus
 from qm.models import User
 from qm.settings import Settings
 from qm.web.call_query import parse_call_query, refuse_repeats
@@ -60,7 +62,7 @@ class CallController(Controller):
         refuse_repeats(request.query_params)
         query = parse_call_query(request.query_params)
         viewer = request.user
-        page = calls.list_calls(
+        page = listing.list_calls(
             db,
             filters=query.filters,
             page=query.page,
@@ -71,8 +73,8 @@ class CallController(Controller):
         context = {
             "page": page,
             "query": query,
-            "options": calls.filter_options(db, viewer),
-            "statuses": [s.value for s in calls.PipelineStatus],
+            "options": listing.filter_options(db, viewer),
+            "statuses": [s.value for s in PipelineStatus],
             "previous_url": query.url("/calls", page.page - 1) if page.has_previous else None,
             "next_url": query.url("/calls", page.page + 1) if page.has_next else None,
         }
@@ -86,7 +88,7 @@ class CallController(Controller):
         db: NamedDependency[Session],
     ) -> Template:
         """The call page: manifest fields, metrics, transcript with key-point evidence, stages."""
-        detail = calls.get_call_detail(db, call_id, request.user)
+        detail = get_call_detail(db, call_id, request.user)
         courtesy = detail.metrics.courtesy if detail.metrics else None
         context = {"d": detail, "courtesy": courtesy_rows(courtesy)}
         return Template(template_name="calls/detail.html", context=context)

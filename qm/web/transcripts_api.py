@@ -14,7 +14,7 @@ from litestar.params import Body, FromPath
 from sqlmodel import Session
 
 from qm.auth import requires_role
-from qm.domain import calls
+from qm.domain.calls.visibility import visible_call
 from qm.domain.corrections import store_correction
 from qm.domain.store import current_transcript, transcript_doc
 from qm.errors import NotFound, ValidationFailed
@@ -49,7 +49,7 @@ class TranscriptApiController(Controller):
     ) -> dict[str, Any]:
         """The call's current transcript (the reviewer's correction when there is one),
         with its `kind` (original or corrected) and `source`."""
-        call = calls.visible_call(db, call_id, request.user)
+        call = visible_call(db, call_id, request.user)
         return _stored_json(db, call.id)
 
     @put(
@@ -68,7 +68,7 @@ class TranscriptApiController(Controller):
         ],
     ) -> dict[str, Any]:
         """Store a corrected transcript (redacted first) and answer with what was stored."""
-        call = calls.visible_call(db, call_id, request.user)
+        call = visible_call(db, call_id, request.user)
         try:
             doc = parse_transcript(data, source=BODY)
         except TranscriptFormatError as exc:

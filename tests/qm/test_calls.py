@@ -8,14 +8,9 @@ import pytest
 from sqlalchemy import Engine
 
 from qm.db import session_scope
-from qm.domain.calls import (
-    CallFilters,
-    PipelineStatus,
-    filter_options,
-    get_call_detail,
-    handle_time,
-    list_calls,
-)
+from qm.domain.calls.detail import get_call_detail
+from qm.domain.calls.listing import CallFilters, filter_options, list_calls
+from qm.domain.calls.status import PipelineStatus, handle_time
 from qm.errors import NotFound
 from qm.models import Call, CallMetrics, Role, Stage, StageStatus, User
 from tests.factories import T0, make_call, make_done, make_results, make_stage, make_transcript

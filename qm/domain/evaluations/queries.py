@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from qm.domain.calls import visible_call
+from qm.domain.calls.visibility import visible_call
 from qm.errors import NotFound
 from qm.models import (
     Agent,
