@@ -158,7 +158,8 @@ def evaluate_team(
             rng = random.Random(f"{SEED}/reviews/{agent.id}/{period}")
             picks = [(c, "random") for c in rng.sample(calls, min(RANDOM_PER_MONTH, len(calls)))]
             if period == last:
-                targeted = _targeted(session, [c for c in calls if c not in dict(picks)])
+                picked = {c for c, _ in picks}
+                targeted = _targeted(session, [c for c in calls if c not in picked])
                 if targeted is not None:
                     picks.append((targeted[0], f"targeted:{targeted[1]}"))
             for n, (call_id, sample) in enumerate(picks):
