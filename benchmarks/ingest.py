@@ -20,7 +20,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from qm.domain.manifest import COLUMNS
+from qm.domain.imports.manifest import COLUMNS
 
 QUEUES = ("billing", "tech-support", "sales", "retention")
 REASONS = ("bill question", "outage", "upgrade", "cancel", "payment", "password reset")
@@ -59,7 +59,7 @@ import resource, sys, time
 from pathlib import Path
 from qm import migrate
 from qm.db import make_engine
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 engine = make_engine(sys.argv[1])
 migrate.upgrade(engine)
 t0 = time.perf_counter()

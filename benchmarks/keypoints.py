@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from qm.domain.scoring_bridge import transcript_view
+from qm.domain.call_checks import transcript_view
 from scoring.keypoints import CheckResult, check_call, clear_caches
 from scoring.normalize import is_chinese, normalize
 from scoring.script import Script, load_script

@@ -50,7 +50,7 @@ from pathlib import Path
 from qm import migrate
 from qm.db import make_engine, session_scope
 from qm.domain import scripts
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 url, folder, repo = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 engine = make_engine(url)
 migrate.upgrade(engine)
@@ -96,8 +96,8 @@ if __name__ == "__main__":
 
 def write_calls(folder: Path, count: int) -> None:
     """`count` calls with Harper Valley transcripts and a manifest naming them."""
-    from qm.domain.harper_valley import read_conversation, sids
-    from qm.domain.manifest import COLUMNS
+    from qm.domain.imports.harper_valley import read_conversation, sids
+    from qm.domain.imports.manifest import COLUMNS
     from transcripts.format import transcript_to_dict
 
     source = REPO / "qm" / "demo" / "harper_valley"

@@ -22,7 +22,7 @@ def calibrate(path: Path, expert: str | None, as_json: bool) -> None:
     or Fleiss' kappa, ICC(2,1) of the totals and each reviewer's deviation from the
     expert or the consensus.
     """
-    from qm.domain.csvrows import RowReader, csv_rows
+    from qm.domain.imports.csvrows import RowReader, csv_rows
     from scoring.calibration import item_agreement, reviewer_deviations, totals_icc
 
     answers: dict[str, dict[str, dict[str, str]]] = {}

@@ -62,7 +62,7 @@ def check(
     for a reviewer. Exits with status 1 when a file cannot be read or the semantic
     model cannot be loaded.
     """
-    from qm.domain.scoring_bridge import check_transcript, transcript_view
+    from qm.domain.call_checks import check_transcript, transcript_view
     from scoring.script import ScriptError, load_script
     from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
     from transcripts.errors import TranscriptFormatError

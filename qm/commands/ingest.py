@@ -11,7 +11,7 @@ import click
 from qm.commands.common import open_engine, pass_settings
 
 if TYPE_CHECKING:
-    from qm.domain.ingest import ImportReport, Progress
+    from qm.domain.imports.ingest import ImportReport, Progress
     from qm.settings import Settings
 
 
@@ -77,8 +77,8 @@ def ingest(
     """
     if (manifest is None) == (harper_valley is None):
         raise click.UsageError("give exactly one of --manifest FILE or --harper-valley DIR")
-    from qm.domain.harper_valley import ingest_harper_valley
-    from qm.domain.ingest import count_data_rows, ingest_manifest
+    from qm.domain.imports.harper_valley import ingest_harper_valley
+    from qm.domain.imports.ingest import count_data_rows, ingest_manifest
     from qm.errors import ValidationFailed
 
     with open_engine(settings) as engine:

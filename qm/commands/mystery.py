@@ -25,7 +25,7 @@ def import_shops(settings: "Settings", path: Path) -> None:
     Columns: shop_id, agent_id, date, scenario, optional score and comment, and one
     column per key-point id with yes, no or na.
     """
-    from qm.domain.mystery import ingest_mystery
+    from qm.domain.imports.mystery import ingest_mystery
     from qm.errors import ValidationFailed
 
     with open_engine(settings) as engine:

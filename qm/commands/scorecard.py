@@ -44,7 +44,7 @@ def scorecard(
     """
     from sqlmodel import Session
 
-    from qm.domain.csvrows import parse_instant
+    from qm.domain.imports.csvrows import parse_instant
     from qm.domain.scorecards import ScorecardRequest, compute_scorecards, describe
     from scoring.scorecard import ScorecardConfig, Weights
 

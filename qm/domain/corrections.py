@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
-from qm.domain.store import replace_transcript, transcript_doc, transcript_segments
+from qm.domain.stored_transcripts import replace_transcript, transcript_doc, transcript_segments
 from qm.errors import NotFound, ValidationFailed
 from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, TranscriptKind, utcnow
 from transcripts.format import Transcript as TranscriptDoc

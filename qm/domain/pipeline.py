@@ -36,6 +36,12 @@ from sqlmodel import Session, col
 
 from qm.db import session_scope
 from qm.domain import redaction
+from qm.domain.call_checks import (
+    check_result_rows,
+    courtesy_for,
+    handle_seconds,
+    read_call_transcript,
+)
 from qm.domain.claims import (
     CLAIM_SECONDS,
     FINISHED,
@@ -47,14 +53,8 @@ from qm.domain.claims import (
     unfinished,
 )
 from qm.domain.failures import plain_reason
-from qm.domain.scoring_bridge import (
-    check_result_rows,
-    courtesy_for,
-    handle_seconds,
-    read_call_transcript,
-)
 from qm.domain.scripts import ScriptCache, not_stored
-from qm.domain.store import TranscriptInfo, current_transcript_info, replace_transcript
+from qm.domain.stored_transcripts import TranscriptInfo, current_transcript_info, replace_transcript
 from qm.models import (
     Call,
     CallMetrics,

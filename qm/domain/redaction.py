@@ -1,7 +1,7 @@
 """Redaction of what is already stored: transcripts, evidence excerpts and recordings.
 
-New transcripts are redacted on their way in (`qm.domain.store.replace_transcript`). This
-module brings the rest in line:
+New transcripts are redacted on their way in
+(`qm.domain.stored_transcripts.replace_transcript`). This module brings the rest in line:
 
 - `redact_stored_text` re-redacts every stored transcript and key-point evidence excerpt,
   for databases written by versions that stored raw text (or an older, weaker redactor);
@@ -22,7 +22,12 @@ from sqlmodel import Session, col, select
 
 from qm.db import session_scope
 from qm.domain.audit import record
-from qm.domain.store import current_transcript, transcript_doc, transcript_segments, words_json
+from qm.domain.stored_transcripts import (
+    current_transcript,
+    transcript_doc,
+    transcript_segments,
+    words_json,
+)
 from qm.models import Call, KeyPointResult, Transcript
 from transcripts import Transcript as TranscriptDoc
 from transcripts.redact import redact_audio, redact_text, redact_transcript, redaction_spans

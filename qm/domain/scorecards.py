@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from qm.domain.results import key_point_counts
+from qm.domain.aggregates import key_point_counts
 from qm.errors import ValidationFailed
 from qm.models import Call, CallMetrics, MysteryShop, Queue
 from scoring.mystery import Shop

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from qm.domain.aggregates import key_point_counts, mystery_counts
 from qm.domain.audit import record
-from qm.domain.results import key_point_counts, mystery_counts
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
 from qm.errors import NotFound
 from qm.models import TrainingAssignment, TrainingStatus, utcnow

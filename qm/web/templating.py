@@ -44,7 +44,11 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Every string a person reads is marked `_("...")`; the catalogs (zh_CN, en) plug in
+        # here with `install_gettext_translations`. Until then the English source text shows.
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["mmss"] = mmss
     env.filters["percent"] = percent
     env.filters["localtime"] = lambda instant: local_time(instant, tz)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from qm.auth import requires_role
 from qm.domain.calls.visibility import visible_call
 from qm.domain.corrections import store_correction
-from qm.domain.store import current_transcript, transcript_doc
+from qm.domain.stored_transcripts import current_transcript, transcript_doc
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Role, User
 from transcripts.errors import TranscriptFormatError

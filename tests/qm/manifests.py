@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qm.domain.manifest import COLUMNS
+from qm.domain.imports.manifest import COLUMNS
 
 
 def row(call_id: str, **overrides: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from qm.domain.claims import (
     release_claims,
     renew_claims,
 )
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.pipeline import (
     AsrProvider,
     PipelineContext,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from qm.domain.harper_valley import ingest_harper_valley
+from qm.domain.imports.harper_valley import ingest_harper_valley
 from qm.errors import ValidationFailed
 from qm.models import Agent, Call, Customer, Segment, Transcript
 

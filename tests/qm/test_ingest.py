@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 from qm.errors import ValidationFailed
 from qm.models import Agent, AuditEvent, Call, Customer, Segment, Transcript
 from tests.qm.manifests import row, write_manifest, write_transcript
@@ -110,7 +110,7 @@ def test_bad_manifest_is_rejected_naming_file_row_field_and_stores_nothing(
     rows = [row(f"n{i}") for i in range(5)]
     columns = None
     if bad_cells is None:
-        from qm.domain.manifest import COLUMNS
+        from qm.domain.imports.manifest import COLUMNS
 
         columns = tuple(c for c in COLUMNS if c != field)
     else:
@@ -164,7 +164,7 @@ def test_unknown_column_and_empty_file_are_rejected(engine: Engine, tmp_path: Pa
     with pytest.raises(ValidationFailed, match="empty"):
         ingest_manifest(engine, empty)
     extra = tmp_path / "extra.csv"
-    from qm.domain.manifest import COLUMNS
+    from qm.domain.imports.manifest import COLUMNS
 
     extra.write_text(",".join((*COLUMNS, "talk_secs")) + "\n")
     with pytest.raises(ValidationFailed, match="unknown column") as info:

@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.cli import cli
-from qm.domain.csvrows import RowReader, spreadsheet_safe, write_safe_row
-from qm.domain.harper_valley import ingest_harper_valley
-from qm.domain.ingest import ingest_manifest
-from qm.domain.manifest import COLUMNS
-from qm.domain.mystery import ingest_mystery
+from qm.domain.imports.csvrows import RowReader, spreadsheet_safe, write_safe_row
+from qm.domain.imports.harper_valley import ingest_harper_valley
+from qm.domain.imports.ingest import ingest_manifest
+from qm.domain.imports.manifest import COLUMNS
+from qm.domain.imports.mystery import ingest_mystery
 from qm.errors import ValidationFailed
 from qm.models import AuditEvent, Call, MysteryShop, Script
 from tests.conftest import TEST_SECRET

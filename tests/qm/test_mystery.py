@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain.mystery import ingest_mystery
+from qm.domain.imports.mystery import ingest_mystery
 from qm.errors import ValidationFailed
 from qm.models import Agent, MysteryShop, Script
 

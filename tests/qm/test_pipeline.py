@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from qm.db import session_scope
 from qm.domain import failures, pipeline, scripts
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.pipeline import (
     AsrProvider,
     PipelineContext,
@@ -19,7 +19,7 @@ from qm.domain.pipeline import (
     process_pending,
     unfinished_call_ids,
 )
-from qm.domain.store import replace_transcript
+from qm.domain.stored_transcripts import replace_transcript
 from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage
 from qm.settings import Settings
 from tests.conftest import REPO

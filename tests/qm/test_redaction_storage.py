@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from qm.cli import cli
 from qm.domain.corrections import store_correction
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.pipeline import (
     AsrProvider,
     PipelineContext,

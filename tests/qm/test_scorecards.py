@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from qm.db import session_scope
-from qm.domain.ingest import ingest_manifest
+from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
 from qm.errors import ValidationFailed
 from qm.models import CallMetrics

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain.calls.status import PipelineStatus, StageView, handle_time, stage_views
 from qm.domain.calls.visibility import visible_call
-from qm.domain.store import current_transcript, transcript_segments
+from qm.domain.stored_transcripts import current_transcript, transcript_segments
 from qm.models import (
     Agent,
     AsrAccuracy,

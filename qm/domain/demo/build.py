@@ -30,9 +30,9 @@ from qm.domain.demo.harper_valley import (
     write_enrichment,
 )
 from qm.domain.demo.profiles import TRAINING_MONTH
-from qm.domain.harper_valley import ingest_harper_valley
-from qm.domain.ingest import ingest_manifest
-from qm.domain.mystery import ingest_mystery
+from qm.domain.imports.harper_valley import ingest_harper_valley
+from qm.domain.imports.ingest import ingest_manifest
+from qm.domain.imports.mystery import ingest_mystery
 from qm.domain.queues import configure_queue
 from qm.domain.scorecards import month_bounds
 from qm.domain.teams import place_agent, save_team

@@ -31,10 +31,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from qm.domain.csvrows import write_safe_row
 from qm.domain.demo.center import DemoAgent, DemoQueue, Reason, Team
 from qm.domain.demo.profiles import Profile, profile_for
-from qm.domain.manifest import COLUMNS
+from qm.domain.imports.csvrows import write_safe_row
+from qm.domain.imports.manifest import COLUMNS
 from scoring.period import Period
 
 DEMO_TODAY = date(2026, 11, 10)

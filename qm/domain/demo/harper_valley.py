@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from qm.domain.csvrows import write_safe_row
-from qm.domain.harper_valley import read_conversation, sids
-from qm.domain.manifest import COLUMNS
+from qm.domain.imports.csvrows import write_safe_row
+from qm.domain.imports.harper_valley import read_conversation, sids
+from qm.domain.imports.manifest import COLUMNS
 from qm.models import Role
 
 DEMO_ROOT = Path(__file__).resolve().parents[2] / "demo"

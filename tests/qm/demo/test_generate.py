@@ -19,7 +19,7 @@ from qm.domain.demo.generate import (
     generate,
     write_files,
 )
-from qm.domain.manifest import read_manifest
+from qm.domain.imports.manifest import read_manifest
 from qm.errors import ValidationFailed
 from transcripts.format import load_transcript
 from transcripts.numbers import is_card_number, is_china_id

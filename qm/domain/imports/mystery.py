@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from qm.domain.audit import record
 from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID
-from qm.domain.csvrows import RowReader, csv_rows
-from qm.domain.store import existing_ids, upsert
+from qm.domain.imports.csvrows import RowReader, csv_rows
+from qm.domain.upserts import existing_ids, upsert
 from qm.errors import ValidationFailed
 from qm.models import Agent, MysteryShop, Script, utcnow
 

@@ -22,7 +22,7 @@ from qm.domain.bounds import (
     normalize,
     text_problem,
 )
-from qm.domain.ingest import CallRecord, ImportReport, Progress, import_records
+from qm.domain.imports.ingest import CallRecord, ImportReport, Progress, import_records
 from qm.errors import ValidationFailed
 from qm.models import utcnow
 from transcripts import Segment, Transcript

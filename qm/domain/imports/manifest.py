@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID, MAX_QUEUE_ID, MAX_TRANSFERS, normalize
-from qm.domain.csvrows import RowReader, csv_rows
+from qm.domain.imports.csvrows import RowReader, csv_rows
 from qm.errors import ValidationFailed
 from transcripts import Transcript as TranscriptDoc
 from transcripts import TranscriptFormatError, load_transcript

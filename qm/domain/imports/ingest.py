@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from qm.domain.audit import record
-from qm.domain.manifest import ManifestRow, read_manifest
-from qm.domain.store import existing_ids, replace_transcript, upsert
+from qm.domain.imports.manifest import ManifestRow, read_manifest
+from qm.domain.stored_transcripts import replace_transcript
+from qm.domain.upserts import existing_ids, upsert
 from qm.models import Agent, Call, CallStage, Customer, Queue, utcnow
 
 BATCH_ROWS = 2000

@@ -1,4 +1,4 @@
-"""Bulk writes shared by the importers: dialect-aware upserts and transcript storage.
+"""Stored transcripts: the one door for writing them, and the reads of the current one.
 
 `replace_transcript` is the one door through which transcript text reaches the database:
 imports, Harper Valley, reviewer corrections and transcription all pass it, and it redacts
@@ -6,13 +6,12 @@ card numbers, security codes and ID numbers before the first write (PCI DSS 3.4:
 store what the card holder read out).
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from qm.models import Segment, Transcript, TranscriptKind, utcnow
@@ -20,47 +19,6 @@ from transcripts import Segment as DocSegment
 from transcripts import Transcript as TranscriptDoc
 from transcripts import Word as DocWord
 from transcripts.redact import redact_transcript
-
-
-def _insert(conn: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def upsert(
-    conn: Connection,
-    table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    key: Sequence[str],
-    update: Sequence[str] = (),
-) -> None:
-    """Insert `rows`, updating `update` columns (or leaving the row alone) on a key conflict.
-
-    The rows go as one executemany of a single cached statement: compiling a multi-row
-    VALUES clause per batch cost more than the database work itself.
-    """
-    if not rows:
-        return
-    stmt = _insert(conn, table)
-    if update:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key), set_={c: stmt.excluded[c] for c in update}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-    conn.execute(stmt, list(rows))
-
-
-def existing_ids(conn: Connection, column: sa.Column[Any], ids: Iterable[str]) -> set[str]:
-    """The subset of `ids` already present in `column`."""
-    wanted = list(ids)
-    found: set[str] = set()
-    for i in range(0, len(wanted), 900):
-        chunk = wanted[i : i + 900]
-        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
-    return found
 
 
 def replace_transcript(

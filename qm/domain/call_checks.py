@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from qm.domain.store import TranscriptInfo
+from qm.domain.stored_transcripts import TranscriptInfo
 from qm.models import ResultKind, Segment
 from scoring.courtesy import measure_courtesy
 from scoring.keypoints import CheckResult, check_call

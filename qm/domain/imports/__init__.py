@@ -1,0 +1,1 @@
+"""Importers: call manifests with transcripts, mystery-shopper results, Harper Valley."""
