@@ -17,6 +17,7 @@ from qm.models.evaluations import (
     FormAssignment,
 )
 from qm.models.mystery import MysteryShop
+from qm.models.overrides import KeyPointOverride
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
 from qm.models.results import CallMetrics, KeyPointResult, ResultKind
 from qm.models.scripts import Script
@@ -44,6 +45,7 @@ __all__ = (
     "EvaluationKind",
     "EvaluationState",
     "FormAssignment",
+    "KeyPointOverride",
     "KeyPointResult",
     "LoginThrottle",
     "MysteryShop",
