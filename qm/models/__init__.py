@@ -20,6 +20,7 @@ from qm.models.mystery import MysteryShop
 from qm.models.overrides import KeyPointOverride
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
 from qm.models.results import CallMetrics, KeyPointResult, ResultKind
+from qm.models.review import AssignmentMode, PickState, ReviewPick, SamplingRule, TargetReason
 from qm.models.scripts import Script
 from qm.models.security import ApiToken, LoginThrottle, WebSession
 from qm.models.training import TrainingAssignment, TrainingStatus
@@ -29,6 +30,7 @@ __all__ = (
     "Agent",
     "ApiToken",
     "AsrAccuracy",
+    "AssignmentMode",
     "AuditEvent",
     "CalibrationSession",
     "CalibrationState",
@@ -49,13 +51,17 @@ __all__ = (
     "KeyPointResult",
     "LoginThrottle",
     "MysteryShop",
+    "PickState",
     "Queue",
     "ResultKind",
+    "ReviewPick",
     "Role",
+    "SamplingRule",
     "Script",
     "Segment",
     "Stage",
     "StageStatus",
+    "TargetReason",
     "Team",
     "TrainingAssignment",
     "TrainingStatus",
