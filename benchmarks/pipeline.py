@@ -21,7 +21,7 @@ jobs the time includes starting the worker processes, as `qm process --jobs N` d
 
 `--repo` runs another checkout of the code (e.g. `git worktree add /tmp/old <commit>`)
 with this venv, to measure the code before a change the same way (one job only, where
-that code has no `qm.domain.pipeline_jobs`).
+that code has no `process_parallel`).
 """
 
 import argparse
@@ -80,7 +80,10 @@ if __name__ == "__main__":
         elapsed = time.perf_counter() - started
         engine.dispose()
     else:
-        from qm.domain.pipeline_jobs import process_parallel
+        try:
+            from qm.domain.pipeline import process_parallel
+        except ImportError:  # a checkout from before the pipeline became a package
+            from qm.domain.pipeline_jobs import process_parallel
         cpu_before = time.process_time()
         started = time.perf_counter()
         report = process_parallel(settings, jobs=jobs)

@@ -30,7 +30,7 @@ def demo(settings: "Settings", host: str | None, port: int | None, no_serve: boo
     from qm import migrate
     from qm.db import make_engine
     from qm.domain.demo import build
-    from qm.domain.pipeline_jobs import process_parallel
+    from qm.domain.pipeline import process_parallel
 
     engine = make_engine(settings.database_url)
     started = time.monotonic()

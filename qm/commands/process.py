@@ -58,8 +58,7 @@ def process(settings: "Settings", call_ids: tuple[str, ...], asr_fallback: bool,
     # Imported here: the pipeline pulls in the scoring and ASR libraries.
     from tqdm import tqdm
 
-    from qm.domain.pipeline import unfinished_call_ids
-    from qm.domain.pipeline_jobs import WorkerFailed, process_parallel
+    from qm.domain.pipeline import WorkerFailed, process_parallel, unfinished_call_ids
 
     if not logging.getLogger().handlers:
         # Failed stages are logged with their traceback and error id: the operator's log.

@@ -41,7 +41,7 @@ class Call(SQLModel, table=True):
     agent_channel: str | None = Field(default=None, max_length=5)
     source: str = Field(default="manifest", max_length=200)
     imported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    # A `qm process` run working on this call, until when (see qm.domain.pipeline).
+    # A `qm process` run working on this call, until when (see qm.domain.pipeline.runner).
     claimed_by: str | None = Field(default=None, max_length=100)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the recording and transcript were removed ("retention" or "erasure"); scores stay.

@@ -32,10 +32,10 @@ from qm.domain.pipeline import (
     PipelineContext,
     ProcessReport,
     process_call,
+    process_parallel,
     process_pending,
     unfinished_call_ids,
 )
-from qm.domain.pipeline_jobs import process_parallel
 from qm.models import Call, CallStage, KeyPointResult, Queue, utcnow
 from qm.settings import Settings
 from tests.conftest import REPO, TEST_SECRET

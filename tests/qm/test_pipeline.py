@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain import failures, pipeline, scripts
+from qm.domain import failures, scripts
 from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.pipeline import (
     AsrProvider,
@@ -19,8 +19,10 @@ from qm.domain.pipeline import (
     process_pending,
     unfinished_call_ids,
 )
+from qm.domain.pipeline.stages import RUNNERS, StageRunner
+from qm.domain.pipeline.work import CallWork
 from qm.domain.stored_transcripts import replace_transcript
-from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage
+from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage, TranscriptKind
 from qm.settings import Settings
 from tests.conftest import REPO
 from tests.factories import make_call
@@ -269,7 +271,7 @@ def test_an_unexpected_error_is_stored_as_an_error_id_only(
             Exception("unable to open database file /srv/qm/qm.db"),
         )
 
-    monkeypatch.setitem(pipeline.RUNNERS, Stage.METRICS, pipeline.StageRunner(broken_metrics))
+    monkeypatch.setitem(RUNNERS, Stage.METRICS, StageRunner(broken_metrics))
     report = process_pending(imported, settings, call_ids=["good"])
     detail = stages(imported)[("good", "metrics")].detail
     assert re.fullmatch(
@@ -306,23 +308,21 @@ def test_a_transcript_stored_while_a_stage_computes_is_the_one_scored(
     from transcripts import Segment as DocSegment
     from transcripts import Transcript as DocTranscript
 
-    keypoints = pipeline.RUNNERS[Stage.KEYPOINTS]
+    keypoints = RUNNERS[Stage.KEYPOINTS]
     assert keypoints.prepare is not None
     prepare = keypoints.prepare
     corrected = DocTranscript("good", "en", 4.0, (DocSegment("agent", 1.0, 4.0, GOOD_CALL[0][3]),))
 
-    def prepare_then_correct(
-        engine: Engine, work: pipeline.CallWork, ctx: PipelineContext
-    ) -> object:
+    def prepare_then_correct(engine: Engine, work: CallWork, ctx: PipelineContext) -> object:
         prepared = prepare(engine, work, ctx)
         with session_scope(engine) as session:
             replace_transcript(
-                session.connection(), "good", corrected, kind="corrected", source="t"
+                session.connection(), "good", corrected, kind=TranscriptKind.CORRECTED, source="t"
             )
         return prepared
 
-    runner = pipeline.StageRunner(keypoints.write, prepare=prepare_then_correct)
-    monkeypatch.setitem(pipeline.RUNNERS, Stage.KEYPOINTS, runner)
+    runner = StageRunner(keypoints.write, prepare=prepare_then_correct)
+    monkeypatch.setitem(RUNNERS, Stage.KEYPOINTS, runner)
     report = process_pending(imported, settings, call_ids=["good"])
     assert not report.failed
     with Session(imported) as session:

@@ -18,7 +18,8 @@ from typing import Any
 
 from qm.db import make_engine
 from qm.domain.claims import CLAIM_SECONDS
-from qm.domain.pipeline import ProcessReport, process_pending, unfinished_call_ids
+from qm.domain.pipeline.runner import process_pending, unfinished_call_ids
+from qm.domain.pipeline.work import ProcessReport
 from qm.models import utcnow
 from qm.settings import Settings
 

@@ -1,0 +1,105 @@
+"""The keypoints stage: the call's transcript checked against the script assigned to its
+queue, and its key-point results and compliance stored."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from qm.domain.call_checks import check_result_rows
+from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
+from qm.domain.pipeline.work import (
+    CallWork,
+    PipelineContext,
+    StageInputs,
+    StageSkipped,
+    purged,
+    read_inputs,
+)
+from qm.domain.scripts import not_stored
+from qm.models import KeyPointResult, utcnow
+
+_RESULTS = table_of(KeyPointResult)
+_DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("call_id"))
+_CLEAR_COMPLIANCE = (
+    sa.update(METRICS)
+    .where(METRICS.c.call_id == sa.bindparam("row_call_id"))
+    .values(compliance=None, critical_failed=None, uncertain_items=0)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPointCheck:
+    """A call's key-point check, or why there is none (`skip`)."""
+
+    inputs: StageInputs
+    skip: str | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    compliance: float | None = None
+    critical_failed: bool | None = None
+    detail: str = ""
+
+
+def check_keypoints(
+    session: Session, work: CallWork, ctx: PipelineContext, inputs: StageInputs
+) -> KeyPointCheck:
+    """Check the call's transcript against the script assigned to its queue.
+
+    Raises:
+        NotFound: the assigned script has no stored version.
+        SemanticMatcherError: the semantic model cannot be loaded or failed on this call.
+    """
+    call = work.call
+    if inputs.transcript is None:
+        return KeyPointCheck(inputs, skip="no transcript")
+    if inputs.script_key is None:
+        return KeyPointCheck(
+            inputs,
+            skip=f"no script for queue {call.queue or '(none)'}: assign one with "
+            "`qm script load FILE --queue Q` or set QM_DEFAULT_SCRIPT",
+        )
+    if inputs.script_id is None:
+        raise not_stored(inputs.script_key)
+    script = ctx.scripts.version(session, inputs.script_id)
+    doc = work.transcript(session, inputs.transcript)
+    result, rows = check_result_rows(script.script, doc, matcher=ctx.matcher())
+    for row in rows:
+        row["call_id"], row["script_id"] = call.id, script.id
+    hits = sum(1 for item in result.key_points if item.hit)
+    version = f"{script.key} v{script.version}"
+    return KeyPointCheck(
+        inputs,
+        rows=rows,
+        compliance=result.compliance,
+        critical_failed=result.critical_failed,
+        detail=f"{hits}/{len(result.key_points)} key points hit with {version}",
+    )
+
+
+def run_keypoints(
+    session: Session, work: CallWork, ctx: PipelineContext, prepared: KeyPointCheck
+) -> str:
+    """Store the call's key-point results (replacing earlier ones) and its compliance."""
+    call = work.call
+    if (skipped := purged(call)) is not None:
+        raise skipped
+    inputs = read_inputs(session, work, ctx)
+    if inputs != prepared.inputs:  # a transcript or script stored since it was checked
+        prepared = check_keypoints(session, work, ctx, inputs)
+    conn = session.connection()
+    conn.execute(_DELETE_RESULTS, {"call_id": call.id})
+    if prepared.skip is not None:
+        conn.execute(_CLEAR_COMPLIANCE, {"row_call_id": call.id})
+        raise StageSkipped(prepared.skip)
+    if prepared.rows:
+        conn.execute(sa.insert(_RESULTS), prepared.rows)
+    values = {
+        "compliance": prepared.compliance,
+        "critical_failed": prepared.critical_failed,
+        "uncertain_items": sum(1 for r in prepared.rows if r["uncertain"]),
+        "computed_at": utcnow(),
+    }
+    new = {**NEW_METRICS, "call_id": call.id, **values}
+    conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
+    return prepared.detail
