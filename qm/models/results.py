@@ -63,3 +63,11 @@ class CallMetrics(SQLModel, table=True):
     uncertain_items: int = 0
     courtesy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Which script version the key-point stage checked the call with, and when (None until
+    # checked, or when there was no script). Kept here, once per call, rather than on each
+    # KeyPointResult: one check produces all of a call's results and its compliance with
+    # one version, a check that found no items still has a version, and the call page and
+    # reports read it without joining the results to the scripts.
+    script_key: str | None = Field(default=None, max_length=100)
+    script_version: int | None = None
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

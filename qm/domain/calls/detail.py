@@ -1,6 +1,7 @@
 """Everything the call page shows: transcript, results anchored in it, stages, metrics."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -15,6 +16,7 @@ from qm.models import (
     Customer,
     KeyPointResult,
     ResultKind,
+    Stage,
     Transcript,
     User,
 )
@@ -51,6 +53,29 @@ class ResultView:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckedWith:
+    """Which script version produced the call's key-point results, and when.
+
+    `pending`: the call is marked for a re-check that has not run yet (the results shown
+    are still those of this version).
+    """
+
+    script_key: str
+    script_version: int
+    checked_at: datetime | None
+    pending: bool
+
+
+def checked_with(metrics: CallMetrics | None, stages: list[StageView]) -> CheckedWith | None:
+    """What `CallDetail.checked_with` says: None until a script version checked the call."""
+    if metrics is None or metrics.script_key is None or metrics.script_version is None:
+        return None
+    keypoints = next((s for s in stages if s.stage == Stage.KEYPOINTS), None)
+    pending = keypoints is None or keypoints.status == "pending"
+    return CheckedWith(metrics.script_key, metrics.script_version, metrics.checked_at, pending)
+
+
+@dataclass(frozen=True, slots=True)
 class CallDetail:
     """Everything the call page shows."""
 
@@ -67,6 +92,8 @@ class CallDetail:
     forbidden: list[ResultView]
     stages: list[StageView]
     status: PipelineStatus
+    # The script version behind the key-point results ("Checked with script X version N").
+    checked_with: CheckedWith | None = None
 
 
 def _find_anchor(segments: list[SegmentView], result: KeyPointResult) -> str | None:
@@ -136,4 +163,5 @@ def get_call_detail(session: Session, call_id: str, viewer: User) -> CallDetail:
         forbidden=[v for v in views if v.result.kind == ResultKind.FORBIDDEN],
         stages=stages,
         status=status,
+        checked_with=checked_with(metrics, stages),
     )

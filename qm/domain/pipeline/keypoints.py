@@ -25,7 +25,14 @@ _DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("
 _CLEAR_COMPLIANCE = (
     sa.update(METRICS)
     .where(METRICS.c.call_id == sa.bindparam("row_call_id"))
-    .values(compliance=None, critical_failed=None, uncertain_items=0)
+    .values(
+        compliance=None,
+        critical_failed=None,
+        uncertain_items=0,
+        script_key=None,
+        script_version=None,
+        checked_at=None,
+    )
 )
 
 
@@ -39,6 +46,8 @@ class KeyPointCheck:
     compliance: float | None = None
     critical_failed: bool | None = None
     detail: str = ""
+    # The version of `inputs.script_key` checked with (stored with the results).
+    script_version: int | None = None
 
 
 def check_keypoints(
@@ -74,6 +83,7 @@ def check_keypoints(
         compliance=result.compliance,
         critical_failed=result.critical_failed,
         detail=f"{hits}/{len(result.key_points)} key points hit with {version}",
+        script_version=script.version,
     )
 
 
@@ -99,6 +109,9 @@ def run_keypoints(
         "critical_failed": prepared.critical_failed,
         "uncertain_items": sum(1 for r in prepared.rows if r["uncertain"]),
         "computed_at": utcnow(),
+        "script_key": prepared.inputs.script_key,
+        "script_version": prepared.script_version,
+        "checked_at": utcnow(),
     }
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
