@@ -22,9 +22,20 @@ from qm.settings import Settings
 from qm.web.api import CallApiController
 from qm.web.api_docs import render_plugins, swagger_static_router
 from qm.web.auth import HOME, LoginController
+from qm.web.calibrations import CalibrationController
+from qm.web.calibrations_api import CalibrationApiController
 from qm.web.calls import CallController
+from qm.web.corrections import CorrectionController
+from qm.web.definitions_api import FormApiController, ScriptApiController
 from qm.web.errors import handle_exception
+from qm.web.evaluations_api import (
+    CallEvaluationsApiController,
+    DisputeApiController,
+    EvaluationApiController,
+)
 from qm.web.health import HealthController
+from qm.web.rechecks import start_rechecks, stop_rechecks
+from qm.web.me_api import MeApiController
 from qm.web.security_headers import security_headers
 from qm.web.session_store import make_session_store
 from qm.web.sign_in import SignInGuard
@@ -96,9 +107,18 @@ def create_app(settings: Settings) -> Litestar:
             index,
             LoginController,
             CallController,
+            CorrectionController,
             CallApiController,
             TranscriptApiController,
+            CallEvaluationsApiController,
+            EvaluationApiController,
+            DisputeApiController,
+            ScriptApiController,
+            FormApiController,
+            MeApiController,
             UserController,
+            CalibrationController,
+            CalibrationApiController,
             HealthController,
             static_files_router("/static", STATIC, "static"),
             swagger_static_router(),
@@ -126,7 +146,9 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[security_headers(settings)],
         template_config=template_config(settings),
         exception_handlers={Exception: handle_exception},
-        on_shutdown=[_close],
+        # The re-check worker stops before the engine it uses is disposed.
+        on_startup=[start_rechecks],
+        on_shutdown=[stop_rechecks, _close],
         openapi_config=_openapi_config(),
         debug=False,
     )
