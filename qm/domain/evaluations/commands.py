@@ -29,6 +29,7 @@ from qm.domain.evaluations.queries import (
     participants,
     visible_evaluation,
 )
+from qm.domain.overrides import current_overrides
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from qm.models import (
     Agent,
@@ -297,7 +298,13 @@ def _check_sample(sample: str) -> None:
 
 
 def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
-    """Answers prefilled from the call's stored key-point results, with their evidence."""
+    """Answers prefilled from the call's stored key-point results, with their evidence.
+
+    Where a reviewer has decided the key point (`qm.domain.overrides`), the human's
+    answer beats the machine's: `auto` is then the reviewer's answer, with their
+    evidence span when they chose one, `machine` keeps the machine's own answer and
+    `override` says whose decision it was.
+    """
     results = {
         r.item_id: r
         for r in session.exec(
@@ -308,6 +315,7 @@ def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
         ).all()
     }
     auto = machine_answers(form, {k: (r.hit, r.uncertain) for k, r in results.items()})
+    decided = current_overrides(session, call_id)
     answers: dict[str, Any] = {}
     for item in form.items().values():
         result = results.get(item.key_point) if item.key_point else None
@@ -315,12 +323,24 @@ def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
         if result is not None and (result.start is not None or result.evidence):
             # Kept even for an uncertain result: it is what the reviewer has to judge.
             evidence = {"start": result.start, "end": result.end, "text": result.evidence}
-        answers[item.id] = {
+        entry: dict[str, Any] = {
             "answer": None,
             "comment": "",
             "auto": auto.get(item.id),
             "evidence": evidence,
         }
+        override = decided.get(item.key_point) if item.key_point else None
+        if override is not None and item.type in ("yes_no", "partial"):
+            entry["machine"] = entry["auto"]
+            entry["auto"] = "yes" if override.hit else "no"
+            entry["override"] = {"id": override.id, "by": override.reviewer}
+            if override.start is not None:
+                entry["evidence"] = {
+                    "start": override.start,
+                    "end": override.end,
+                    "text": override.evidence,
+                }
+        answers[item.id] = entry
     return answers
 
 
