@@ -1,0 +1,122 @@
+"""Working a pick: starting (or reopening) its evaluation, or skipping it.
+
+The evaluation itself is made by `qm.domain.evaluations.commands.start_evaluation`, with
+the pick's sample label, so that reports can keep random and targeted reviews apart.
+Finishing that evaluation is not written back here: `states` derives `done` from it.
+"""
+
+from sqlmodel import Session
+
+from qm.domain.audit import record
+from qm.domain.evaluations.commands import may_evaluate_agent, start_evaluation
+from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from qm.models import Call, Evaluation, PickState, ReviewPick, Role, User
+
+REVIEWING_ROLES = (Role.REVIEWER, Role.MANAGER, Role.ADMIN)
+MAX_WHY = 500
+
+# Messages people read, in one place for the translation catalogs.
+NO_PICK = "no review pick {id}"
+ASSIGNED_TO_OTHER = "pick {id} is assigned to another reviewer"
+TAKEN = "call {call} is already being reviewed by someone else (evaluation {evaluation})"
+SKIPPED = "pick {id} was skipped"
+STARTED = "pick {id} already has an evaluation; it cannot be skipped"
+
+
+def visible_pick(session: Session, pick_id: int, actor: User) -> tuple[ReviewPick, Call]:
+    """The pick and its call, when `actor` may see them (reviewers all, managers their
+    teams' agents); NotFound otherwise, exactly as for a missing pick."""
+    pick = session.get(ReviewPick, pick_id)
+    call = session.get(Call, pick.call_id) if pick is not None else None
+    if (
+        pick is None
+        or call is None
+        or actor.role not in REVIEWING_ROLES
+        or not may_evaluate_agent(session, actor, call.agent_id)
+    ):
+        raise NotFound(NO_PICK.format(id=pick_id))
+    return pick, call
+
+
+def _require_own_or_lead(pick: ReviewPick, actor: User) -> None:
+    """Reviewers work their own picks and unassigned ones; managers and admins any."""
+    if actor.role == Role.REVIEWER and pick.reviewer_id not in (None, actor.id):
+        raise Forbidden(ASSIGNED_TO_OTHER.format(id=pick.id))
+
+
+def start_from_pick(session: Session, *, pick_id: int, actor: User) -> Evaluation:
+    """Start the review of a pick: a draft evaluation labelled with the pick's sample.
+
+    When the pick already has an evaluation by `actor`, that one is returned (opening it
+    again). A manager or admin who starts someone else's pick takes it over.
+
+    Raises:
+        NotFound: no such pick, or `actor` may not see it (agents never do).
+        Forbidden: a reviewer starting a pick assigned to another reviewer.
+        Conflict: the pick was skipped, or someone else already reviews it.
+        NotFound: no evaluation form is assigned to the call (from `start_evaluation`).
+    """
+    pick, call = visible_pick(session, pick_id, actor)
+    if pick.state == PickState.SKIPPED:
+        raise Conflict(SKIPPED.format(id=pick_id))
+    if pick.evaluation_id is not None:
+        evaluation = session.get(Evaluation, pick.evaluation_id)
+        if evaluation is not None and evaluation.reviewer_id == actor.id:
+            return evaluation
+        raise Conflict(TAKEN.format(call=call.id, evaluation=pick.evaluation_id))
+    _require_own_or_lead(pick, actor)
+    evaluation = start_evaluation(session, call.id, actor=actor, sample=pick.sample)
+    previous = pick.reviewer_id
+    pick.evaluation_id = evaluation.id
+    pick.reviewer_id = actor.id
+    pick.state = PickState.IN_PROGRESS
+    session.add(pick)
+    session.flush()
+    record(
+        session,
+        actor=actor.username,
+        action="review_pick.start",
+        entity="review_pick",
+        entity_id=str(pick.id),
+        detail={
+            "call": call.id,
+            "evaluation": evaluation.id,
+            "sample": pick.sample,
+            "assigned_to": previous,
+        },
+    )
+    return evaluation
+
+
+def skip_pick(session: Session, *, pick_id: int, actor: User, why: str) -> ReviewPick:
+    """Leave a pick out of review (a call unfit to review: wrong language, test call).
+
+    Raises:
+        NotFound: no such pick, or `actor` may not see it.
+        Forbidden: a reviewer skipping a pick assigned to another reviewer.
+        Conflict: it has an evaluation already, or is already skipped.
+        ValidationFailed: `why` is empty or longer than MAX_WHY (field `why`).
+    """
+    pick, call = visible_pick(session, pick_id, actor)
+    _require_own_or_lead(pick, actor)
+    if pick.state == PickState.SKIPPED:
+        raise Conflict(SKIPPED.format(id=pick_id))
+    if pick.evaluation_id is not None:
+        raise Conflict(STARTED.format(id=pick_id))
+    reason = why.strip()
+    if not reason or len(reason) > MAX_WHY:
+        raise ValidationFailed(
+            f"pick {pick_id}", None, "why", f"say why, in at most {MAX_WHY} characters"
+        )
+    pick.state = PickState.SKIPPED
+    session.add(pick)
+    session.flush()
+    record(
+        session,
+        actor=actor.username,
+        action="review_pick.skip",
+        entity="review_pick",
+        entity_id=str(pick.id),
+        detail={"call": call.id, "why": reason},
+    )
+    return pick

@@ -1,0 +1,14 @@
+"""A session on the fresh test database for the review-queue tests."""
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the fresh database (tests commit what the app should see)."""
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
