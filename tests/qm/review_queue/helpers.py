@@ -118,5 +118,6 @@ def reason_call(session: Session, reason: TargetReason, call_id: str, agent_id: 
 
 def bank_form(session: Session, queue: str = "billing") -> None:
     """The bank-standard evaluation form, assigned to `queue`."""
+    make_queue(session, queue)
     load_form_file(session, FORMS / "bank-standard.yaml", actor="admin")
     assign_form(session, "bank-standard", queue=queue, actor="admin")
