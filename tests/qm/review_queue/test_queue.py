@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from qm.domain.evaluations import commands as evaluations
 from qm.domain.review_queue.commands import skip_pick, start_from_pick
@@ -68,7 +68,7 @@ def evaluations_agent(session: Session) -> User:
 
 def pick_of(session: Session, reviewer: User) -> ReviewPick:
     return session.exec(
-        select(ReviewPick).where(ReviewPick.reviewer_id == reviewer.id).order_by(ReviewPick.id)
+        select(ReviewPick).where(ReviewPick.reviewer_id == reviewer.id).order_by(col(ReviewPick.id))
     ).first() or pytest.fail("no pick")
 
 
@@ -145,7 +145,7 @@ def test_a_manager_takes_over_a_pick_of_their_team_but_never_sees_other_teams(
     assert north and {r.agent_id for r in north} == {"a-1"}
     taken = start_from_pick(session, pick_id=north[0].pick_id, actor=mgr)
     assert taken.reviewer_id == mgr.id
-    south = session.exec(select(ReviewPick).where(ReviewPick.call_id.startswith("a-2"))).first()  # type: ignore[attr-defined]
+    south = session.exec(select(ReviewPick).where(ReviewPick.call_id.startswith("a-2"))).first()
     assert south is not None
     with pytest.raises(NotFound):
         start_from_pick(session, pick_id=south.id or 0, actor=mgr)

@@ -122,7 +122,7 @@ def test_the_same_seed_picks_the_same_calls(session: Session) -> None:
 
     def run(seed: int) -> set[str]:
         report = sample_period(session, period=MARCH, today=TODAY, seed=seed)
-        session.exec(delete(ReviewPick))  # type: ignore[call-overload]
+        session.exec(delete(ReviewPick))
         return {p.call_id for p in report.picks}
 
     assert run(11) == run(11)
@@ -140,7 +140,7 @@ def test_only_calls_whose_pipeline_is_done_in_the_month(session: Session) -> Non
     )
     make_stage(session, "c-pending", Stage.TRANSCRIBE, StageStatus.DONE)
     done_call(session, "c-april", day=32)  # 1 April
-    session.exec(delete(ReviewPick))  # type: ignore[call-overload]
+    session.exec(delete(ReviewPick))
 
     report = sample_period(session, period=MARCH, today=TODAY, seed=1)
 
