@@ -19,6 +19,7 @@ from sqlmodel import Session
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
+from qm.web.agreement import AgreementController
 from qm.web.api import CallApiController
 from qm.web.api_docs import render_plugins, swagger_static_router
 from qm.web.auth import HOME, LoginController
@@ -33,7 +34,10 @@ from qm.web.evaluations_api import (
     DisputeApiController,
     EvaluationApiController,
 )
+from qm.web.evaluations_pages import EvaluationPagesController
+from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
+from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
 from qm.web.me_api import MeApiController
 from qm.web.security_headers import security_headers
@@ -107,6 +111,8 @@ def create_app(settings: Settings) -> Litestar:
             index,
             LoginController,
             CallController,
+            EvaluationPagesController,
+            OverrideApiController,
             CorrectionController,
             CallApiController,
             TranscriptApiController,
@@ -117,8 +123,10 @@ def create_app(settings: Settings) -> Litestar:
             FormApiController,
             MeApiController,
             UserController,
+            FormsAdminController,
             CalibrationController,
             CalibrationApiController,
+            AgreementController,
             HealthController,
             static_files_router("/static", STATIC, "static"),
             swagger_static_router(),

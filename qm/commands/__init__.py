@@ -2,6 +2,7 @@
 
 import click
 
+from qm.commands.agreement import agreement
 from qm.commands.audit import audit_group
 from qm.commands.calibrate import calibrate
 from qm.commands.check import check
@@ -22,6 +23,7 @@ from qm.commands.transcripts import transcript_group
 from qm.commands.users import users_group
 
 COMMANDS: list[click.Command] = [
+    agreement,
     audit_group,
     calibrate,
     check,
