@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from qm.db import session_scope
+from qm import migrate
+from qm.db import make_engine, session_scope
 from qm.domain import rechecks, scripts
 from qm.domain.pipeline import ProcessReport, process_pending
 from qm.domain.stored_transcripts import replace_transcript
@@ -25,6 +27,7 @@ from qm.models import (
     CallStage,
     KeyPointOverride,
     KeyPointResult,
+    Script,
     Stage,
     StageStatus,
     utcnow,
@@ -294,3 +297,47 @@ def test_stopping_the_worker_ends_a_long_run_between_chunks(
     time.sleep(0.05)
     worker.stop(timeout=5)
     assert stopped.is_set()
+
+
+def test_migration_0010_names_the_version_of_calls_checked_before_it(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0009")
+        with session_scope(engine) as session:
+            make_call(session, "old", queue="retail")
+            make_call(session, "unchecked", queue="retail")
+            session.add(Script(key="retail", version=3, name="Retail", language="en", body={}))
+            session.flush()
+            script = session.exec(select(Script)).one()
+            session.add(
+                KeyPointResult(
+                    call_id="old", script_id=script.id or 0, kind="key_point", item_id="g", hit=True
+                )
+            )
+            session.add(CallStage(call_id="old", stage=Stage.KEYPOINTS, status=StageStatus.DONE))
+            # The metrics table as it was before 0010 (an ORM row would name the new columns).
+            metrics = sa.table(
+                "call_metrics",
+                sa.column("call_id"),
+                sa.column("uncertain_items"),
+                sa.column("computed_at"),
+            )
+            now = utcnow().replace(tzinfo=None)
+            session.execute(
+                sa.insert(metrics),
+                [
+                    {"call_id": call_id, "uncertain_items": 0, "computed_at": now}
+                    for call_id in ("old", "unchecked")
+                ],
+            )
+        migrate.upgrade(engine)
+        old, unchecked = _metrics(engine, "old"), _metrics(engine, "unchecked")
+        assert (old.script_key, old.script_version) == ("retail", 3)
+        assert old.checked_at is not None
+        assert (unchecked.script_key, unchecked.script_version, unchecked.checked_at) == (
+            None,
+            None,
+            None,
+        )
+    finally:
+        engine.dispose()
