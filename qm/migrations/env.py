@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 
 import qm.models  # noqa: F401  (registers every table)
 from qm.db import make_engine
+from qm.models.transcript_search import is_search_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -15,6 +16,8 @@ FOREIGN_TABLES = {"apscheduler_jobs"}
 
 def include_name(name: str | None, type_: str, _parents: object) -> bool:
     """Leave tables we do not own out of autogenerate and `alembic check`."""
+    if is_search_object(name, type_):
+        return False  # the full-text index: made by its own DDL, not by a model
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 

@@ -1,5 +1,6 @@
 """SQLModel tables. Import from here so that every table is registered on the metadata."""
 
+from qm.models import transcript_search  # noqa: F401  (the search index's DDL events)
 from qm.models.audit import AuditEvent
 from qm.models.base import UTCDateTime, utcnow
 from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus

@@ -13,6 +13,7 @@ from litestar.params import FromPath, Parameter, QueryParameter
 from sqlmodel import Session
 
 from qm.domain.calls import detail, listing
+from qm.domain.calls.search import SearchHit
 from qm.models import User
 from qm.settings import Settings
 from qm.web.call_query import parse_call_query, refuse_repeats
@@ -34,6 +35,19 @@ def call_row_json(row: listing.CallRow) -> dict[str, Any]:
         "compliance": row.compliance,
         "critical_failed": row.critical_failed,
         "status": row.status.value,
+        # The transcript line that `q` matched (the first one), or null.
+        "match": search_hit_json(row.match) if row.match else None,
+    }
+
+
+def search_hit_json(hit: SearchHit) -> dict[str, Any]:
+    """A matched transcript line: its segment, start and text cut around the match."""
+    return {
+        "segment": hit.anchor,
+        "start": hit.start,
+        "before": hit.before,
+        "text": hit.text,
+        "after": hit.after,
     }
 
 
@@ -79,6 +93,19 @@ def call_detail_json(d: detail.CallDetail) -> dict[str, Any]:
         "transfers": c.transfers,
         "resolved": c.resolved,
         "status": d.status.value,
+        # Which script version produced the key-point results (null until checked).
+        "checked_with": (
+            {
+                "script_key": d.checked_with.script_key,
+                "script_version": d.checked_with.script_version,
+                "checked_at": d.checked_with.checked_at.isoformat()
+                if d.checked_with.checked_at
+                else None,
+                "recheck_pending": d.checked_with.pending,
+            }
+            if d.checked_with
+            else None
+        ),
         "metrics": {
             "handle_seconds": d.handle_seconds,
             "transferred": m.transferred if m else None,
@@ -148,7 +175,13 @@ Critical = Annotated[
 ]
 Search = Annotated[
     str | None,
-    Parameter(description="Part of the call id, customer id or customer name (<= 200 chars)."),
+    Parameter(
+        description="Part of the call id, customer id or customer name, or of a line of the "
+        "transcript (2+ characters, case ignored; <= 200 chars)."
+    ),
+]
+Missed = Annotated[
+    str | None, Parameter(description="A key point's item id: calls on which it was missed.")
 ]
 PageNumber = Annotated[str | None, Parameter(description="1-based page number (<= 100,000).")]
 
@@ -173,6 +206,7 @@ class CallApiController(Controller):
         compliance_below: ComplianceBelow = None,
         critical: Critical = None,
         q: Search = None,
+        missed: Missed = None,
         page: PageNumber = None,
     ) -> dict[str, Any]:
         """Calls matching the filters, newest first, one page at a time."""
@@ -186,6 +220,7 @@ class CallApiController(Controller):
             "compliance_below": compliance_below,
             "critical": critical,
             "q": q,
+            "missed": missed,
             "page": page,
         }
         refuse_repeats(request.query_params)

@@ -10,7 +10,10 @@ The HTML filter form and `GET /api/calls` take the same parameters:
 | `status`           | pipeline status: pending, done or failed                  |
 | `compliance_below` | compliance under this percentage (0-100)                  |
 | `critical`         | `yes`: a critical key point was missed; `no`: none was    |
-| `q`                | part of the call id, customer id or customer name         |
+| `q`                | part of the call id, customer id or customer name, or of  |
+|                    | a line of the transcript (2+ characters; see              |
+|                    | `qm.domain.calls.search`)                                 |
+| `missed`           | a key point's item id: calls on which it was missed       |
 | `page`             | 1-based page number, at most 100,000                      |
 
 Empty values mean "any", as an untouched form field submits them. Every value is checked
@@ -58,10 +61,12 @@ FILTER_KEYS = (
     "compliance_below",
     "critical",
     "q",
+    "missed",
 )
 SOURCE = "query"  # the "file" named in a ValidationFailed about a query parameter
+MAX_ITEM_ID = 100  # the key-point item id column (`missed`)
 # The longest value of each parameter: the column widths for ids, else MAX_QUERY_TEXT.
-MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": MAX_QUEUE_ID, "page": 20}
+MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": MAX_QUEUE_ID, "missed": MAX_ITEM_ID, "page": 20}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,7 @@ def parse_call_query(params: Mapping[str, str]) -> CallQuery:
         ),
         critical_failed=_critical(values["critical"]) if "critical" in values else None,
         search=values.get("q"),
+        missed=values.get("missed"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationFailed(SOURCE, None, "to", "the last day comes before the first")

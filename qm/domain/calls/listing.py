@@ -9,6 +9,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from qm.domain.bounds import MAX_PAGE
+from qm.domain.calls.search import (
+    KeyPointOption,
+    SearchHit,
+    first_hits,
+    key_point_options,
+    matching_calls,
+    missed_calls,
+    searches_transcripts,
+)
 from qm.domain.calls.status import PipelineStatus, handle_time, status_expression
 from qm.domain.calls.visibility import visible_conditions
 from qm.models import (
@@ -26,7 +35,9 @@ class CallFilters:
 
     `date_from` and `date_to` are calendar days in the site's time zone, both inclusive.
     `compliance_below` is a share in [0, 1]: calls with a computed compliance under it.
-    `search` matches part of the call id, the customer id or the customer's name.
+    `search` matches part of the call id, the customer id or the customer's name, or a
+    line of the call's transcript (see `qm.domain.calls.search`).
+    `missed` is a key point's item id: calls on which it was missed.
     """
 
     agent: str | None = None
@@ -38,11 +49,12 @@ class CallFilters:
     compliance_below: float | None = None
     critical_failed: bool | None = None
     search: str | None = None
+    missed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CallRow:
-    """One line of the call list."""
+    """One line of the call list; `match` is the transcript line `search` found, if any."""
 
     call_id: str
     started_at: datetime
@@ -57,6 +69,7 @@ class CallRow:
     compliance: float | None
     critical_failed: bool | None
     status: PipelineStatus
+    match: SearchHit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +104,14 @@ class FilterOptions:
     agents: list[tuple[str, str]]
     queues: list[str]
     reasons: list[str]
+    key_points: list[KeyPointOption]
 
 
 def _day_start(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _conditions(filters: CallFilters, tz: tzinfo, status: Any) -> list[Any]:
+def _conditions(filters: CallFilters, tz: tzinfo, status: Any, dialect: str) -> list[Any]:
     where: list[Any] = []
     if filters.agent:
         where.append(col(Call.agent_id) == filters.agent)
@@ -115,15 +129,18 @@ def _conditions(filters: CallFilters, tz: tzinfo, status: Any) -> list[Any]:
         where.append(col(CallMetrics.compliance) < filters.compliance_below)
     if filters.critical_failed is not None:
         where.append(col(CallMetrics.critical_failed) == filters.critical_failed)
+    if filters.missed:
+        where.append(col(Call.id).in_(missed_calls(filters.missed)))
     if filters.search and filters.search.strip():
         needle = filters.search.strip().lower()
-        where.append(
-            sa.or_(
-                sa.func.lower(col(Call.id)).contains(needle, autoescape=True),
-                sa.func.lower(col(Call.customer_id)).contains(needle, autoescape=True),
-                sa.func.lower(col(Customer.name)).contains(needle, autoescape=True),
-            )
-        )
+        found = [
+            sa.func.lower(col(Call.id)).contains(needle, autoescape=True),
+            sa.func.lower(col(Call.customer_id)).contains(needle, autoescape=True),
+            sa.func.lower(col(Customer.name)).contains(needle, autoescape=True),
+        ]
+        if searches_transcripts(filters.search):
+            found.append(col(Call.id).in_(matching_calls(filters.search, dialect)))
+        where.append(sa.or_(*found))
     return where
 
 
@@ -155,7 +172,8 @@ def list_calls(
     page = min(max(1, page), MAX_PAGE)
     page_size = max(1, page_size)
     status = status_expression().label("pipeline_status")
-    where = visible_conditions(viewer) + _conditions(filters, tz, status.element)
+    dialect = session.get_bind().dialect.name
+    where = visible_conditions(viewer) + _conditions(filters, tz, status.element, dialect)
     joined = (
         sa.select(Call, Agent, Customer, CallMetrics, status)
         .join(Agent, col(Agent.id) == col(Call.agent_id), isouter=True)
@@ -174,6 +192,11 @@ def list_calls(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
+    hits = (
+        first_hits(session, call_ids=[row[0].id for row in rows], query=filters.search)
+        if filters.search
+        else {}
+    )
     items = [
         CallRow(
             call_id=call.id,
@@ -189,6 +212,7 @@ def list_calls(
             compliance=metrics.compliance if metrics else None,
             critical_failed=metrics.critical_failed if metrics else None,
             status=PipelineStatus(pipeline_status),
+            match=hits.get(call.id),
         )
         for call, agent, customer, metrics, pipeline_status in rows
     ]
@@ -196,7 +220,8 @@ def list_calls(
 
 
 def filter_options(session: Session, viewer: User) -> FilterOptions:
-    """Agents, queues and reasons that occur in the calls `viewer` may see."""
+    """Agents, queues and reasons that occur in the calls `viewer` may see, and the
+    scripts' key points."""
     where = visible_conditions(viewer)
     agents = session.execute(
         sa.select(col(Agent.id), col(Agent.name))
@@ -212,4 +237,5 @@ def filter_options(session: Session, viewer: User) -> FilterOptions:
         agents=[(a_id, name) for a_id, name in agents],
         queues=distinct(col(Call.queue)),
         reasons=distinct(col(Call.reason)),
+        key_points=key_point_options(session),
     )

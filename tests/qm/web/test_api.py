@@ -35,6 +35,7 @@ def test_list_shape_and_filters(reviewer: Client, seed: Any) -> None:
         "compliance": 0.9,
         "critical_failed": False,
         "status": "done",
+        "match": None,
     }
     failed = reviewer.get("/api/calls?status=failed").json()
     assert [i["call_id"] for i in failed["items"]] == ["c-3"]
