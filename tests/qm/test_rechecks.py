@@ -27,6 +27,7 @@ from qm.models import (
     CallStage,
     KeyPointOverride,
     KeyPointResult,
+    ResultKind,
     Script,
     Stage,
     StageStatus,
@@ -311,7 +312,11 @@ def test_migration_0010_names_the_version_of_calls_checked_before_it(db_url: str
             script = session.exec(select(Script)).one()
             session.add(
                 KeyPointResult(
-                    call_id="old", script_id=script.id or 0, kind="key_point", item_id="g", hit=True
+                    call_id="old",
+                    script_id=script.id or 0,
+                    kind=ResultKind.KEY_POINT,
+                    item_id="g",
+                    hit=True,
                 )
             )
             session.add(CallStage(call_id="old", stage=Stage.KEYPOINTS, status=StageStatus.DONE))
