@@ -14,6 +14,7 @@ from qm.commands.privacy import erase, retention_group
 from qm.commands.process import process
 from qm.commands.queues import queue_group
 from qm.commands.redact import redact
+from qm.commands.sample import sample_group
 from qm.commands.scorecard import scorecard
 from qm.commands.scripts import script_group
 from qm.commands.serve import serve
@@ -36,6 +37,7 @@ COMMANDS: list[click.Command] = [
     queue_group,
     redact,
     retention_group,
+    sample_group,
     scorecard,
     script_group,
     serve,

@@ -219,6 +219,16 @@ def save_rule(session: Session, *, data: RuleInput, actor: User) -> SamplingRule
         raise Forbidden(ONLY_ADMINS_AND_MANAGERS)
     checked = check_rule(session, data)
     _require_may_set(session, actor, checked.team_id)
+    return store_rule(session, data=checked, actor=actor.username)
+
+
+def store_rule(session: Session, *, data: RuleInput, actor: str) -> SamplingRule:
+    """`save_rule` without the permission check, for the command line (`actor` is a name).
+
+    Raises:
+        ValidationFailed: as `save_rule`.
+    """
+    checked = check_rule(session, data)
     reviewer_ids = _reviewer_ids(session, checked.reviewers)
     rule = rule_for_scope(session, team_id=checked.team_id, queue=checked.queue)
     action = "update" if rule is not None else "create"
@@ -228,7 +238,7 @@ def save_rule(session: Session, *, data: RuleInput, actor: User) -> SamplingRule
             queue=checked.queue,
             reasons=[],
             reviewer_ids=[],
-            created_by=actor.username,
+            created_by=actor,
         )
     rule.random_per_agent = checked.random_per_agent
     rule.reasons = _reasons(checked.reasons)
@@ -243,7 +253,7 @@ def save_rule(session: Session, *, data: RuleInput, actor: User) -> SamplingRule
     session.flush()
     record(
         session,
-        actor=actor.username,
+        actor=actor,
         action=f"sampling_rule.{action}",
         entity="sampling_rule",
         entity_id=str(rule.id),
@@ -261,6 +271,18 @@ def save_rule(session: Session, *, data: RuleInput, actor: User) -> SamplingRule
         },
     )
     return rule
+
+
+def reviewer_names(session: Session, rule: SamplingRule) -> list[str]:
+    """The usernames of a rule's reviewers, in the rule's order."""
+    if not rule.reviewer_ids:
+        return []
+    names = dict(
+        session.exec(
+            select(User.id, User.username).where(col(User.id).in_(rule.reviewer_ids))
+        ).all()
+    )
+    return [names[i] for i in rule.reviewer_ids if i in names]
 
 
 def list_rules(session: Session) -> list[SamplingRule]:
