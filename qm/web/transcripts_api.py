@@ -7,7 +7,7 @@ accuracy is measured against it and the call's key points are checked again.
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, put
+from litestar import Controller, Request, Response, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import Body, FromPath
@@ -19,6 +19,7 @@ from qm.domain.corrections import store_correction
 from qm.domain.stored_transcripts import current_transcript, transcript_doc
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Role, User
+from qm.web.rechecks import recheck_after_response
 from transcripts.errors import TranscriptFormatError
 from transcripts.format import parse_transcript, transcript_to_dict
 
@@ -66,8 +67,9 @@ class TranscriptApiController(Controller):
             dict[str, Any],
             Body(description="The corrected transcript in DESIGN.md's transcript JSON."),
         ],
-    ) -> dict[str, Any]:
-        """Store a corrected transcript (redacted first) and answer with what was stored."""
+    ) -> Response[dict[str, Any]]:
+        """Store a corrected transcript (redacted first) and answer with what was stored;
+        the call's key points and metrics are checked again in the background."""
         call = visible_call(db, call_id, request.user)
         try:
             doc = parse_transcript(data, source=BODY)
@@ -75,4 +77,7 @@ class TranscriptApiController(Controller):
             raise ValidationFailed(BODY, None, exc.field, exc.message) from None
         store_correction(db, call.id, doc, reviewer=request.user.username, source="api")
         db.flush()
-        return _stored_json(db, call.id)
+        return Response(
+            _stored_json(db, call.id),
+            background=recheck_after_response(request.app.state, call_ids=[call.id]),
+        )

@@ -386,7 +386,7 @@ def test_demo_manifest_writer_is_spreadsheet_safe() -> None:
             text = source.read_text(encoding="utf-8")
             if ".writerow(" in text or ".writerows(" in text:
                 writers.append(f"{source.relative_to(root)}")
-    assert writers == [os.path.join("qm", "domain", "csvrows.py")], writers
+    assert writers == [os.path.join("qm", "domain", "imports", "csvrows.py")], writers
 
 
 # --- scripts and queues from the command line --------------------------------------------
