@@ -20,6 +20,7 @@ from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
 from qm.web.agreement import AgreementController
+from qm.web.agents_api import AgentApiController
 from qm.web.api import CallApiController
 from qm.web.api_docs import render_plugins, swagger_static_router
 from qm.web.auth import HOME, LoginController
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
             ScriptApiController,
             FormApiController,
             MeApiController,
+            AgentApiController,
             UserController,
             FormsAdminController,
             CalibrationController,
