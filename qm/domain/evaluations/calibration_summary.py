@@ -131,6 +131,7 @@ class Comparison:
 
     participants: tuple[Participant, ...]
     calls: tuple[CallAnswers, ...]
+    hidden: int  # submitted evaluations the viewer may not see (another team's agent)
 
 
 def _session_evaluations(session: Session, calibration_ids: list[int]) -> list[Evaluation]:
@@ -243,11 +244,14 @@ def compare_answers(session: Session, calibration: CalibrationSession, viewer: U
     column = {p.user_id: i for i, p in enumerate(people)}
     labels = _item_labels(session.get(EvaluationForm, calibration.form_id))
     by_call: dict[str, dict[int, Evaluation]] = {}
+    hidden = 0
     for evaluation in _session_evaluations(session, [calibration.id or 0]):
         if evaluation.state == EvaluationState.DRAFT or evaluation.reviewer_id not in column:
             continue
         if may_see(session, viewer, evaluation):
             by_call.setdefault(evaluation.call_id, {})[evaluation.reviewer_id] = evaluation
+        else:
+            hidden += 1
     calls = []
     for call_id in calibration.call_ids:
         scored = by_call.get(call_id, {})
@@ -276,4 +280,4 @@ def compare_answers(session: Session, calibration: CalibrationSession, viewer: U
                 disagreements=sum(i.disagree for i in items),
             )
         )
-    return Comparison(participants=tuple(people), calls=tuple(calls))
+    return Comparison(participants=tuple(people), calls=tuple(calls), hidden=hidden)

@@ -206,7 +206,23 @@ def test_reviewers_score_blind_then_compare_after_close(world: World, engine: En
     assert "2 / 2" in progress["rev1"] and "0 / 2" in progress["rev2"]
     assert page.select_one("#close-session button") is not None
 
-    _score(engine, "rev2", {"c-en": "yy"})  # c-zh stays a draft
+    # rev2 scores c-en over the JSON API (c-zh stays a draft); rev1's answers are hidden
+    # from rev2 until the session is revealed.
+    with Session(engine) as s:
+        evaluations = s.exec(select(Evaluation).where(col(Evaluation.calibration_id) == cid))
+        by = {(e.reviewer_id, e.call_id): e for e in evaluations}
+    theirs = by[(world.ids["rev1"], "c-en")].id
+    assert rev2.get(f"/api/evaluations/{theirs}").status_code == 404
+    draft = by[(world.ids["rev2"], "c-en")]
+    token = _bearer(engine, "rev2")
+    patch = {
+        "version": draft.version,
+        "answers": {"q1": {"answer": "yes"}, "q2": {"answer": "yes"}},
+    }
+    saved = rev2.patch(f"/api/evaluations/{draft.id}", json=patch, headers=token)
+    assert saved.status_code == 200, saved.text
+    assert rev2.post(f"/api/evaluations/{draft.id}/submit", headers=token).status_code == 200
+    assert rev2.get(f"/api/evaluations/{theirs}").status_code == 404
     close = mgr.post(
         f"/calibrations/{cid}/close",
         data={"_csrf_token": csrf_token(mgr, f"/calibrations/{cid}")},
@@ -241,6 +257,12 @@ def test_reviewers_score_blind_then_compare_after_close(world: World, engine: En
         shown = "—" if item.kappa is None else f"{item.kappa:.2f}"
         assert kappa.text.strip().startswith(shown)
     assert "every reviewer gave the same single answer" in page.text  # kappa undefined, said why
+    assert rev2.get(f"/api/evaluations/{theirs}").json()["answers"]["q1"]["answer"] == "yes"
+    # The organiser manages no team: the figures, but not the answers of others' agents.
+    organiser = soup(mgr.get(f"/calibrations/{cid}").text)
+    hidden = organiser.select_one("#hidden-answers")
+    assert hidden is not None and hidden.text.startswith("3 submitted")
+    assert organiser.select_one("#item-agreement") is not None
     api = rev2.get(f"/api/calibrations/{cid}").json()
     assert api["revealed"] is True and api["state"] == "closed"
     # Two calls have submitted answers, but only c-en has both reviewers' (kappa's design).
