@@ -3,8 +3,8 @@
     GET  /api/scripts                 reviewer+: every script, its versions, the queues using it
     GET  /api/scripts/{key}           reviewer+: one version's body (the latest by default)
     POST /api/scripts?queue=Q         admin: store a new version (JSON or YAML body); with a
-                                      queue, assign it there and mark the queue's calls for
-                                      re-checking
+                                      queue, assign it there and re-check the queue's calls
+                                      in the background (`qm.web.rechecks`)
     GET  /api/forms                   reviewer+: every form, its versions and assignments
     GET  /api/forms/{key}             reviewer+: one version's body
     POST /api/forms?queue=Q|team=T    admin: store a new version; optionally assign it
@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -34,6 +35,7 @@ from qm.errors import NotFound, ValidationFailed
 from qm.models import Role, User
 from qm.web.api_input import BODY, MAX_DEFINITION_BYTES, MAX_ROW_ID, parse_definition
 from qm.web.definition_schemas import FormUploadOperation, ScriptUploadOperation
+from qm.web.rechecks import recheck_after_response
 from scoring.script import ScriptError, parse_script
 
 READERS = requires_role(Role.REVIEWER, Role.MANAGER, Role.ADMIN)
@@ -142,8 +144,8 @@ def _target(name: str, value: str | None) -> str | None:
     return value
 
 
-def _saved(body: Any, new_version: bool) -> Response[Any]:
-    return Response(body, status_code=201 if new_version else 200)
+def _saved(body: Any, new_version: bool, background: BackgroundTask | None = None) -> Response[Any]:
+    return Response(body, status_code=201 if new_version else 200, background=background)
 
 
 class ScriptApiController(Controller):
@@ -202,7 +204,9 @@ class ScriptApiController(Controller):
             db.flush()
             marked = rechecks.recheck_queue(db, queue=target, actor=actor)
         saved = ScriptSaved(row.key, row.version, row.version != before, target, marked)
-        return _saved(saved, saved.new_version)
+        # Run after the response, once this transaction (and so the marks) committed.
+        later = recheck_after_response(request.app.state, queue=target) if marked else None
+        return _saved(saved, saved.new_version, later)
 
 
 class FormApiController(Controller):

@@ -149,8 +149,8 @@ def test_admin_stores_script_versions_as_json_or_yaml(
         ]
 
 
-def test_a_script_for_a_queue_marks_its_calls_for_rechecking(
-    as_user: Callable[[str], Api], engine: Engine, seed: Callable[..., None]
+def test_a_script_for_a_queue_rechecks_its_calls(
+    as_user: Callable[[str], Api], client: Client, engine: Engine, seed: Callable[..., None]
 ) -> None:
     def calls(s: Session) -> None:
         for call_id in ("c-2", "c-3"):
@@ -160,6 +160,8 @@ def test_a_script_for_a_queue_marks_its_calls_for_rechecking(
         make_done(s, "c-other")
 
     seed(calls)
+    with session_scope(engine) as s:
+        seeded = max(st.id or 0 for st in s.exec(select(CallStage)).all())
     admin = as_user("admin")
     stored = admin.post_json("/api/scripts", ZH_SCRIPT, queue="账单")
     assert stored.status_code == 201, stored.text
@@ -170,13 +172,21 @@ def test_a_script_for_a_queue_marks_its_calls_for_rechecking(
         "queue": "账单",
         "rechecks": 2,
     }
+    # The queue's calls were marked and handed to the app's re-check worker.
+    assert client.app.state.rechecks.wait_idle(60)
     with session_scope(engine) as s:
         assert (s.get(Queue, "账单") or Queue(id="?")).script_key == "zh-billing"
-        stages = {(st.call_id, st.stage) for st in s.exec(select(CallStage)).all()}
-        # The key-point and metrics stages of the queue's calls are pending again.
-        assert ("c-2", Stage.KEYPOINTS) not in stages and ("c-2", Stage.METRICS) not in stages
-        assert ("c-2", Stage.TRANSCRIBE) in stages
-        assert ("c-other", Stage.KEYPOINTS) in stages
+        marked = s.exec(select(AuditEvent).where(AuditEvent.action == "calls.recheck")).one()
+        assert (marked.entity_id, marked.detail) == ("账单", {"calls": 2})
+        stages = {(st.call_id, st.stage): st.id or 0 for st in s.exec(select(CallStage)).all()}
+    # The queue's calls ran their key-point and metrics stages anew (new stage rows) ...
+    for call_id in ("c-2", "c-3"):
+        assert stages[(call_id, Stage.KEYPOINTS)] > seeded
+        assert stages[(call_id, Stage.METRICS)] > seeded
+        assert stages[(call_id, Stage.TRANSCRIBE)] <= seeded
+    # ... while a call of another queue was left alone.
+    assert stages[("c-other", Stage.KEYPOINTS)] <= seeded
+    with session_scope(engine) as s:
         body = s.exec(select(Script)).one().body
         assert body["forbidden"][0]["phrases"] == ["不归我管"]
     [script] = admin.get("/api/scripts").json()
