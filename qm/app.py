@@ -40,6 +40,7 @@ from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
 from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
+from qm.web.review_queue import ReviewQueueApiController, ReviewQueueController
 from qm.web.me_api import MeApiController
 from qm.web.security_headers import security_headers
 from qm.web.session_store import make_session_store
@@ -112,6 +113,8 @@ def create_app(settings: Settings) -> Litestar:
             index,
             LoginController,
             CallController,
+            ReviewQueueController,
+            ReviewQueueApiController,
             EvaluationPagesController,
             OverrideApiController,
             CorrectionController,

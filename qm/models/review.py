@@ -103,8 +103,6 @@ class ReviewPick(SQLModel, table=True):
     detail: str = Field(default="", max_length=1000)
     reviewer_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     due: date
-    state: PickState = Field(
-        default=PickState.OPEN, sa_column=Column(String(20), nullable=False)
-    )
+    state: PickState = Field(default=PickState.OPEN, sa_column=Column(String(20), nullable=False))
     evaluation_id: int | None = Field(default=None, foreign_key="evaluation.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
