@@ -35,7 +35,7 @@ from sqlmodel import Session
 from qm.domain.evaluations import commands, queries
 from qm.models import DisputeOutcome, DisputeState, EvaluationKind, EvaluationState, User
 from qm.settings import Settings
-from qm.web.api_input import refuse_unstorable, row_id
+from qm.web.api_input import MAX_ROW_ID, refuse_unstorable, row_id
 
 
 class AnswerChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,19 +80,26 @@ class NewEvaluation(msgspec.Struct, forbid_unknown_fields=True):
     sample: Annotated[
         str, msgspec.Meta(description="How the call was picked: random or targeted:<reason>.")
     ] = "random"
-    calibration_id: Annotated[
-        int | None, msgspec.Meta(description="The session of a calibration evaluation.")
-    ] = None
+    calibration_id: (
+        Annotated[
+            int,
+            msgspec.Meta(ge=1, le=MAX_ROW_ID, description="A calibration evaluation's session."),
+        ]
+        | None
+    ) = None
 
 
 class AnswersPatch(msgspec.Struct, forbid_unknown_fields=True):
     """`PATCH /api/evaluations/{id}`: changes made on top of `version`."""
 
     version: Annotated[
-        int, msgspec.Meta(description="The version the changes were made on (409 if stale).")
+        int,
+        msgspec.Meta(ge=1, description="The version the changes were made on (409 if stale)."),
     ]
     answers: dict[str, AnswerChange]
-    why: Annotated[str, msgspec.Meta(description="Why, for the history.")] = ""
+    why: Annotated[
+        str, msgspec.Meta(max_length=commands.MAX_COMMENT, description="Why, for the history.")
+    ] = ""
 
 
 class NewDispute(msgspec.Struct, forbid_unknown_fields=True):

@@ -333,6 +333,10 @@ def test_bad_bodies_answer_4xx_naming_the_field(
     assert_problem(rev1.post("/api/calls/c-1/evaluations", {"kind": "weekly"}), 400, "kind")
     assert_problem(rev1.post("/api/calls/c-1/evaluations", {"form_id": "nope"}), 404, "nope")
     assert_problem(rev1.post("/api/calls/c-1/evaluations", {"sample": "whenever"}), 422, "sample")
+    huge_session = {"kind": "calibration", "calibration_id": 2**40}
+    assert_problem(rev1.post("/api/calls/c-1/evaluations", huge_session), 400, "calibration_id")
+    long_why = {"version": 1, "answers": {}, "why": "x" * 2001}
+    assert_problem(rev1.patch(url, long_why), 400, "why")
     for missing in (0, -1, 2**31, 10**20):
         assert_problem(rev1.get(f"/api/evaluations/{missing}"), 404)
     assert_problem(rev1.get("/api/evaluations/abc"), 404)
