@@ -132,13 +132,14 @@ def override_history(
     return list(reversed(_rows(session, call_id, item_id)))
 
 
-def _require_decider(session: Session, actor: User, agent_id: str) -> None:
+def may_decide(session: Session, actor: User, agent_id: str) -> bool:
+    """Whether `actor` may decide key points of calls of agent `agent_id`."""
     if actor.role not in DECIDERS:
-        raise Forbidden(ONLY_REVIEWERS)
+        return False
     if actor.role == Role.MANAGER:
         agent = session.get(Agent, agent_id)
-        if agent is None or agent.team_id not in managed_teams(session, actor):
-            raise Forbidden(ONLY_REVIEWERS)
+        return agent is not None and agent.team_id in managed_teams(session, actor)
+    return True
 
 
 def _time(where: str, field: str, value: object) -> float:
@@ -203,7 +204,8 @@ def override_key_point(
         ValidationFailed: naming the field (`hit`, `start`, `end` or `comment`).
     """
     call = visible_call(session, call_id, actor)
-    _require_decider(session, actor, call.agent_id)
+    if not may_decide(session, actor, call.agent_id):
+        raise Forbidden(ONLY_REVIEWERS)
     result = session.exec(
         select(KeyPointResult).where(
             col(KeyPointResult.call_id) == call.id,

@@ -1,20 +1,34 @@
 """Call pages: the filtered call list and the call page (transcript, key points, metrics)."""
 
-from typing import Any
+from collections import defaultdict
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
-from litestar.response import Template
+from litestar.params import FromPath, Parameter, URLEncodedBody
+from litestar.response import Redirect, Template
 from sqlmodel import Session
 
 from qm.domain.calls import listing
+from qm.domain.calls.audio import call_recording, has_recording
 from qm.domain.calls.detail import get_call_detail
 from qm.domain.calls.status import PipelineStatus
+from qm.domain.calls.timeline import build_timeline
+from qm.domain.overrides import (
+    OverrideView,
+    current_overrides,
+    may_decide,
+    override_history,
+    override_key_point,
+)
+from qm.errors import ValidationFailed
 from qm.models import User
 from qm.settings import Settings
+from qm.web.byte_ranges import file_response
 from qm.web.call_query import parse_call_query, refuse_repeats
+from qm.web.evaluations_pages import call_evaluations
 
 COURTESY_LABELS = {
     "polite_count": "Polite forms",
@@ -43,6 +57,12 @@ def courtesy_rows(courtesy: dict[str, Any] | None) -> list[tuple[str, Any]]:
         if k not in COURTESY_LABELS
     ]
     return known + other
+
+
+EvaluationQuery = Annotated[
+    int | None,
+    Parameter(ge=1, le=2**31 - 1, description="The evaluation whose form to open."),
+]
 
 
 class CallController(Controller):
@@ -86,9 +106,88 @@ class CallController(Controller):
         call_id: FromPath[str],
         request: Request[User, Any, State],
         db: NamedDependency[Session],
+        evaluation: EvaluationQuery = None,
     ) -> Template:
-        """The call page: manifest fields, metrics, transcript with key-point evidence, stages."""
-        detail = get_call_detail(db, call_id, request.user)
+        """The call page: manifest fields, metrics, the player and timeline, the transcript
+        with key-point evidence and the reviewers' decisions, the evaluation form, stages."""
+        viewer = request.user
+        detail = get_call_detail(db, call_id, viewer)
+        call = detail.call
         courtesy = detail.metrics.courtesy if detail.metrics else None
-        context = {"d": detail, "courtesy": courtesy_rows(courtesy)}
+        evaluations = call_evaluations(db, call, viewer, evaluation)
+        # A calibration evaluation is scored blind: reviewers' decisions stay hidden.
+        blind = evaluations.panel is not None and evaluations.panel.blind
+        overrides = {} if blind else current_overrides(db, call.id)
+        history: dict[str, list[OverrideView]] = defaultdict(list)
+        if not blind:
+            for view in override_history(db, call.id):
+                counting = overrides.get(view.item_id)
+                if counting is None or counting.id != view.id:
+                    history[view.item_id].append(view)
+        duration = detail.transcript.duration if detail.transcript else None
+        context = {
+            "d": detail,
+            "courtesy": courtesy_rows(courtesy),
+            "timeline": build_timeline(detail.segments, duration),
+            "has_audio": call.purged_at is None and has_recording(call.audio_path),
+            "overrides": overrides,
+            "override_history": history,
+            "may_decide": not blind and may_decide(db, viewer, call.agent_id),
+            "ev": evaluations,
+        }
         return Template(template_name="calls/detail.html", context=context)
+
+    @get("/{call_id:str}/audio", sync_to_thread=True)
+    def get_audio(
+        self,
+        call_id: FromPath[str],
+        request: Request[User, Any, State],
+        db: NamedDependency[Session],
+    ) -> Response[Any]:
+        """The call's recording, whole or the byte range asked for (so the player can seek)."""
+        recording = call_recording(db, call_id, request.user)
+        return file_response(
+            recording.path,
+            size=recording.size,
+            media_type=recording.media_type,
+            range_header=request.headers.get("range"),
+            # Personal data: kept by this browser only, checked again on every use.
+            headers={"Cache-Control": "private, no-cache", "Content-Disposition": "inline"},
+        )
+
+    @post("/{call_id:str}/keypoints/{item_id:str}/override", sync_to_thread=True, status_code=303)
+    def override(
+        self,
+        call_id: FromPath[str],
+        item_id: FromPath[str],
+        request: Request[User, Any, State],
+        db: NamedDependency[Session],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Redirect:
+        """A reviewer's decision on one key point, from the form beside it."""
+        where = f"key point {item_id} of call {call_id}"
+        hit = {"true": True, "false": False}.get(data.get("hit", ""))
+        if hit is None:
+            raise ValidationFailed(where, None, "hit", "choose hit or miss")
+        view = override_key_point(
+            db,
+            call_id=call_id,
+            item_id=item_id,
+            hit=hit,
+            start=_seconds(data.get("start"), where, "start"),
+            end=_seconds(data.get("end"), where, "end"),
+            comment=data.get("comment", ""),
+            actor=request.user,
+        )
+        anchor = quote(f"kp-key_point-{view.item_id}", safe="")
+        return Redirect(f"/calls/{quote(view.call_id, safe='')}#{anchor}", status_code=303)
+
+
+def _seconds(raw: str | None, where: str, field: str) -> float | None:
+    """A posted time in seconds; None when left empty."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValidationFailed(where, None, field, "expected a number of seconds") from None
