@@ -131,8 +131,8 @@ def test_manager_opens_a_session_from_search_and_pasted_ids(world: World, engine
     page = soup(mgr.get("/calibrations/new", params={"q": "c-"}).text)
     found = {str(box["value"]) for box in page.select('#found-calls input[name="call_ids"]')}
     assert found == {"c-en", "c-zh"}
-    # The search narrows the calls offered.
-    narrowed = soup(mgr.get("/calibrations/new", params={"q": "zh"}).text)
+    # The search narrows the calls offered: here by words of the Chinese transcript.
+    narrowed = soup(mgr.get("/calibrations/new", params={"q": "感谢致电"}).text)
     assert [str(b["value"]) for b in narrowed.select("#found-calls input")] == ["c-zh"]
     response = _open_session(mgr, world)
     assert response.status_code == 303
