@@ -19,7 +19,7 @@ from sqlmodel import Session
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
-from qm.web.agreement import AgreementController
+from qm.web.agreement import AgreementApiController, AgreementController
 from qm.web.agents_api import AgentApiController
 from qm.web.api import CallApiController
 from qm.web.api_docs import render_plugins, swagger_static_router
@@ -132,6 +132,7 @@ def create_app(settings: Settings) -> Litestar:
             CalibrationController,
             CalibrationApiController,
             AgreementController,
+            AgreementApiController,
             HealthController,
             static_files_router("/static", STATIC, "static"),
             swagger_static_router(),

@@ -82,3 +82,30 @@ def test_nav_links_for_reviewers(reviewer: Client) -> None:
     nav = soup(reviewer.get("/calls").text).select_one("header nav")
     assert nav is not None
     assert {str(a["href"]) for a in nav.select("a")} >= {"/calibrations", "/agreement"}
+
+
+def test_json_api_has_the_same_figures(reviewer: Client, seed: Any) -> None:
+    seed(build_month)
+    body = reviewer.get("/api/agreement", params={"period": "2024-03"}).json()
+    assert body["period"] == "2024-03"
+    assert [(r["form"], r["item_id"]) for r in body["rows"]] == [
+        ("bank-standard", "verify"),
+        (None, "greeting"),
+        ("bank-standard", "greeting"),
+        (None, ZH_ITEM),
+    ]
+    greeting = body["rows"][1]
+    assert (greeting["reviewed"], greeting["confirmed"], greeting["overridden"]) == (4, 2, 2)
+    assert greeting["agreement"]["value"] == 0.5 and len(greeting["agreement"]["ci95"]) == 2
+    assert greeting["verdict"] == "few"
+    assert body["rows"][3]["label"] == "核实客户身份"
+    bad = reviewer.get("/api/agreement", params={"period": "2024-00"})
+    assert bad.status_code == 422 and bad.json()["field"] == "period"
+    schema = reviewer.get("/schema/openapi.json").json()
+    assert "AgreementBody" in str(schema["paths"]["/api/agreement"]["get"]["responses"])
+
+
+def test_json_api_refuses_agents(client: Client, seed: Any) -> None:
+    seed(lambda s: make_user(s, "agnes", Role.AGENT, agent_id="a-1"))
+    login(client, "agnes")
+    assert client.get("/api/agreement?period=2024-03").status_code == 403
