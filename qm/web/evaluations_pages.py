@@ -125,6 +125,8 @@ class CallEvaluations:
     listed: list[EvaluationRow] = field(default_factory=list)
     # The form a new evaluation would use, when the viewer may start one.
     start_form: EvaluationForm | None = None
+    # The viewer's own evaluation of the call still being worked on: continued, not doubled.
+    resume: EvaluationRow | None = None
 
 
 def _words(value: Any) -> str:
@@ -225,10 +227,20 @@ def call_evaluations(
         for row in evaluations_for_call(session, call.id, viewer)
         if row.kind != EvaluationKind.CALIBRATION or panel is None
     ]
+    resume = next(
+        (
+            row
+            for row in listed
+            if row.reviewer_id == viewer.id
+            and row.kind == EvaluationKind.STANDARD
+            and row.state in commands.EDITABLE
+        ),
+        None,
+    )
     start_form = None
-    if commands.may_evaluate_agent(session, viewer, call.agent_id):
+    if resume is None and commands.may_evaluate_agent(session, viewer, call.agent_id):
         start_form = form_for_call(session, call)
-    return CallEvaluations(panel=panel, listed=listed, start_form=start_form)
+    return CallEvaluations(panel=panel, listed=listed, start_form=start_form, resume=resume)
 
 
 def _call_page(call_id: str, evaluation_id: int | None = None, anchor: str = "evaluation") -> str:

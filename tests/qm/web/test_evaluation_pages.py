@@ -128,6 +128,18 @@ def test_start_prefills_from_the_machine_and_shows_its_evidence(
     assert page.select_one("#release-evaluation") is None
 
 
+def test_an_open_evaluation_is_continued_not_started_twice(client: Client, world: None) -> None:
+    login(client, "rev1")
+    evaluation_id = start(client)
+    page = soup(client.get("/calls/c-1").text)
+    assert page.select_one("#start-evaluation") is None
+    resume = page.select_one("#resume-evaluation")
+    assert resume is not None
+    assert resume["href"] == f"/calls/c-1?evaluation={evaluation_id}#evaluation"
+    listed = page.select(".eval-list li")
+    assert [li["data-evaluation"] for li in listed] == [str(evaluation_id)]
+
+
 def test_save_submit_and_release_with_history(client: Client, world: None, engine: Engine) -> None:
     login(client, "rev1")
     evaluation_id = start(client)
