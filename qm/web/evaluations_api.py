@@ -66,6 +66,11 @@ def _changes(answers: dict[str, AnswerChange] | None) -> dict[str, dict[str, Any
     return result
 
 
+CalibrationId = Annotated[
+    int, msgspec.Meta(ge=1, le=MAX_ROW_ID, description="A calibration evaluation's session.")
+]
+
+
 class NewEvaluation(msgspec.Struct, forbid_unknown_fields=True):
     """`POST /api/calls/{call_id}/evaluations`."""
 
@@ -80,13 +85,7 @@ class NewEvaluation(msgspec.Struct, forbid_unknown_fields=True):
     sample: Annotated[
         str, msgspec.Meta(description="How the call was picked: random or targeted:<reason>.")
     ] = "random"
-    calibration_id: (
-        Annotated[
-            int,
-            msgspec.Meta(ge=1, le=MAX_ROW_ID, description="A calibration evaluation's session."),
-        ]
-        | None
-    ) = None
+    calibration_id: CalibrationId | None = None
 
 
 class AnswersPatch(msgspec.Struct, forbid_unknown_fields=True):
