@@ -291,6 +291,8 @@ def _rules_page(
     rules = list_rules(db)
     if viewer.role == Role.MANAGER:
         teams = sorted(managed_teams(db, viewer))
+        # A manager sees the rules that reach their teams: their teams' and the unscoped.
+        rules = [r for r in rules if r.team_id is None or r.team_id in teams]
     else:
         teams = list(db.exec(select(Team.id).order_by(col(Team.id))).all())
     context = {

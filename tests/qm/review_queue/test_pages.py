@@ -258,9 +258,14 @@ def test_rules_page(client: Client, queued: None, seed: Any, engine: Engine) -> 
     bad = client.post("/review/rules", data=form | {"reasons": "rudeness"})
     assert bad.status_code == 422 and "field reasons" in bad.text
 
+    south = client.post("/review/rules", data=form | {"team_id": "south"}, follow_redirects=False)
+    assert south.status_code == 303
     client.post("/logout", data={"_csrf_token": token})
     login(client, "mgr")
     token = csrf_token(client, "/review/rules")
+    seen = soup(client.get("/review/rules").text).select("#rules tbody tr")
+    assert len(seen) == 2  # the site rule and north's, not south's
+    assert "south" not in str(seen)
     outside = client.post("/review/rules", data=form | {"_csrf_token": token, "team_id": "south"})
     assert outside.status_code == 403
     assert "team they manage" in outside.text
