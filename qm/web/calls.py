@@ -180,7 +180,12 @@ class CallController(Controller):
             actor=request.user,
         )
         anchor = quote(f"kp-key_point-{view.item_id}", safe="")
-        return Redirect(f"/calls/{quote(view.call_id, safe='')}#{anchor}", status_code=303)
+        # Back to the page as it was: with the evaluation form open, if it was.
+        opened = data.get("evaluation", "")
+        query = f"?evaluation={opened}" if opened.isascii() and opened.isdigit() else ""
+        return Redirect(
+            f"/calls/{quote(view.call_id, safe='')}{query[:20]}#{anchor}", status_code=303
+        )
 
 
 def _seconds(raw: str | None, where: str, field: str) -> float | None:

@@ -27,7 +27,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter, URLEncodedBody
-from litestar.response import Redirect
+from litestar.response import Redirect, Template
 from sqlmodel import Session
 
 from qm.domain.calls.visibility import visible_call
@@ -39,7 +39,7 @@ from qm.domain.evaluations.queries import (
     evaluations_for_call,
     visible_evaluation,
 )
-from qm.errors import NotFound, ValidationFailed
+from qm.errors import Conflict, NotFound, ValidationFailed
 from qm.models import (
     Call,
     Evaluation,
@@ -294,20 +294,46 @@ def _why(data: dict[str, str], where: str) -> str:
     return why
 
 
-def _save(session: Session, evaluation: Evaluation, actor: User, data: dict[str, str]) -> None:
+def _stale_page(
+    evaluation: Evaluation, form: Form, answers: dict[str, dict[str, Any]], message: str
+) -> Template:
+    """409: someone saved first. Nothing was stored; the answers typed are shown so that
+    they can be entered again on the reloaded form."""
+    items = form.items()
+    typed = [
+        (items[item_id], entry["answer"], entry["comment"])
+        for item_id, entry in answers.items()
+        if entry["answer"] is not None or entry["comment"]
+    ]
+    context = {"evaluation": evaluation, "message": message, "typed": typed}
+    return Template(template_name="evaluations/stale.html", context=context, status_code=409)
+
+
+def _save(
+    session: Session, evaluation: Evaluation, actor: User, data: dict[str, str]
+) -> Template | None:
+    """Save the posted answers; the 409 page when the form was read at an older version."""
     where = f"evaluation {evaluation.id}"
     form_row = session.get(EvaluationForm, evaluation.form_id)
     if form_row is None:  # the foreign key makes this impossible
         raise NotFound(f"no evaluation {evaluation.id}")
-    answers = posted_answers(parsed_form(form_row), data, where)
-    commands.save_answers(
-        session,
-        evaluation.id or 0,
-        actor=actor,
-        version=_version(data, where),
-        answers=answers,
-        why=_why(data, where),
-    )
+    form = parsed_form(form_row)
+    answers = posted_answers(form, data, where)
+    version = _version(data, where)
+    try:
+        commands.save_answers(
+            session,
+            evaluation.id or 0,
+            actor=actor,
+            version=version,
+            answers=answers,
+            why=_why(data, where),
+        )
+    except Conflict as exc:
+        if str(exc) != commands.STALE.format(id=evaluation.id, version=version):
+            raise  # another conflict (the wrong state, a closed calibration session)
+        return _stale_page(evaluation, form, answers, str(exc))
+    return None
 
 
 EvaluationId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
@@ -348,11 +374,11 @@ class EvaluationPagesController(Controller):
         request: Request[User, Any, State],
         db: NamedDependency[Session],
         data: URLEncodedBody[dict[str, str]],
-    ) -> Redirect:
+    ) -> Redirect | Template:
         """Save the posted answers and comments as one new version (a draft stays open)."""
         evaluation = visible_evaluation(db, evaluation_id, request.user)
-        _save(db, evaluation, request.user, data)
-        return Redirect(_call_page(evaluation.call_id, evaluation.id), status_code=303)
+        stale = _save(db, evaluation, request.user, data)
+        return stale or Redirect(_call_page(evaluation.call_id, evaluation.id), status_code=303)
 
     @post("/evaluations/{evaluation_id:int}/submit", sync_to_thread=True, status_code=303)
     def submit(
@@ -361,11 +387,11 @@ class EvaluationPagesController(Controller):
         request: Request[User, Any, State],
         db: NamedDependency[Session],
         data: URLEncodedBody[dict[str, str]],
-    ) -> Redirect:
+    ) -> Redirect | Template:
         """Save the posted answers, then hand the evaluation in (all in one transaction)."""
         evaluation = visible_evaluation(db, evaluation_id, request.user)
-        if "version" in data:
-            _save(db, evaluation, request.user, data)
+        if "version" in data and (stale := _save(db, evaluation, request.user, data)):
+            return stale
         commands.submit(db, evaluation_id, actor=request.user)
         return Redirect(_call_page(evaluation.call_id, evaluation.id), status_code=303)
 

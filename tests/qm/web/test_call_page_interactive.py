@@ -247,6 +247,9 @@ def test_an_uncertain_point_asks_for_a_decision_and_shows_it_once_made(
     assert override.select_one(".override-evidence").text == "“sorry for the wait, let me check”"  # type: ignore[union-attr]
     assert override.select_one(".chip")["data-seek"] == "21.00"  # type: ignore[index]
     assert page.select_one("#needs-decision-count") is None
+    # Decided with an evaluation form open: back to the page with it still open.
+    again = decide(reviewer, "verify", hit="true", comment="", evaluation="7")
+    assert again.headers["location"] == "/calls/c-1?evaluation=7#kp-key_point-verify"
 
 
 def test_a_contradiction_without_a_reason_is_refused_naming_the_field(

@@ -226,6 +226,12 @@ def test_a_stale_save_is_refused_and_loses_nothing(
     assert stale.status_code == 409
     detail = soup(stale.text).select_one(".detail").text  # type: ignore[union-attr]
     assert "changed by someone else since version 1" in detail and "reload" in detail
+    page = soup(stale.text)
+    reload = page.select_one("#reload-evaluation")
+    assert reload is not None
+    assert reload["href"] == f"/calls/c-1?evaluation={evaluation_id}#evaluation"
+    unsaved = page.select_one('#unsaved tr[data-item="tone"] .answer')
+    assert unsaved is not None and unsaved.text == "1"  # what was typed is shown, not lost
     row = stored(engine, evaluation_id)
     assert (row.version, row.answers["tone"]["answer"]) == (2, 5)
 
