@@ -5,12 +5,21 @@ the pick's sample label, so that reports can keep random and targeted reviews ap
 Finishing that evaluation is not written back here: `states` derives `done` from it.
 """
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
 from qm.domain.evaluations.commands import may_evaluate_agent, start_evaluation
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from qm.models import Call, Evaluation, PickState, ReviewPick, Role, User
+from qm.models import (
+    Call,
+    Evaluation,
+    EvaluationKind,
+    EvaluationState,
+    PickState,
+    ReviewPick,
+    Role,
+    User,
+)
 
 REVIEWING_ROLES = (Role.REVIEWER, Role.MANAGER, Role.ADMIN)
 MAX_WHY = 500
@@ -44,11 +53,33 @@ def _require_own_or_lead(pick: ReviewPick, actor: User) -> None:
         raise Forbidden(ASSIGNED_TO_OTHER.format(id=pick.id))
 
 
+def _own_unlinked_draft(session: Session, pick: ReviewPick, actor: User) -> Evaluation | None:
+    """A standard draft of the pick's call, with the pick's sample label, that `actor`
+    started from the call page before opening the pick: it becomes the pick's evaluation
+    instead of a second draft. (A draft labelled otherwise is left alone: the label is
+    what reports keep random and targeted reviews apart by.)"""
+    linked = select(ReviewPick.evaluation_id).where(col(ReviewPick.evaluation_id).is_not(None))
+    return session.exec(
+        select(Evaluation)
+        .where(
+            col(Evaluation.call_id) == pick.call_id,
+            col(Evaluation.sample) == pick.sample,
+            col(Evaluation.reviewer_id) == actor.id,
+            col(Evaluation.kind) == EvaluationKind.STANDARD.value,
+            col(Evaluation.state) == EvaluationState.DRAFT.value,
+            col(Evaluation.id).not_in(linked),
+        )
+        .order_by(col(Evaluation.id).desc())
+    ).first()
+
+
 def start_from_pick(session: Session, *, pick_id: int, actor: User) -> Evaluation:
     """Start the review of a pick: a draft evaluation labelled with the pick's sample.
 
     When the pick already has an evaluation by `actor`, that one is returned (opening it
-    again). A manager or admin who starts someone else's pick takes it over.
+    again); a standard draft of the call with the same sample label that `actor` started
+    elsewhere and no pick holds is linked rather than doubled. A manager or admin who
+    starts someone else's pick takes it over.
 
     Raises:
         NotFound: no such pick, or `actor` may not see it (agents never do).
@@ -65,7 +96,9 @@ def start_from_pick(session: Session, *, pick_id: int, actor: User) -> Evaluatio
             return evaluation
         raise Conflict(TAKEN.format(call=call.id, evaluation=pick.evaluation_id))
     _require_own_or_lead(pick, actor)
-    evaluation = start_evaluation(session, call.id, actor=actor, sample=pick.sample)
+    evaluation = _own_unlinked_draft(session, pick, actor) or start_evaluation(
+        session, call.id, actor=actor, sample=pick.sample
+    )
     previous = pick.reviewer_id
     pick.evaluation_id = evaluation.id
     pick.reviewer_id = actor.id

@@ -233,3 +233,16 @@ def test_a_reviewer_sees_their_own_picks_by_default(session: Session) -> None:
     mine = rows(session, rev1, reviewer=rev1.id or 0)
     assert mine and all(r.reviewer == "rev1" for r in mine)
     assert session.exec(select(Evaluation)).all() == []
+
+
+def test_a_draft_started_on_the_call_page_becomes_the_picks_evaluation(session: Session) -> None:
+    people = world(session)
+    rev1 = people["rev1"]
+    pick = pick_of(session, rev1)
+    earlier = evaluations.start_evaluation(session, pick.call_id, actor=rev1, sample=pick.sample)
+
+    evaluation = start_from_pick(session, pick_id=pick.id or 0, actor=rev1)
+
+    assert evaluation.id == earlier.id
+    assert pick.evaluation_id == earlier.id
+    assert len(session.exec(select(Evaluation)).all()) == 1
