@@ -176,8 +176,8 @@ Critical = Annotated[
 Search = Annotated[
     str | None,
     Parameter(
-        description="Part of the call id, customer id or customer name, or of a line of the "
-        "transcript (2+ characters, case ignored; <= 200 chars)."
+        description="The start of the call id or customer id, part of the customer name, "
+        "or part of a line of the transcript (2+ characters); case ignored; <= 200 chars."
     ),
 ]
 Missed = Annotated[
@@ -236,6 +236,8 @@ class CallApiController(Controller):
         return {
             "items": [call_row_json(r) for r in found.items],
             "total": found.total,
+            # A search with many matches stops counting at 500 (then "total" is 500).
+            "total_is_lower_bound": found.total_is_lower_bound,
             "page": found.page,
             "page_size": found.page_size,
             "pages": found.pages,

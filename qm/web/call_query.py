@@ -10,9 +10,9 @@ The HTML filter form and `GET /api/calls` take the same parameters:
 | `status`           | pipeline status: pending, done or failed                  |
 | `compliance_below` | compliance under this percentage (0-100)                  |
 | `critical`         | `yes`: a critical key point was missed; `no`: none was    |
-| `q`                | part of the call id, customer id or customer name, or of  |
-|                    | a line of the transcript (2+ characters; see              |
-|                    | `qm.domain.calls.search`)                                 |
+| `q`                | the start of the call id or customer id, part of the      |
+|                    | customer name, or part of a line of the transcript (2+    |
+|                    | characters; see `qm.domain.calls.search`)                 |
 | `missed`           | a key point's item id: calls on which it was missed       |
 | `page`             | 1-based page number, at most 100,000                      |
 

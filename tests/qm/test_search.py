@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from qm import migrate
 from qm.db import make_engine, session_scope
+from qm.domain.calls import listing, search
 from qm.domain.calls.listing import CallFilters, list_calls
 from qm.domain.calls.search import first_hits, key_point_options
 from qm.domain.corrections import store_correction
@@ -80,8 +81,17 @@ def found(session: Session, q: str, viewer: User, **filters: Any) -> list[str]:
     return sorted(row.call_id for row in page.items)
 
 
+@pytest.fixture(params=["few", "many"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of narrowing: matches read out as a list ("few"), or checked call by
+    call ("many": any match at all counts as many here)."""
+    if request.param == "many":
+        monkeypatch.setattr(search, "PROBE_LIMIT", 1)
+    return str(request.param)
+
+
 @pytest.fixture
-def world(engine: Engine) -> tuple[Engine, User]:
+def world(engine: Engine, strategy: str) -> tuple[Engine, User]:
     with session_scope(engine) as session:
         build(session)
         reviewer = make_user(session, "rita", Role.REVIEWER)
@@ -295,3 +305,31 @@ def test_migration_indexes_segments_stored_before_it(db_url: str) -> None:
             assert found(session, "申请退款", rita) == ["old-1"]
     finally:
         engine.dispose()
+
+
+def test_many_matches_are_counted_up_to_the_limit(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "PROBE_LIMIT", 3)
+    monkeypatch.setattr(listing, "COUNT_LIMIT", 4)
+    with session_scope(engine) as session:
+        rita = make_user(session, "rita", Role.REVIEWER)
+        for n in range(7):
+            make_call(session, f"r-{n}", started_at=T0 + timedelta(minutes=n))
+            store(session, f"r-{n}", [("customer", 1.0, 2.0, f"refund number {n}")])
+    with Session(engine) as session:
+
+        def page(number: int, q: str = "refund") -> listing.Page:
+            return list_calls(
+                session, filters=CallFilters(search=q), page=number, page_size=3, viewer=rita
+            )
+
+        first, second, third = page(1), page(2), page(3)
+        assert (first.total, first.total_is_lower_bound, first.has_next) == (4, True, True)
+        assert [r.call_id for r in first.items] == ["r-6", "r-5", "r-4"]
+        assert [r.call_id for r in second.items] == ["r-3", "r-2", "r-1"]
+        assert [r.call_id for r in third.items] == ["r-0"]
+        assert third.has_next is False
+        # Few matches (under the probe's limit) are counted exactly.
+        exact = page(1, "number 5")
+        assert (exact.total, exact.total_is_lower_bound) == (1, False)

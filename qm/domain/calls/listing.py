@@ -10,13 +10,15 @@ from sqlmodel import Session, col
 
 from qm.domain.bounds import MAX_PAGE
 from qm.domain.calls.search import (
+    COUNT_LIMIT,
     KeyPointOption,
     SearchHit,
     first_hits,
+    id_narrowing,
     key_point_options,
-    matching_calls,
-    missed_calls,
+    missed_narrowing,
     searches_transcripts,
+    transcript_narrowing,
 )
 from qm.domain.calls.status import PipelineStatus, handle_time, status_expression
 from qm.domain.calls.visibility import visible_conditions
@@ -35,8 +37,8 @@ class CallFilters:
 
     `date_from` and `date_to` are calendar days in the site's time zone, both inclusive.
     `compliance_below` is a share in [0, 1]: calls with a computed compliance under it.
-    `search` matches part of the call id, the customer id or the customer's name, or a
-    line of the call's transcript (see `qm.domain.calls.search`).
+    `search` matches the start of the call id or the customer id, part of the customer's
+    name, or part of a line of the call's transcript (see `qm.domain.calls.search`).
     `missed` is a key point's item id: calls on which it was missed.
     """
 
@@ -74,12 +76,17 @@ class CallRow:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of calls plus the total number matching the filters."""
+    """One page of calls plus the total number matching the filters.
+
+    `total_is_lower_bound`: the count stopped at `search.COUNT_LIMIT` ("500+"), as it
+    does for a search with many matches checked call by call.
+    """
 
     items: list[CallRow]
     total: int
     page: int
     page_size: int
+    total_is_lower_bound: bool = False
 
     @property
     def pages(self) -> int:
@@ -93,7 +100,10 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        """True when there is a page after this one."""
+        """True when there is a page after this one (when the count stopped early: when
+        this page is full, which may once show an empty next page)."""
+        if self.total_is_lower_bound:
+            return len(self.items) == self.page_size
         return self.page < self.pages
 
 
@@ -111,8 +121,13 @@ def _day_start(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def _conditions(filters: CallFilters, tz: tzinfo, status: Any, dialect: str) -> list[Any]:
+def _conditions(
+    session: Session, filters: CallFilters, tz: tzinfo, status: Any
+) -> tuple[list[Any], bool]:
+    """The WHERE conditions of `filters`, and whether some are checked call by call over
+    many candidates (then the count stops at COUNT_LIMIT; see `qm.domain.calls.search`)."""
     where: list[Any] = []
+    per_call = False
     if filters.agent:
         where.append(col(Call.agent_id) == filters.agent)
     if filters.queue:
@@ -129,19 +144,19 @@ def _conditions(filters: CallFilters, tz: tzinfo, status: Any, dialect: str) -> 
         where.append(col(CallMetrics.compliance) < filters.compliance_below)
     if filters.critical_failed is not None:
         where.append(col(CallMetrics.critical_failed) == filters.critical_failed)
+    narrowings = []
     if filters.missed:
-        where.append(col(Call.id).in_(missed_calls(filters.missed)))
+        narrowings.append(missed_narrowing(filters.missed))
     if filters.search and filters.search.strip():
-        needle = filters.search.strip().lower()
-        found = [
-            sa.func.lower(col(Call.id)).contains(needle, autoescape=True),
-            sa.func.lower(col(Call.customer_id)).contains(needle, autoescape=True),
-            sa.func.lower(col(Customer.name)).contains(needle, autoescape=True),
-        ]
+        found = [id_narrowing(session, filters.search)]
         if searches_transcripts(filters.search):
-            found.append(col(Call.id).in_(matching_calls(filters.search, dialect)))
-        where.append(sa.or_(*found))
-    return where
+            found.append(transcript_narrowing(session, filters.search))
+        where.append(sa.or_(*(n.condition for n in found)))
+        per_call = any(n.per_call for n in found)
+    for narrowing in narrowings:
+        where.append(narrowing.condition)
+        per_call = per_call or narrowing.per_call
+    return where, per_call
 
 
 def list_calls(
@@ -171,52 +186,89 @@ def list_calls(
     # The bound keeps the offset far inside a 64-bit integer whatever the page size.
     page = min(max(1, page), MAX_PAGE)
     page_size = max(1, page_size)
-    status = status_expression().label("pipeline_status")
-    dialect = session.get_bind().dialect.name
-    where = visible_conditions(viewer) + _conditions(filters, tz, status.element, dialect)
-    joined = (
-        sa.select(Call, Agent, Customer, CallMetrics, status)
-        .join(Agent, col(Agent.id) == col(Call.agent_id), isouter=True)
-        .join(Customer, col(Customer.id) == col(Call.customer_id), isouter=True)
-        .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
-        .where(*where)
-    )
-    total = session.execute(
-        sa.select(sa.func.count()).select_from(joined.with_only_columns(col(Call.id)).subquery())
-    ).scalar_one()
-    # Calls still waiting for results (or with none to give: no transcript) would bury
-    # the reviewed ones at the top of a list that is mostly read for its results.
-    without_results = sa.case((col(CallMetrics.compliance).is_(None), 1), else_=0)
-    rows = session.execute(
-        joined.order_by(without_results, col(Call.started_at).desc(), col(Call.id).desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    hits = (
-        first_hits(session, call_ids=[row[0].id for row in rows], query=filters.search)
-        if filters.search
-        else {}
-    )
-    items = [
-        CallRow(
-            call_id=call.id,
-            started_at=call.started_at,
-            agent_id=call.agent_id,
-            agent_name=agent.name if agent else call.agent_id,
-            customer_id=call.customer_id,
-            customer_name=customer.name if customer else None,
-            queue=call.queue,
-            reason=call.reason,
-            handle_seconds=handle_time(call, metrics),
-            transfers=call.transfers,
-            compliance=metrics.compliance if metrics else None,
-            critical_failed=metrics.critical_failed if metrics else None,
-            status=PipelineStatus(pipeline_status),
-            match=hits.get(call.id),
+    offset = (page - 1) * page_size
+    conditions, per_call = _conditions(session, filters, tz, status_expression())
+    where = visible_conditions(viewer) + conditions
+    matching = sa.outerjoin(Call, CallMetrics, col(CallMetrics.call_id) == col(Call.id))
+    ids_query = sa.select(col(Call.id)).select_from(matching).where(*where)
+    # The count joins the metrics only when a filter reads them, and stops at
+    # COUNT_LIMIT where counting every match would read every call's transcript.
+    metric_filter = filters.compliance_below is not None or filters.critical_failed is not None
+    counted = sa.select(sa.func.count()).select_from(matching if metric_filter else Call)
+    limit = COUNT_LIMIT if per_call else None
+    if limit is not None:
+        counted = sa.select(sa.func.count()).select_from(
+            counted.with_only_columns(col(Call.id)).where(*where).limit(limit).subquery()
         )
-        for call, agent, customer, metrics, pipeline_status in rows
-    ]
-    return Page(items=items, total=total, page=page, page_size=page_size)
+    else:
+        counted = counted.where(*where)
+    total = session.execute(counted).scalar_one()
+    # Calls still waiting for results (or with none to give: no transcript) would bury
+    # the reviewed ones at the top of a list that is mostly read for its results. The
+    # two parts are read apart, each newest first, so that the database walks the
+    # started_at index and stops at the page instead of sorting every matching call.
+    has_results = col(CallMetrics.compliance).is_not(None)
+    newest = (col(Call.started_at).desc(), col(Call.id).desc())
+    ids: list[str] = list(
+        session.execute(
+            ids_query.where(has_results).order_by(*newest).limit(page_size).offset(offset)
+        ).scalars()
+    )
+    if len(ids) < page_size and (limit is not None or offset + len(ids) < total):
+        # Where the part with results ends: right after this page's share of it, or, when
+        # the page lies past it, wherever a count says.
+        with_results = (
+            offset + len(ids)
+            if ids
+            else session.execute(
+                sa.select(sa.func.count()).select_from(ids_query.where(has_results).subquery())
+            ).scalar_one()
+        )
+        ids += session.execute(
+            ids_query.where(~has_results)
+            .order_by(*newest)
+            .limit(page_size - len(ids))
+            .offset(max(0, offset - with_results))
+        ).scalars()
+    rows = {
+        row[0].id: row
+        for row in session.execute(
+            sa.select(Call, Agent, Customer, CallMetrics, status_expression())
+            .join(Agent, col(Agent.id) == col(Call.agent_id), isouter=True)
+            .join(Customer, col(Customer.id) == col(Call.customer_id), isouter=True)
+            .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
+            .where(col(Call.id).in_(ids))
+        ).all()
+    }
+    hits = first_hits(session, call_ids=ids, query=filters.search) if filters.search else {}
+    items = []
+    for call_id in ids:
+        call, agent, customer, metrics, pipeline_status = rows[call_id]
+        items.append(
+            CallRow(
+                call_id=call.id,
+                started_at=call.started_at,
+                agent_id=call.agent_id,
+                agent_name=agent.name if agent else call.agent_id,
+                customer_id=call.customer_id,
+                customer_name=customer.name if customer else None,
+                queue=call.queue,
+                reason=call.reason,
+                handle_seconds=handle_time(call, metrics),
+                transfers=call.transfers,
+                compliance=metrics.compliance if metrics else None,
+                critical_failed=metrics.critical_failed if metrics else None,
+                status=PipelineStatus(pipeline_status),
+                match=hits.get(call.id),
+            )
+        )
+    return Page(
+        items=items,
+        total=total,
+        page=page,
+        page_size=page_size,
+        total_is_lower_bound=limit is not None and total >= limit,
+    )
 
 
 def filter_options(session: Session, viewer: User) -> FilterOptions:
@@ -225,7 +277,9 @@ def filter_options(session: Session, viewer: User) -> FilterOptions:
     where = visible_conditions(viewer)
     agents = session.execute(
         sa.select(col(Agent.id), col(Agent.name))
-        .where(col(Agent.id).in_(sa.select(col(Call.agent_id)).where(*where)))
+        # One look-up per agent in the (agent, started_at) index, rather than reading
+        # the agent of every call.
+        .where(sa.exists().where(col(Call.agent_id) == col(Agent.id), *where))
         .order_by(col(Agent.name), col(Agent.id))
     ).all()
 

@@ -18,21 +18,44 @@ How it is looked up (`qm.models.transcript_search` holds the indexes):
 Two characters are searched, by a scan, because a Chinese word is often two (退款, 投诉);
 one character would match nearly every call and is left to the call id and customer
 matching that the call list does with the same text.
+
+How the call list narrows to matches depends on how many there are, which a first,
+bounded look-up tells (`PROBE_LIMIT` lines, call ids or customers). Few: the matching
+calls are read out whole and the list filters on them, counted exactly. Many: each
+candidate call, newest first, is checked on its own (LIKE over its current transcript's
+lines), so that a page is found after a few hundred calls instead of after reading every
+match; the count then stops at `COUNT_LIMIT` (shown as "500+"). One limit of the second
+way on SQLite: LIKE ignores case for ASCII letters only (the trigram index folds every
+letter), which matters for accented Latin or Cyrillic capitals, not for Chinese.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from qm.models import KeyPointResult, ResultKind, Script, Segment, Transcript, TranscriptKind
+from qm.models import (
+    Call,
+    Customer,
+    KeyPointResult,
+    ResultKind,
+    Script,
+    Segment,
+    Transcript,
+    TranscriptKind,
+)
 from qm.models.overrides import KeyPointOverride
 from qm.models.transcript_search import FTS_TABLE, MIN_INDEXED_LENGTH
 
 MIN_QUERY_LENGTH = 2
+# How many matching lines, call ids or customers a first look-up reads before deciding
+# that there are many (see the module docstring).
+PROBE_LIMIT = 2_000
+# Where the count of calls matching a search checked call by call stops.
+COUNT_LIMIT = 500
 # Characters of the line shown on either side of the match.
 CONTEXT = 40
 
@@ -97,36 +120,125 @@ def _current(transcripts: Any) -> Any:
     )
 
 
-def _like_pattern(query: str) -> str:
+def like_pattern(query: str) -> str:
+    """A LIKE pattern finding `query` anywhere, its `%`, `_` and `\\` taken literally."""
     escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def matching_calls(query: str, dialect: str) -> sa.Select[Any]:
-    """The ids of calls whose current transcript has a line containing `query`.
+def contains(column: Any, pattern: str, dialect: str) -> Any:
+    """`column` matches the LIKE `pattern` ignoring case (SQLite's LIKE already does, for
+    ASCII letters; PostgreSQL needs ILIKE)."""
+    if dialect == "postgresql":
+        return column.ilike(pattern, escape="\\")
+    return column.like(pattern, escape="\\")
 
-    Args:
-        query: the text to find; it must pass `searches_transcripts`.
-        dialect: the database's dialect name ("sqlite" or "postgresql").
+
+@dataclass(frozen=True, slots=True)
+class Narrowing:
+    """A condition on `Call` rows; `per_call` when it is checked call by call (many
+    matches), in which case counting every match would read them all."""
+
+    condition: Any
+    per_call: bool
+
+
+def _narrow(
+    session: Session, probe: sa.Select[Any], listed: Callable[[list[Any]], Any], per_call: Any
+) -> Narrowing:
+    """`listed(ids)` when `probe` finds fewer than PROBE_LIMIT ids, else `per_call`."""
+    ids = list(session.execute(probe.limit(PROBE_LIMIT)).scalars())
+    if len(ids) < PROBE_LIMIT:
+        return Narrowing(listed(ids), per_call=False)
+    return Narrowing(per_call, per_call=True)
+
+
+def transcript_narrowing(session: Session, query: str) -> Narrowing:
+    """Calls whose current transcript has a line containing `query`.
+
+    `query` must pass `searches_transcripts`.
     """
     query = normalize_query(query)
+    dialect = session.get_bind().dialect.name
+    pattern = like_pattern(query)
     segments = _SEGMENTS.alias("s")
     transcripts = _TRANSCRIPTS.alias("t")
-    by_transcript = transcripts.c.id == segments.c.transcript_id
+    probe: sa.Select[Any]
     if dialect == "sqlite" and len(query) >= MIN_INDEXED_LENGTH:
         # A quoted FTS5 string is a phrase: with the trigram tokenizer, the exact substring.
         phrase = '"' + query.replace('"', '""') + '"'
-        return (
+        probe = sa.select(_FTS.c.rowid).where(_FTS.c.text.match(phrase))
+    else:
+        probe = sa.select(segments.c.id).where(contains(segments.c.text, pattern, dialect))
+    lines = segments.join(transcripts, transcripts.c.id == segments.c.transcript_id)
+
+    def listed(segment_ids: list[Any]) -> Any:
+        calls = session.execute(
             sa.select(transcripts.c.call_id)
-            .select_from(
-                _FTS.join(segments, segments.c.id == _FTS.c.rowid).join(transcripts, by_transcript)
-            )
-            .where(_FTS.c.text.match(phrase), _current(transcripts))
+            .distinct()
+            .select_from(lines)
+            .where(segments.c.id.in_(segment_ids), _current(transcripts))
+        ).scalars()
+        return col(Call.id).in_(list(calls))
+
+    said = (
+        sa.exists()
+        .select_from(lines)
+        .where(
+            transcripts.c.call_id == col(Call.id),
+            _current(transcripts),
+            contains(segments.c.text, pattern, dialect),
         )
-    return (
-        sa.select(transcripts.c.call_id)
-        .select_from(segments.join(transcripts, by_transcript))
-        .where(segments.c.text.ilike(_like_pattern(query), escape="\\"), _current(transcripts))
+    )
+    return _narrow(session, probe, listed, said)
+
+
+def starts_with(column: Any, text: str, dialect: str) -> Any:
+    """`column` starts with `text` as typed, in lower case or in upper case.
+
+    On SQLite, ranges over the column's index (a LIKE ignoring case could use none); on
+    PostgreSQL an ILIKE prefix.
+    """
+    if dialect == "postgresql":
+        return column.ilike(like_pattern(text)[1:], escape="\\")
+    # U+10FFFF sorts after every character, so the range holds exactly the prefixed ids.
+    return sa.or_(
+        *(
+            sa.and_(column >= v, column < v + "\U0010ffff")
+            for v in sorted({text, text.lower(), text.upper()})
+        )
+    )
+
+
+def id_narrowing(session: Session, query: str) -> Narrowing:
+    """Calls whose id or customer id starts with `query` (as typed, in lower or in upper
+    case), or whose customer's name contains it (ignoring case).
+
+    Ids are matched by their start so that the look-up is one index range, not a read
+    of every call id: ids are typed from their start, names by any part.
+    """
+    dialect = session.get_bind().dialect.name
+    text = query.strip()
+    by_id = _narrow(
+        session,
+        sa.select(col(Call.id)).where(starts_with(col(Call.id), text, dialect)),
+        lambda ids: col(Call.id).in_(ids),
+        starts_with(col(Call.id), text, dialect),
+    )
+    customers = sa.select(col(Customer.id)).where(
+        sa.or_(
+            starts_with(col(Customer.id), text, dialect),
+            contains(col(Customer.name), like_pattern(text), dialect),
+        )
+    )
+    by_customer = _narrow(
+        session,
+        customers,
+        lambda ids: col(Call.customer_id).in_(ids),
+        col(Call.customer_id).in_(customers),
+    )
+    return Narrowing(
+        sa.or_(by_id.condition, by_customer.condition), by_id.per_call or by_customer.per_call
     )
 
 
@@ -174,33 +286,33 @@ def first_hits(session: Session, *, call_ids: Sequence[str], query: str) -> dict
     return hits
 
 
-def missed_calls(item_id: str) -> sa.CompoundSelect[Any]:
-    """The ids of calls on which key point `item_id` was missed.
+def missed_narrowing(item_id: str) -> Narrowing:
+    """Calls on which key point `item_id` was missed, checked call by call (each check
+    is one or two index look-ups: the overrides' (call, item) index and the results'
+    (call, kind, item) key).
 
     A reviewer's decision counts where there is one (the newest override of the call's
     item); otherwise the automatic result, when it is a miss the machine is sure of (an
     uncertain result is not counted as missed: it waits for a person).
     """
     override = KeyPointOverride.__table__.alias("o")  # type: ignore[attr-defined]
-    newer = KeyPointOverride.__table__.alias("newer")  # type: ignore[attr-defined]
-    human_miss = sa.select(override.c.call_id).where(
-        override.c.item_id == item_id,
-        override.c.hit.is_(False),
-        ~sa.exists().where(
-            newer.c.call_id == override.c.call_id,
-            newer.c.item_id == item_id,
-            newer.c.id > override.c.id,
-        ),
+    newest = (
+        sa.select(override.c.hit)
+        .where(override.c.call_id == col(Call.id), override.c.item_id == item_id)
+        .order_by(override.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
     result = KeyPointResult.__table__.alias("r")  # type: ignore[attr-defined]
-    machine_miss = sa.select(result.c.call_id).where(
+    machine_miss = sa.exists().where(
+        result.c.call_id == col(Call.id),
         result.c.kind == ResultKind.KEY_POINT.value,
         result.c.item_id == item_id,
         result.c.hit.is_(False),
         result.c.uncertain.is_(False),
-        ~sa.exists().where(override.c.call_id == result.c.call_id, override.c.item_id == item_id),
     )
-    return sa.union(human_miss, machine_miss)
+    # NOT NULL is NULL: with no override, the machine's answer decides.
+    return Narrowing(sa.func.coalesce(sa.not_(newest), machine_miss), per_call=True)
 
 
 def key_point_options(session: Session) -> list[KeyPointOption]:
@@ -213,4 +325,3 @@ def key_point_options(session: Session) -> list[KeyPointOption]:
                 labels[item["id"]] = str(item.get("label") or item["id"])
     options = [KeyPointOption(item_id, label) for item_id, label in labels.items()]
     return sorted(options, key=lambda o: (o.label.casefold(), o.item_id))
-
