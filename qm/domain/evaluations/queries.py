@@ -3,7 +3,7 @@
 Who sees an evaluation (DESIGN.md, "Visibility"):
 - an agent: only standard evaluations of their own agent, once released (released,
   acknowledged, disputed or resolved);
-- a manager: evaluations of the agents of the teams they manage;
+- a manager: evaluations of the agents of the teams they manage, and all of a calibration they run;
 - reviewers and admins: all.
 On top of that, a calibration evaluation stays blind while its session runs: until the
 session is closed or every participant has submitted, a participant sees only their
@@ -191,15 +191,25 @@ def may_see(session: Session, viewer: User, evaluation: Evaluation) -> bool:
             and evaluation.kind == EvaluationKind.STANDARD
             and evaluation.state in AGENT_VISIBLE
         )
-    if viewer.role == Role.MANAGER:
+    calibration = (
+        session.get(CalibrationSession, evaluation.calibration_id)
+        if evaluation.calibration_id is not None
+        else None
+    )
+    # A manager sees their teams' evaluations, and every one of a calibration they run:
+    # the session's comparison is theirs to read, whoever's agents the calls belong to.
+    organiser = calibration is not None and calibration.created_by == viewer.username
+    if viewer.role == Role.MANAGER and not organiser:
         agent = session.get(Agent, evaluation.agent_id)
         if agent is None or agent.team_id not in managed_teams(session, viewer):
             return False
-    if evaluation.calibration_id is not None and evaluation.reviewer_id != viewer.id:
-        calibration = session.get(CalibrationSession, evaluation.calibration_id)
-        if calibration is not None and not calibration_revealed(session, calibration):
-            runs_sessions = viewer.role in (Role.MANAGER, Role.ADMIN)
-            return runs_sessions and viewer.id not in participants(calibration)
+    if (
+        calibration is not None
+        and evaluation.reviewer_id != viewer.id
+        and not calibration_revealed(session, calibration)
+    ):
+        runs_sessions = viewer.role in (Role.MANAGER, Role.ADMIN)
+        return runs_sessions and viewer.id not in participants(calibration)
     return True
 
 

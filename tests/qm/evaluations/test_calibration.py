@@ -237,3 +237,31 @@ def test_creation_rules(session: Session, people: People):
             kind=EvaluationKind.CALIBRATION,
             calibration_id=calibration.id,
         )
+
+
+def test_the_organiser_sees_every_answer_of_their_session_and_no_other_manager_does(
+    session: Session, people: People
+):
+    # c-4 belongs to agent a-2 of team south, which `mgr` (north) does not manage.
+    calibration = _session(session, people, [people.rev1, people.rev2], None, 4)
+    cid = calibration.id or 0
+    _score(session, calibration, people.rev1, dict.fromkeys(CALLS, "yy"))
+    _score(session, calibration, people.rev2, dict.fromkeys(CALLS, "yn"))
+    south = session.exec(
+        select(Evaluation).where(
+            col(Evaluation.calibration_id) == cid, col(Evaluation.call_id) == "c-4"
+        )
+    ).all()
+    assert len(south) == 2
+    for evaluation in south:
+        assert queries.evaluation_body(session, evaluation.id or 0, people.mgr)["id"]
+    # The south manager sees the south calls' answers (their team), not the north ones.
+    north = session.exec(
+        select(Evaluation).where(
+            col(Evaluation.calibration_id) == cid, col(Evaluation.call_id) == "c-1"
+        )
+    ).first()
+    assert north is not None
+    with pytest.raises(NotFound):
+        queries.evaluation_body(session, north.id or 0, people.mgr_south)
+    assert queries.evaluation_body(session, south[0].id or 0, people.mgr_south)["id"]
