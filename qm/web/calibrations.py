@@ -43,6 +43,7 @@ from qm.domain.evaluations.forms import list_forms
 from qm.errors import NotFound, ValidationFailed
 from qm.models import CalibrationSession, Role, User
 from qm.settings import Settings
+from qm.web.api_input import row_id
 from qm.web.call_query import FILTER_KEYS, parse_call_query, refuse_repeats
 
 WHERE = "calibration session"  # the "file" a ValidationFailed about the form names
@@ -258,6 +259,7 @@ class CalibrationController(Controller):
         """A participant's evaluations to fill, the organiser's progress, and once
         revealed the answers side by side with the agreement figures."""
         viewer = request.user
+        calibration_id = row_id(calibration_id, "calibration session")
         view = calibration_view(db, calibration_id, viewer)
         calibration = db.get(CalibrationSession, calibration_id)
         if calibration is None:  # calibration_view has just found it
@@ -293,6 +295,7 @@ class CalibrationController(Controller):
         db: NamedDependency[Session],
     ) -> Redirect:
         """Close and compare: no more answers; everything is revealed."""
+        calibration_id = row_id(calibration_id, "calibration session")
         calibration_view(db, calibration_id, request.user)  # 404 before 409
         close_calibration(db, calibration_id, actor=request.user)
         return Redirect(f"/calibrations/{calibration_id}", status_code=303)

@@ -31,6 +31,7 @@ from qm.domain.evaluations.calibration_summary import (
 from qm.domain.users import get_user
 from qm.errors import NotFound, ValidationFailed
 from qm.models import CalibrationSession, Role, User
+from qm.web.api_input import row_id
 from qm.web.calibrations import WHERE, check_call_id, open_session
 
 MAX_PEOPLE = 100  # reviewers named in one request: far more than any session needs
@@ -245,4 +246,4 @@ class CalibrationApiController(Controller):
     ) -> CalibrationBody:
         """The session: participants, progress, the evaluations the caller may see and,
         once revealed, kappa per item, ICC of the totals and each reviewer's deviation."""
-        return calibration_body(db, calibration_id, request.user)
+        return calibration_body(db, row_id(calibration_id, "calibration session"), request.user)

@@ -42,6 +42,7 @@ from qm.models import (
     User,
 )
 from qm.settings import Settings
+from qm.web.api_input import row_id
 
 REVIEWING = (Role.ADMIN, Role.MANAGER, Role.REVIEWER)
 LEADS = (Role.ADMIN, Role.MANAGER)
@@ -370,7 +371,7 @@ class ReviewQueueController(Controller):
         db: NamedDependency[Session],
     ) -> Redirect:
         """Start (or reopen) the pick's evaluation and go to the call page with it."""
-        evaluation = start_from_pick(db, pick_id=pick_id, actor=request.user)
+        evaluation = start_from_pick(db, pick_id=row_id(pick_id, "pick"), actor=request.user)
         target = f"/calls/{quote(evaluation.call_id, safe='')}?evaluation={evaluation.id}"
         return Redirect(target, status_code=303)
 
@@ -383,7 +384,7 @@ class ReviewQueueController(Controller):
         data: Annotated[SkipForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
         """Leave the pick out of review, with the reason."""
-        skip_pick(db, pick_id=pick_id, actor=request.user, why=data.why)
+        skip_pick(db, pick_id=row_id(pick_id, "pick"), actor=request.user, why=data.why)
         return Redirect("/review", status_code=303)
 
     @post("/sample", guards=[requires_role(*LEADS)], sync_to_thread=True)
