@@ -236,8 +236,10 @@ class CallApiController(Controller):
         return {
             "items": [call_row_json(r) for r in found.items],
             "total": found.total,
-            # A search with many matches stops counting at 500 (then "total" is 500).
+            # A search with many matches is not counted: "total" is then the number of
+            # calls up to this page's end, and "has_next" says whether more follow.
             "total_is_lower_bound": found.total_is_lower_bound,
+            "has_next": found.has_next,
             "page": found.page,
             "page_size": found.page_size,
             "pages": found.pages,

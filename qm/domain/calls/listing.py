@@ -10,7 +10,6 @@ from sqlmodel import Session, col
 
 from qm.domain.bounds import MAX_PAGE
 from qm.domain.calls.search import (
-    COUNT_LIMIT,
     KeyPointOption,
     SearchHit,
     first_hits,
@@ -78,8 +77,10 @@ class CallRow:
 class Page:
     """One page of calls plus the total number matching the filters.
 
-    `total_is_lower_bound`: the count stopped at `search.COUNT_LIMIT` ("500+"), as it
-    does for a search with many matches checked call by call.
+    `total_is_lower_bound`: the matches were not all counted (a search with many
+    matches, checked call by call: see `qm.domain.calls.search`); `total` is then the
+    number of calls up to the end of this page, and `more` says whether a next page has
+    any.
     """
 
     items: list[CallRow]
@@ -87,6 +88,7 @@ class Page:
     page: int
     page_size: int
     total_is_lower_bound: bool = False
+    more: bool = False
 
     @property
     def pages(self) -> int:
@@ -100,10 +102,9 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        """True when there is a page after this one (when the count stopped early: when
-        this page is full, which may once show an empty next page)."""
+        """True when there is a page after this one."""
         if self.total_is_lower_bound:
-            return len(self.items) == self.page_size
+            return self.more
         return self.page < self.pages
 
 
@@ -125,7 +126,7 @@ def _conditions(
     session: Session, filters: CallFilters, tz: tzinfo, status: Any
 ) -> tuple[list[Any], bool]:
     """The WHERE conditions of `filters`, and whether some are checked call by call over
-    many candidates (then the count stops at COUNT_LIMIT; see `qm.domain.calls.search`)."""
+    many candidates (then the matches are not counted; see `qm.domain.calls.search`)."""
     where: list[Any] = []
     per_call = False
     if filters.agent:
@@ -191,18 +192,11 @@ def list_calls(
     where = visible_conditions(viewer) + conditions
     matching = sa.outerjoin(Call, CallMetrics, col(CallMetrics.call_id) == col(Call.id))
     ids_query = sa.select(col(Call.id)).select_from(matching).where(*where)
-    # The count joins the metrics only when a filter reads them, and stops at
-    # COUNT_LIMIT where counting every match would read every call's transcript.
-    metric_filter = filters.compliance_below is not None or filters.critical_failed is not None
-    counted = sa.select(sa.func.count()).select_from(matching if metric_filter else Call)
-    limit = COUNT_LIMIT if per_call else None
-    if limit is not None:
-        counted = sa.select(sa.func.count()).select_from(
-            counted.with_only_columns(col(Call.id)).where(*where).limit(limit).subquery()
-        )
-    else:
-        counted = counted.where(*where)
-    total = session.execute(counted).scalar_one()
+    # Counting every match of a condition checked call by call would read them all:
+    # then the list is not counted, and one call more than the page tells whether
+    # there is a next page.
+    total = 0 if per_call else _count(session, filters, where)
+    wanted = page_size + 1 if per_call else page_size
     # Calls still waiting for results (or with none to give: no transcript) would bury
     # the reviewed ones at the top of a list that is mostly read for its results. The
     # two parts are read apart, each newest first, so that the database walks the
@@ -210,11 +204,11 @@ def list_calls(
     has_results = col(CallMetrics.compliance).is_not(None)
     newest = (col(Call.started_at).desc(), col(Call.id).desc())
     ids: list[str] = list(
-        session.execute(
-            ids_query.where(has_results).order_by(*newest).limit(page_size).offset(offset)
-        ).scalars()
+        session.execute(ids_query.where(has_results).order_by(*newest).limit(wanted).offset(offset))
+        .scalars()
+        .all()
     )
-    if len(ids) < page_size and (limit is not None or offset + len(ids) < total):
+    if len(ids) < wanted and (per_call or offset + len(ids) < total):
         # Where the part with results ends: right after this page's share of it, or, when
         # the page lies past it, wherever a count says.
         with_results = (
@@ -224,12 +218,20 @@ def list_calls(
                 sa.select(sa.func.count()).select_from(ids_query.where(has_results).subquery())
             ).scalar_one()
         )
-        ids += session.execute(
-            ids_query.where(~has_results)
-            .order_by(*newest)
-            .limit(page_size - len(ids))
-            .offset(max(0, offset - with_results))
-        ).scalars()
+        ids += (
+            session.execute(
+                ids_query.where(~has_results)
+                .order_by(*newest)
+                .limit(wanted - len(ids))
+                .offset(max(0, offset - with_results))
+            )
+            .scalars()
+            .all()
+        )
+    more = len(ids) > page_size
+    ids = ids[:page_size]
+    if per_call:
+        total = offset + len(ids)
     rows = {
         row[0].id: row
         for row in session.execute(
@@ -267,8 +269,19 @@ def list_calls(
         total=total,
         page=page,
         page_size=page_size,
-        total_is_lower_bound=limit is not None and total >= limit,
+        # Without a next page, the calls up to here are all of them (unless the page
+        # lies past the end, where nothing says how far).
+        total_is_lower_bound=per_call and (more or not (ids or page == 1)),
+        more=more,
     )
+
+
+def _count(session: Session, filters: CallFilters, where: list[Any]) -> int:
+    """How many calls match `where`, joining the metrics only when a filter reads them."""
+    counted = sa.select(sa.func.count()).select_from(Call)
+    if filters.compliance_below is not None or filters.critical_failed is not None:
+        counted = counted.outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
+    return int(session.execute(counted.where(*where)).scalar_one())
 
 
 def filter_options(session: Session, viewer: User) -> FilterOptions:

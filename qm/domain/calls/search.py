@@ -24,7 +24,7 @@ bounded look-up tells (`PROBE_LIMIT` lines, call ids or customers). Few: the mat
 calls are read out whole and the list filters on them, counted exactly. Many: each
 candidate call, newest first, is checked on its own (LIKE over its current transcript's
 lines), so that a page is found after a few hundred calls instead of after reading every
-match; the count then stops at `COUNT_LIMIT` (shown as "500+"). One limit of the second
+match; they are then not counted (the list says "50+ calls"). One limit of the second
 way on SQLite: LIKE ignores case for ASCII letters only (the trigram index folds every
 letter), which matters for accented Latin or Cyrillic capitals, not for Chinese.
 """
@@ -54,8 +54,6 @@ MIN_QUERY_LENGTH = 2
 # How many matching lines, call ids or customers a first look-up reads before deciding
 # that there are many (see the module docstring).
 PROBE_LIMIT = 2_000
-# Where the count of calls matching a search checked call by call stops.
-COUNT_LIMIT = 500
 # Characters of the line shown on either side of the match.
 CONTEXT = 40
 
@@ -147,7 +145,7 @@ def _narrow(
     session: Session, probe: sa.Select[Any], listed: Callable[[list[Any]], Any], per_call: Any
 ) -> Narrowing:
     """`listed(ids)` when `probe` finds fewer than PROBE_LIMIT ids, else `per_call`."""
-    ids = list(session.execute(probe.limit(PROBE_LIMIT)).scalars())
+    ids = list(session.execute(probe.limit(PROBE_LIMIT)).scalars().all())
     if len(ids) < PROBE_LIMIT:
         return Narrowing(listed(ids), per_call=False)
     return Narrowing(per_call, per_call=True)

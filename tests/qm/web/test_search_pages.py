@@ -3,8 +3,10 @@
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 
+from qm.domain.calls import search
 from qm.models import Role
 from tests.factories import T0, make_call, make_results, make_script, make_user
 from tests.qm.test_search import build, store
@@ -101,3 +103,24 @@ def test_agent_searching_the_api_sees_only_their_calls(client: Client, seed: Any
     assert client.get("/api/calls", params={"q": "您好"}).json()["items"] == []
     items = client.get("/api/calls", params={"q": "calling"}).json()["items"]
     assert [i["call_id"] for i in items] == ["en-1"]
+
+
+def test_many_matches_show_an_open_count_and_a_next_page(
+    reviewer: Client, seed: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "PROBE_LIMIT", 2)
+
+    def build_many(s: Session) -> None:
+        for n in range(3):
+            make_call(s, f"m-{n}", started_at=T0 + timedelta(minutes=n))
+            store(s, f"m-{n}", [("customer", 0.0, 1.0, f"退款 {n}")], "zh")
+
+    seed(build_many)
+    page = soup(reviewer.get("/calls?q=退款").text)
+    count = page.select_one("#count")
+    assert count is not None and " ".join(count.text.split()).startswith("3 calls · page 1")
+    body = reviewer.get("/api/calls", params={"q": "退款", "page": "1"}).json()
+    assert (body["total"], body["total_is_lower_bound"], body["has_next"]) == (3, False, False)
+    # Past the first page nothing says how many there are in all.
+    body = reviewer.get("/api/calls", params={"q": "退款", "page": "2"}).json()
+    assert (body["items"], body["total_is_lower_bound"], body["has_next"]) == ([], True, False)
