@@ -18,7 +18,6 @@ from qm.domain.calls.status import PipelineStatus
 from qm.domain.calls.timeline import build_timeline
 from qm.domain.overrides import (
     OverrideView,
-    current_overrides,
     may_decide,
     override_history,
     override_key_point,
@@ -117,13 +116,14 @@ class CallController(Controller):
         evaluations = call_evaluations(db, call, viewer, evaluation)
         # A calibration evaluation is scored blind: reviewers' decisions stay hidden.
         blind = evaluations.panel is not None and evaluations.panel.blind
-        overrides = {} if blind else current_overrides(db, call.id)
+        # Every decision, newest first: the first per key point counts, the rest is history.
+        overrides: dict[str, OverrideView] = {}
         history: dict[str, list[OverrideView]] = defaultdict(list)
-        if not blind:
-            for view in override_history(db, call.id):
-                counting = overrides.get(view.item_id)
-                if counting is None or counting.id != view.id:
-                    history[view.item_id].append(view)
+        for view in [] if blind else override_history(db, call.id):
+            if view.item_id in overrides:
+                history[view.item_id].append(view)
+            else:
+                overrides[view.item_id] = view
         duration = detail.transcript.duration if detail.transcript else None
         context = {
             "d": detail,
