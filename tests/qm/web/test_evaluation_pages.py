@@ -401,3 +401,51 @@ def test_a_chinese_form_and_comment(client: Client, world: None, engine: Engine)
     assert page.select_one('input[name="comment.wenhou"]')["value"] == "问候语规范"
     assert page.select_one("#eval-total")["data-total"] == "100.00"
     assert "热线质检表" in page.select_one("#evaluation h2").text
+
+
+def test_a_count_item_on_a_deductive_form(client: Client, world: None, engine: Engine) -> None:
+    with session_scope(engine) as s:
+        make_call(s, "c-9", agent_id="a-1", queue="collections")
+        form = {
+            "id": "deductions",
+            "name": "Deductive review",
+            "scoring": "deductive",
+            "sections": [
+                {
+                    "id": "conduct",
+                    "items": [
+                        {"id": "interrupt", "type": "count", "deduction": 5},
+                        {"id": "hold", "type": "count", "deduction": 10, "na_allowed": False},
+                    ],
+                }
+            ],
+        }
+        save_form(s, form, actor="admin", source="test")
+        assign_form(s, "deductions", queue="collections", actor="admin")
+    login(client, "rev1")
+    evaluation_id = start(client, "c-9")
+    page = page_of(client, evaluation_id, "c-9")
+    count = page.select_one('.eval-item[data-item="interrupt"] input[type=number]')
+    assert count is not None and count["name"] == "answer.interrupt"
+    assert page.select_one('input[name="na.interrupt"]') is not None
+    assert page.select_one('input[name="na.hold"]') is None  # N/A not allowed there
+    fields = {
+        "answer.interrupt": "2",
+        "answer.hold": "0",
+        "comment.interrupt": "",
+        "comment.hold": "",
+    }
+    assert post(client, f"/evaluations/{evaluation_id}", version="1", **fields).status_code == 303
+    row = stored(engine, evaluation_id)
+    assert (row.answers["interrupt"]["answer"], row.total) == (2, 90.0)
+    na = {**fields, "na.interrupt": "1"}
+    assert post(client, f"/evaluations/{evaluation_id}", version="2", **na).status_code == 303
+    assert stored(engine, evaluation_id).answers["interrupt"]["answer"] == "na"
+    bad = post(
+        client, f"/evaluations/{evaluation_id}", version="3", **{**fields, "answer.hold": "-1"}
+    )
+    assert bad.status_code == 422 and "answers.hold" in bad.text
+    total = client.get(
+        f"/evaluations/{evaluation_id}/total", params={"answer.interrupt": "1", "answer.hold": "1"}
+    )
+    assert total.json()["total"] == 85.0
