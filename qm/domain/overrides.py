@@ -16,6 +16,9 @@ Rules where DESIGN.md leaves room:
   its text is copied from the stored transcript, which was redacted before it was stored.
 - Saying the machine was wrong (its answer was certain and differs) needs a comment;
   confirming it, or deciding an uncertain point, does not.
+- A decision answers the linked items of the decider's own draft evaluations of the call
+  (a new version, the decision as the reason); a draft started later is prefilled from
+  it (`qm.domain.evaluations.commands._prefill`).
 """
 
 import math
@@ -32,6 +35,10 @@ from qm.domain.stored_transcripts import current_transcript, transcript_segments
 from qm.errors import Forbidden, NotFound, ValidationFailed
 from qm.models import (
     Agent,
+    Evaluation,
+    EvaluationForm,
+    EvaluationKind,
+    EvaluationState,
     KeyPointOverride,
     KeyPointResult,
     ResultKind,
@@ -57,6 +64,9 @@ NO_TRANSCRIPT = "the call has no transcript to take evidence from"
 COMMENT_TOO_LONG = f"at most {MAX_COMMENT} characters"
 COMMENT_NEEDED = "say why the automatic answer is wrong"
 NOT_A_BOOL = "expected true (hit) or false (miss)"
+DECIDED = "key point {item} decided: {outcome}"
+# Form item types a key point answers (yes or no), as scoring.forms.prefill_answers fills.
+LINKED_TYPES = ("yes_no", "partial")
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,4 +264,53 @@ def override_key_point(
             "comment": text,
         },
     )
-    return _view(row, actor.username)
+    view = _view(row, actor.username)
+    _carry_into_drafts(session, view, actor)
+    return view
+
+
+def _carry_into_drafts(session: Session, view: OverrideView, actor: User) -> None:
+    """Answer the linked items of the actor's own draft evaluations of the call as decided.
+
+    A draft is prefilled when it starts; a decision taken afterwards, while the form is
+    open beside the transcript, is the reviewer's newer answer and goes into it as a new
+    version with the decision as the reason (the machine's `auto` stays as it was). Other
+    reviewers' drafts and evaluations past draft are left alone.
+    """
+    # Imported here: the evaluation commands read decisions (`current_overrides`) when
+    # they prefill a draft, so a module-level import would be circular.
+    from qm.domain.evaluations import commands
+    from qm.domain.evaluations.forms import parsed_form
+
+    drafts = session.exec(
+        select(Evaluation).where(
+            col(Evaluation.call_id) == view.call_id,
+            col(Evaluation.reviewer_id) == actor.id,
+            col(Evaluation.kind) == EvaluationKind.STANDARD,
+            col(Evaluation.state) == EvaluationState.DRAFT,
+        )
+    ).all()
+    answer = "yes" if view.hit else "no"
+    why = DECIDED.format(item=view.item_id, outcome=view.outcome)
+    if view.comment:
+        why = f"{why}: {view.comment}"
+    for draft in drafts:
+        form_row = session.get(EvaluationForm, draft.form_id)
+        if form_row is None:  # the foreign key makes this impossible
+            continue
+        changes = {
+            item.id: {"answer": answer}
+            for item in parsed_form(form_row).items().values()
+            if item.key_point == view.item_id
+            and item.type in LINKED_TYPES
+            and draft.answers.get(item.id, {}).get("answer") != answer
+        }
+        if changes:
+            commands.save_answers(
+                session,
+                draft.id or 0,
+                actor=actor,
+                version=draft.version,
+                answers=changes,
+                why=why[: commands.MAX_COMMENT],
+            )

@@ -25,7 +25,7 @@ from qm.domain.overrides import (
 from qm.domain.stored_transcripts import replace_transcript
 from qm.domain.users import create_user
 from qm.errors import Forbidden, NotFound, ValidationFailed
-from qm.models import AuditEvent, KeyPointOverride, KeyPointResult, Role, User
+from qm.models import AuditEvent, EvaluationChange, KeyPointOverride, KeyPointResult, Role, User
 from tests.factories import PASSWORD, make_call, make_results, make_transcript
 from transcripts import Segment as DocSegment
 from transcripts import Transcript as DocTranscript
@@ -262,3 +262,34 @@ def test_an_evaluation_is_prefilled_from_the_override(session: Session, world: W
     assert (verify["answer"], verify["machine"]) == ("yes", None)
     # Items without a key point, and calls without decisions, are unchanged.
     assert "override" not in evaluation.answers["accuracy"]
+
+
+def test_a_decision_answers_the_decider_s_open_draft(session: Session, world: World) -> None:
+    load_form_file(session, FORMS / "bank-standard.yaml", actor="admin")
+    assign_form(session, "bank-standard", queue="billing", actor="admin")
+    mine = start_evaluation(session, "c-1", actor=world.rev)
+    theirs = start_evaluation(session, "c-1", actor=world.rev2)
+    assert mine.answers["greeting"]["answer"] == "yes"
+    override_key_point(
+        session, call_id="c-1", item_id="greeting", hit=False, comment="no bank name",
+        actor=world.rev,
+    )  # fmt: skip
+    session.commit()
+    session.refresh(mine)
+    session.refresh(theirs)
+    assert (mine.answers["greeting"]["answer"], mine.answers["greeting"]["auto"]) == ("no", "yes")
+    assert mine.version == 2
+    change = session.exec(
+        select(EvaluationChange).where(
+            col(EvaluationChange.evaluation_id) == mine.id,
+            col(EvaluationChange.item_id) == "greeting",
+        )
+    ).one()
+    assert change.why == "key point greeting decided: miss: no bank name"
+    assert (theirs.answers["greeting"]["answer"], theirs.version) == ("yes", 1)  # not theirs
+    # The same decision again changes nothing more.
+    override_key_point(
+        session, call_id="c-1", item_id="greeting", hit=False, comment="still no", actor=world.rev
+    )
+    session.refresh(mine)
+    assert mine.version == 2

@@ -69,6 +69,15 @@
     playhead.setAttribute("x2", x);
   }
 
+  // Start playing; a refused or interrupted start (autoplay rules, a pause right after)
+  // is not an error worth reporting: the position is set either way.
+  function play() {
+    var playing = player.play();
+    if (playing && playing.catch) {
+      playing.catch(function () {});
+    }
+  }
+
   // Jump to `t` seconds: the player when there is one, else the transcript line there.
   function seek(t) {
     if (t === null) {
@@ -77,10 +86,7 @@
     if (player) {
       player.currentTime = t;
       if (player.paused) {
-        var playing = player.play();
-        if (playing && playing.catch) {
-          playing.catch(function () {}); // autoplay refused: the position is still set
-        }
+        play();
       }
     } else {
       var index = lineAt(t);
@@ -189,7 +195,7 @@
     if (event.key === " " && player) {
       event.preventDefault();
       if (player.paused) {
-        player.play();
+        play();
       } else {
         player.pause();
       }
