@@ -145,7 +145,7 @@ def _item_rows(evaluation: Evaluation, form: Form, blind: bool) -> tuple[Section
         rows = []
         for item in section.items:
             stored = evaluation.answers.get(item.id, {})
-            machine = stored.get("machine", stored.get("auto"))
+            machine = stored.get("auto")
             override = stored.get("override") if isinstance(stored.get("override"), dict) else None
             evidence = stored.get("evidence") if isinstance(stored.get("evidence"), dict) else None
             if blind and override is not None:
@@ -157,7 +157,7 @@ def _item_rows(evaluation: Evaluation, form: Form, blind: bool) -> tuple[Section
                     item=item,
                     answer=stored.get("answer"),
                     comment=stored.get("comment") or "",
-                    auto=machine if blind else stored.get("auto"),
+                    auto=machine if blind else stored.get("decided", machine),
                     machine=machine,
                     override_by=None if override is None else str(override.get("by", "")),
                     evidence=evidence,

@@ -251,15 +251,15 @@ def test_an_evaluation_is_prefilled_from_the_override(session: Session, world: W
     )
     evaluation = start_evaluation(session, "c-1", actor=world.rev)
     greeting, verify = evaluation.answers["greeting"], evaluation.answers["verify"]
-    # The human's answer beats the machine's; the machine's stays on record.
-    assert (greeting["answer"], greeting["auto"], greeting["machine"]) == ("no", "no", "yes")
+    # The human's answer beats the machine's; `auto` stays the machine's, on record.
+    assert (greeting["answer"], greeting["decided"], greeting["auto"]) == ("no", "no", "yes")
     assert greeting["override"]["by"] == "rev2"
     assert greeting["evidence"] == {
         "start": 8.5,
         "end": 12.0,
         "text": "may I have your date of birth",
     }
-    assert (verify["answer"], verify["machine"]) == ("yes", None)
+    assert (verify["answer"], verify["decided"], verify["auto"]) == ("yes", "yes", None)
     # Items without a key point, and calls without decisions, are unchanged.
     assert "override" not in evaluation.answers["accuracy"]
 

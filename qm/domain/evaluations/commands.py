@@ -300,10 +300,11 @@ def _check_sample(sample: str) -> None:
 def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
     """Answers prefilled from the call's stored key-point results, with their evidence.
 
-    Where a reviewer has decided the key point (`qm.domain.overrides`), the human's
-    answer beats the machine's: `auto` is then the reviewer's answer, with their
-    evidence span when they chose one, `machine` keeps the machine's own answer and
-    `override` says whose decision it was.
+    `auto` is always the machine's answer (the agreement figures compare it with the
+    human's). Where a reviewer has decided the key point (`qm.domain.overrides`), that
+    decision is kept beside it as `decided`, with their evidence span when they chose
+    one and `override` saying whose decision it was; a draft starts from it, since the
+    human's answer beats the machine's.
     """
     results = {
         r.item_id: r
@@ -331,8 +332,7 @@ def _prefill(session: Session, call_id: str, form: Form) -> dict[str, Any]:
         }
         override = decided.get(item.key_point) if item.key_point else None
         if override is not None and item.type in ("yes_no", "partial"):
-            entry["machine"] = entry["auto"]
-            entry["auto"] = "yes" if override.hit else "no"
+            entry["decided"] = "yes" if override.hit else "no"
             entry["override"] = {"id": override.id, "by": override.reviewer}
             if override.start is not None:
                 entry["evidence"] = {
@@ -374,7 +374,7 @@ def draft_evaluation(
     answers = _prefill(session, call.id, form)
     if kind != EvaluationKind.CALIBRATION:
         for entry in answers.values():
-            entry["answer"] = entry["auto"]
+            entry["answer"] = entry.get("decided", entry["auto"])
     evaluation = Evaluation(
         call_id=call.id,
         form_id=form_row.id or 0,
