@@ -34,12 +34,15 @@ from qm.domain.imports.harper_valley import ingest_harper_valley
 from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.imports.mystery import ingest_mystery
 from qm.domain.queues import configure_queue
+from qm.domain.review_queue.rules import RuleInput, store_rule
+from qm.domain.review_queue.sampling import sample_period
 from qm.domain.scorecards import month_bounds
 from qm.domain.teams import place_agent, save_team
 from qm.domain.training import build_training_plan, set_status
 from qm.domain.users import create_user
 from qm.models import Call, Role, TrainingAssignment, TrainingStatus, User
 from qm.settings import Settings
+from scoring.period import Period
 from scoring.scorecard import ScorecardConfig
 from scoring.training import load_catalog
 
@@ -66,6 +69,9 @@ class DemoLogin:
 QA_LEAD = DemoLogin(
     "qa.lead", "reviewer-demo", Role.REVIEWER, "en", email="qa.lead@example.com", name="QA lead"
 )
+
+
+REVIEW_SEED = 20261110  # the review queue's random picks, fixed like the rest of the demo
 
 
 def load_teams(center: Path = CENTER) -> list[Team]:
@@ -224,7 +230,8 @@ def _periods(settings: Settings, periods: list[str]) -> list[tuple[str, datetime
 def finish_demo(
     engine: Engine, settings: Settings, teams: list[Team], generated: Generated
 ) -> list[DemoLogin]:
-    """Training plans, then in one transaction the logins, evaluations and calibrations.
+    """Training plans, then in one transaction the logins, evaluations, calibrations and
+    the current month's review queue.
 
     Runs after the pipeline: evaluations are prefilled from the automatic results and
     training plans rest on the scorecards.
@@ -256,4 +263,19 @@ def finish_demo(
             )
             reviews.evaluate_team(session, team, people, recent, dispute_days=settings.dispute_days)
             reviews.calibrate_team(session, team, people, recent[-1])
+            # Each team's calls go to its own reviewer (who reads the language).
+            store_rule(
+                session,
+                data=RuleInput(team_id=team.id, reviewers=[team.reviewer.username]),
+                actor=ACTOR,
+            )
+        # The review queue of the month in progress, as the scheduled sampling leaves it.
+        sample_period(
+            session,
+            period=Period.of_day(DEMO_TODAY),
+            today=DEMO_TODAY,
+            seed=REVIEW_SEED,
+            tz=settings.tz,
+            actor=ACTOR,
+        )
     return logins
