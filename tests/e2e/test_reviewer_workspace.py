@@ -160,6 +160,11 @@ def test_from_the_queue_to_a_released_audited_evaluation(
     assert page.locator("#eval-history tr[data-action]").count() >= 3
     shot(page, "03-released-evaluation")
 
+    # Machine vs human: the overridden key point counts as one disagreement.
+    page.goto(f"{server.base_url}/agreement?period=2026-11")
+    assert page.locator("tr", has_text=re.compile("closing|Offers more help")).first.is_visible()
+    shot(page, "07-agreement")
+
     with Session(engine) as session:
         evaluation = session.exec(
             select(Evaluation).where(col(Evaluation.call_id) == world.en_call)
@@ -201,8 +206,6 @@ def test_pages_search_agreement_and_forms_admin(
     page.goto(f"{server.base_url}/calls?q=话费")
     assert page.locator(f"a[href*='/calls/{world.zh_call}']").first.is_visible()
     shot(page, "06-search-chinese")
-    page.goto(f"{server.base_url}/agreement?period=2026-11")
-    shot(page, "07-agreement")
     admin = page_for(world.manager, world.password)
     admin.goto(f"{server.base_url}/admin/forms")
     assert admin.locator("text=e2e-form").first.is_visible()
