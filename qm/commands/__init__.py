@@ -8,6 +8,7 @@ from qm.commands.calibrate import calibrate
 from qm.commands.check import check
 from qm.commands.db import init
 from qm.commands.demo import demo
+from qm.commands.forms import form_group
 from qm.commands.ingest import ingest
 from qm.commands.mystery import mystery_group
 from qm.commands.privacy import erase, retention_group
@@ -30,6 +31,7 @@ COMMANDS: list[click.Command] = [
     check,
     demo,
     erase,
+    form_group,
     init,
     ingest,
     mystery_group,
