@@ -219,7 +219,10 @@ def visible_evaluation(session: Session, evaluation_id: int, viewer: User) -> Ev
     Raises:
         NotFound: no such evaluation, or `viewer` may not see it (the same error).
     """
-    evaluation = session.get(Evaluation, evaluation_id)
+    # An id no row can have (beyond the 32-bit key) is simply not found: PostgreSQL
+    # would refuse to compare it with an integer column.
+    in_range = 1 <= evaluation_id <= 2**31 - 1
+    evaluation = session.get(Evaluation, evaluation_id) if in_range else None
     if evaluation is None or not may_see(session, viewer, evaluation):
         raise NotFound(f"no evaluation {evaluation_id}")
     return evaluation

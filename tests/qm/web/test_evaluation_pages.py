@@ -449,3 +449,15 @@ def test_a_count_item_on_a_deductive_form(client: Client, world: None, engine: E
         f"/evaluations/{evaluation_id}/total", params={"answer.interrupt": "1", "answer.hold": "1"}
     )
     assert total.json()["total"] == 85.0
+
+
+@pytest.mark.parametrize("evaluation_id", [0, 2**31, 2**63 + 5])
+def test_an_id_no_row_can_have_is_refused_not_a_server_error(
+    client: Client, world: None, evaluation_id: int
+) -> None:
+    login(client, "rev1")
+    # A clear refusal naming the parameter, never a server error.
+    page = client.get(f"/calls/c-1?evaluation={evaluation_id}")
+    assert page.status_code == 400 and "evaluation" in page.text
+    assert client.get(f"/evaluations/{evaluation_id}/total").status_code in (400, 404)
+    assert post(client, f"/evaluations/{evaluation_id}/submit").status_code in (400, 404)
