@@ -120,6 +120,19 @@ def rebuild_search_index(conn: Connection) -> None:
         conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
+def compact_search_index(conn: Connection) -> None:
+    """Rewrite the SQLite index without the entries of deleted segments.
+
+    FTS5 forgets a deleted row by adding a deletion marker; the old entries (trigrams of
+    the removed text) stay in the index's pages until segments merge. After an erasure
+    or a retention purge, call this so that nothing of the removed text remains (with
+    `secure_delete` on, the freed pages are zeroed). PostgreSQL needs nothing: a
+    VACUUM removes dead index entries.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+
+
 def drop_search_index(conn: Connection) -> None:
     """Remove the index and its triggers (the pg_trgm extension stays: others may use it)."""
     if conn.dialect.name == "sqlite":

@@ -21,6 +21,7 @@ from qm.domain.calls.search import first_hits, key_point_options
 from qm.domain.corrections import store_correction
 from qm.domain.stored_transcripts import replace_transcript
 from qm.models import KeyPointOverride, Role, User
+from qm.models.transcript_search import compact_search_index
 from tests.factories import T0, make_call, make_results, make_script, make_user
 from transcripts.format import Segment as DocSegment
 from transcripts.format import Transcript as DocTranscript
@@ -336,3 +337,29 @@ def test_many_matches_are_paged_without_a_count(
         # Few matches (under the probe's limit) are counted exactly.
         exact = page(1, "number 5")
         assert (exact.total, exact.total_is_lower_bound) == (1, False)
+
+
+def test_erased_text_is_not_found_and_compacting_leaves_none_of_it(
+    world: tuple[Engine, User],
+) -> None:
+    engine, rita = world
+    from qm.domain.privacy import erase_customer
+
+    def index_holds(text: str) -> bool:
+        found_in = session.connection().exec_driver_sql(
+            "SELECT count(*) FROM segment_fts_data WHERE instr(block, ?) > 0",
+            (text.encode(),),
+        )
+        return bool(found_in.scalar_one())
+
+    sqlite = engine.dialect.name == "sqlite"
+    with session_scope(engine) as session:
+        # Every call of the world is customer k-1's.
+        erase_customer(session, "k-1", actor="dpo")
+        # Deleted rows leave their trigrams in the index's pages until it is compacted.
+        assert not sqlite or index_holds("退款")
+        compact_search_index(session.connection())
+        assert not sqlite or not index_holds("退款")
+    with Session(engine) as session:
+        assert found(session, "申请退款", rita) == []
+        assert found(session, "refund", rita) == []
