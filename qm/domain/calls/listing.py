@@ -170,18 +170,16 @@ def _conditions(session: Session, filters: CallFilters, tz: tzinfo) -> tuple[lis
         where.append(col(CallMetrics.compliance) < filters.compliance_below)
     if filters.critical_failed is not None:
         where.append(col(CallMetrics.critical_failed) == filters.critical_failed)
-    narrowings = []
     if filters.missed:
-        narrowings.append(missed_narrowing(filters.missed))
+        missed = missed_narrowing(filters.missed)
+        where.append(missed.condition)
+        per_call = missed.per_call
     if filters.search and filters.search.strip():
         found = [id_narrowing(session, filters.search)]
         if searches_transcripts(filters.search):
             found.append(transcript_narrowing(session, filters.search))
         where.append(sa.or_(*(n.condition for n in found)))
-        per_call = any(n.per_call for n in found)
-    for narrowing in narrowings:
-        where.append(narrowing.condition)
-        per_call = per_call or narrowing.per_call
+        per_call = per_call or any(n.per_call for n in found)
     return where, per_call
 
 
