@@ -5,8 +5,9 @@ and keeps it on that app, so several apps can run side by side in one process.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -19,8 +20,8 @@ from sqlmodel import Session
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
-from qm.web.agreement import AgreementApiController, AgreementController
 from qm.web.agents_api import AgentApiController
+from qm.web.agreement import AgreementApiController, AgreementController
 from qm.web.api import CallApiController
 from qm.web.api_docs import render_plugins, swagger_static_router
 from qm.web.auth import HOME, LoginController
@@ -38,10 +39,10 @@ from qm.web.evaluations_api import (
 from qm.web.evaluations_pages import EvaluationPagesController
 from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
+from qm.web.me_api import MeApiController
 from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
 from qm.web.review_queue import ReviewQueueApiController, ReviewQueueController
-from qm.web.me_api import MeApiController
 from qm.web.security_headers import security_headers
 from qm.web.session_store import make_session_store
 from qm.web.sign_in import SignInGuard
@@ -50,10 +51,20 @@ from qm.web.templating import STATIC, template_config
 from qm.web.transcripts_api import TranscriptApiController
 from qm.web.users import UserController
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-def provide_db_session(state: State) -> Iterator[Session]:
-    """A database session per request: committed after the handler, rolled back on error."""
-    with session_scope(state.engine) as session:
+
+def provide_db_session(state: State, request: Request[Any, Any, Any]) -> Iterator[Session]:
+    """A database session per request: committed after the handler, rolled back on error.
+
+    A request that may write takes SQLite's write lock at the start: a handler reads
+    (the evaluation's version, a pick's state) and then writes, and a plain transaction
+    whose read snapshot another request's commit has made stale cannot be upgraded to a
+    write ("database is locked"). Holding the lock from the start makes concurrent saves
+    wait their turn (busy timeout) instead of failing. Reads never take it.
+    """
+    immediate = request.method not in SAFE_METHODS
+    with session_scope(state.engine, immediate=immediate) as session:
         yield session
 
 

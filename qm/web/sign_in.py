@@ -218,8 +218,13 @@ class SignInGuard:
         def lookup() -> User | None:
             with Session(self.engine, expire_on_commit=False) as session:
                 user = tokens.user_for_token(session, token)
-                session.commit()  # the token's last use
-                return user
+                if not session.dirty:
+                    return user
+            # The token's last use is due (rarely: see LAST_USED_RESOLUTION). A read that
+            # turns into a write fails on SQLite when another worker committed meanwhile,
+            # so the write is done again in a transaction that holds the lock from start.
+            with session_scope(self.engine, immediate=True) as session:
+                return tokens.user_for_token(session, token)
 
         user = await to_thread.run_sync(lookup)
         if user is None:
