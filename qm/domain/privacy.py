@@ -31,7 +31,17 @@ from sqlmodel import Session, col, select
 
 from qm.domain import audit
 from qm.errors import NotFound
-from qm.models import Call, Customer, KeyPointResult, Segment, Transcript, utcnow
+from qm.models import (
+    Call,
+    Customer,
+    Evaluation,
+    KeyPointOverride,
+    KeyPointResult,
+    Segment,
+    Transcript,
+    utcnow,
+)
+from qm.models.transcript_search import compact_search_index
 
 # What an erased customer is called from then on.
 ERASED_NAME = "(erased)"
@@ -179,6 +189,7 @@ def purge_calls(
     transcripts = Transcript.__table__  # type: ignore[attr-defined]
     results = KeyPointResult.__table__  # type: ignore[attr-defined]
     calls = Call.__table__  # type: ignore[attr-defined]
+    overrides = KeyPointOverride.__table__  # type: ignore[attr-defined]
     for chunk in _chunks(ids):
         transcript_ids = sa.select(transcripts.c.id).where(transcripts.c.call_id.in_(chunk))
         deleted = session.execute(
@@ -193,6 +204,21 @@ def purge_calls(
             .values(evidence="")
         )
         result.evidence += int(cleared.rowcount or 0)  # type: ignore[attr-defined]
+        # Reviewers' decisions and evaluations copied transcript text as their evidence.
+        cleared = session.execute(
+            sa.update(overrides)
+            .where(overrides.c.call_id.in_(chunk), overrides.c.evidence != "")
+            .values(evidence="")
+        )
+        result.evidence += int(cleared.rowcount or 0)  # type: ignore[attr-defined]
+        for evaluation in session.exec(
+            select(Evaluation).where(col(Evaluation.call_id).in_(chunk))
+        ):
+            answers, removed = _without_evidence_text(evaluation.answers)
+            if removed:
+                evaluation.answers = answers
+                session.add(evaluation)
+                result.evidence += removed
         session.execute(sa.update(calls).where(calls.c.id.in_(chunk)).values(audio_path=None))
         # The first removal's date and reason stay; a later one finds only leftovers.
         session.execute(
@@ -200,7 +226,24 @@ def purge_calls(
             .where(calls.c.id.in_(chunk), calls.c.purged_at.is_(None))
             .values(purged_at=now, purge_reason=reason.value)
         )
+    session.flush()
+    # The search index forgets deleted lines only by a marker until it is rewritten.
+    compact_search_index(session.connection())
     return result
+
+
+def _without_evidence_text(answers: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """An evaluation's answers with the transcript text of their evidence removed (the
+    span's times stay), and how many texts were removed."""
+    cleaned: dict[str, Any] = {}
+    removed = 0
+    for item_id, entry in answers.items():
+        evidence = entry.get("evidence") if isinstance(entry, dict) else None
+        if isinstance(evidence, dict) and evidence.get("text"):
+            entry = {**entry, "evidence": {**evidence, "text": ""}}
+            removed += 1
+        cleaned[item_id] = entry
+    return cleaned, removed
 
 
 def apply_retention(

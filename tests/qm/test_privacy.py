@@ -287,3 +287,38 @@ def test_the_call_page_says_what_was_removed_and_when(
     assert page.select(".segments") == []
     assert page.select_one("#customer") is not None
     assert NAME not in page.text and ERASED_NAME in page.select_one("#customer").text  # type: ignore[union-attr]
+
+
+def test_erasure_clears_the_evidence_text_reviewers_copied(
+    engine: Engine, settings: Settings, calls: Path
+) -> None:
+    from qm.domain.evaluations.forms import load_form_file
+    from qm.models import Evaluation, EvaluationKind, KeyPointOverride
+
+    forms = Path(__file__).parent / "evaluations" / "forms"
+    evidence = {"start": 0.0, "end": 3.0, "text": "hello mr wang"}
+    with session_scope(engine) as session:
+        reviewer = make_user(session, "rita")
+        form = load_form_file(session, forms / "bank-standard.yaml", actor="t")
+        for call_id in ("new-1", "old-2"):
+            session.add(
+                KeyPointOverride(
+                    call_id=call_id, item_id="greeting", hit=True, start=0.0, end=3.0,
+                    evidence="hello mr wang", reviewer_id=reviewer.id or 0,
+                )
+            )  # fmt: skip
+            session.add(
+                Evaluation(
+                    call_id=call_id, form_id=form.id or 0, kind=EvaluationKind.STANDARD,
+                    reviewer_id=reviewer.id or 0, agent_id="a-1",
+                    answers={"greeting": {"answer": "yes", "auto": "yes", "evidence": evidence}},
+                )
+            )  # fmt: skip
+    assert invoke(settings, "erase", "--customer", "k-1").exit_code == 0
+    with Session(engine) as session:
+        kept = {o.call_id: o.evidence for o in session.exec(select(KeyPointOverride)).all()}
+        assert kept == {"new-1": "", "old-2": "hello mr wang"}  # old-2 is another customer's
+        answers = {e.call_id: e.answers for e in session.exec(select(Evaluation)).all()}
+        assert answers["new-1"]["greeting"]["evidence"] == {"start": 0.0, "end": 3.0, "text": ""}
+        assert answers["new-1"]["greeting"]["answer"] == "yes"  # the judgement stays
+        assert answers["old-2"]["greeting"]["evidence"]["text"] == "hello mr wang"
