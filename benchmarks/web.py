@@ -638,25 +638,6 @@ def drive(
     return outcome
 
 
-# Indexes on tables this benchmark's author does not own, measured here before they are
-# added to the models: the filter form's reasons (DISTINCT over every call without it)
-# and the queue filter read newest first.
-RECOMMENDED = (
-    "CREATE INDEX IF NOT EXISTS ix_call_reason ON call (reason)",
-    "CREATE INDEX IF NOT EXISTS ix_call_queue_started ON call (queue, started_at)",
-)
-
-
-def add_recommended_indexes(database: Path) -> None:
-    """Create RECOMMENDED in `database` (a copy; the cached one is left as built)."""
-    engine = make_engine(f"sqlite:///{database}")
-    with engine.begin() as conn:
-        for statement in RECOMMENDED:
-            conn.exec_driver_sql(statement)
-        conn.exec_driver_sql("ANALYZE")
-    engine.dispose()
-
-
 def percentile(values: list[float], share: float) -> float:
     """The `share` quantile (0-1) of `values`, by the nearest rank."""
     ordered = sorted(values)
@@ -672,11 +653,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated route names (substrings)")
-    parser.add_argument(
-        "--recommended-indexes",
-        action="store_true",
-        help="add the indexes this benchmark recommends (RECOMMENDED) to the copy it serves",
-    )
     args = parser.parse_args()
     calls = 10_000 if args.quick else args.calls
     seconds = min(args.seconds, 5.0) if args.quick else args.seconds
@@ -690,8 +666,6 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{work}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(data.path, work)
-        if args.recommended_indexes:
-            add_recommended_indexes(work)
         with serving(work) as base:
             cookies = sign_in(base)
             for name, request in routes(data, token).items():
@@ -714,8 +688,6 @@ def main() -> None:
                     else f"run {run} {name}: no successful request, errors {outcome.errors}"
                 )
     report(results, skipped, calls, args.clients, seconds, args.runs)
-    if args.recommended_indexes:
-        print("with the recommended indexes: " + "; ".join(RECOMMENDED))
 
 
 def report(
