@@ -258,10 +258,12 @@ def test_reviewers_score_blind_then_compare_after_close(world: World, engine: En
         assert kappa.text.strip().startswith(shown)
     assert "every reviewer gave the same single answer" in page.text  # kappa undefined, said why
     assert rev2.get(f"/api/evaluations/{theirs}").json()["answers"]["q1"]["answer"] == "yes"
-    # The organiser manages no team: the figures, but not the answers of others' agents.
+    # The organiser manages no team of these agents, and sees every answer of their session.
     organiser = soup(mgr.get(f"/calibrations/{cid}").text)
-    hidden = organiser.select_one("#hidden-answers")
-    assert hidden is not None and hidden.text.startswith("3 submitted")
+    assert organiser.select_one("#hidden-answers") is None
+    theirs_row = organiser.select_one('table.comparison[data-call-id="c-zh"] tr[data-item="q2"]')
+    assert theirs_row is not None
+    assert [td.text for td in theirs_row.select("td")][2:] == ["no", "—"]
     assert organiser.select_one("#item-agreement") is not None
     api = rev2.get(f"/api/calibrations/{cid}").json()
     assert api["revealed"] is True and api["state"] == "closed"

@@ -9,7 +9,8 @@ from sqlmodel import select
 
 from qm.db import session_scope
 from qm.domain import tokens
-from qm.models import AuditEvent, CallStage, Role, Segment, Stage
+from qm.models import AuditEvent, CallStage, Role, Segment, Stage, utcnow
+from qm.web.rechecks import recheck_worker
 from tests.factories import make_call, make_done, make_transcript, make_user
 from tests.qm.web.conftest import Client, login
 
@@ -44,10 +45,13 @@ def csrf(client: Client) -> dict[str, str]:
 def test_reviewer_corrects_and_the_card_is_never_stored(
     reviewer: Client, engine: Engine, calls: None
 ) -> None:
+    before = utcnow()
     response = reviewer.put(
         "/api/calls/c-mine/transcript", json=corrected(), headers=csrf(reviewer)
     )
     assert response.status_code == 200, response.text
+    # The call is checked again on the corrected text, in the background.
+    assert recheck_worker(reviewer.app.state).wait_idle(30)
     body = response.json()
     assert body["kind"] == "corrected" and body["source"] == "reviewer:rita"
     assert body["segments"][1]["text"] == "it's [PAN] thanks"
@@ -55,8 +59,9 @@ def test_reviewer_corrects_and_the_card_is_never_stored(
     with session_scope(engine) as s:
         texts = [seg.text for seg in s.exec(select(Segment)).all()]
         assert not any("4111" in t for t in texts)
-        stages = {st.stage for st in s.exec(select(CallStage)).all() if st.call_id == "c-mine"}
-        assert Stage.KEYPOINTS not in stages  # checked again on the corrected text
+        stages = {st.stage: st for st in s.exec(select(CallStage)).all() if st.call_id == "c-mine"}
+        assert stages[Stage.KEYPOINTS].updated_at >= before
+        assert stages[Stage.METRICS].updated_at >= before
         events = s.exec(select(AuditEvent).where(AuditEvent.action == "transcript.corrected"))
         assert [(e.actor, e.entity_id) for e in events] == [("rita", "c-mine")]
 
