@@ -70,6 +70,30 @@ def test_paging_counts(calls_db: Engine) -> None:
     assert [r.call_id for r in page.items] == ["c-1"]
 
 
+def test_a_long_list_is_counted_up_to_the_cap_and_pages_on(
+    calls_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qm.domain.calls import listing
+
+    monkeypatch.setattr(listing, "COUNT_CAP", 2)  # three calls: one more than counted
+    with session_scope(calls_db) as s:
+        first = list_calls(s, filters=CallFilters(), page=1, page_size=1, viewer=REVIEWER)
+        last = list_calls(s, filters=CallFilters(), page=3, page_size=1, viewer=REVIEWER)
+        beyond = list_calls(s, filters=CallFilters(), page=4, page_size=1, viewer=REVIEWER)
+        narrow = list_calls(
+            s, filters=CallFilters(agent="a-2"), page=1, page_size=1, viewer=REVIEWER
+        )
+    # "2+ calls": more than the cap are known to match, and a next page is offered.
+    assert (first.total, first.total_is_lower_bound, first.has_next) == (2, True, True)
+    assert [r.call_id for r in first.items] == ["c-3"]
+    # The last page knows the whole number: it is exact again.
+    assert (last.total, last.total_is_lower_bound, last.has_next) == (3, False, False)
+    assert [r.call_id for r in last.items] == ["c-1"]
+    assert beyond.items == [] and beyond.total_is_lower_bound
+    # A list within the cap is counted exactly, as before.
+    assert (narrow.total, narrow.total_is_lower_bound, narrow.pages) == (2, False, 2)
+
+
 def test_date_filter_uses_the_site_time_zone(calls_db: Engine) -> None:
     # In Auckland (UTC+13) c-2 at 10:00 UTC is 23:00 on 1 March, c-3 at 11:00 UTC is
     # already 00:00 on 2 March.

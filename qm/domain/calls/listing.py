@@ -37,6 +37,10 @@ from qm.models import (
     User,
 )
 
+# A list is counted up to here; past it the page says "1000+ calls" and pages on with
+# "next" (benchmarks/web.py: an exact count read every matching call of 100,000).
+COUNT_CAP = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class CallFilters:
@@ -86,9 +90,9 @@ class Page:
     """One page of calls plus the total number matching the filters.
 
     `total_is_lower_bound`: the matches were not all counted (a search with many
-    matches, checked call by call: see `qm.domain.calls.search`); `total` is then the
-    number of calls up to the end of this page, and `more` says whether a next page has
-    any.
+    matches, checked call by call: see `qm.domain.calls.search`; or more than
+    COUNT_CAP); `total` is then the number of calls known so far (up to the end of this
+    page, or COUNT_CAP), and `more` says whether a next page has any.
     """
 
     items: list[CallRow]
@@ -217,9 +221,11 @@ def list_calls(
     ids_query = sa.select(col(Call.id)).select_from(matching).where(*where)
     # Counting every match of a condition checked call by call would read them all:
     # then the list is not counted, and one call more than the page tells whether
-    # there is a next page.
-    total = 0 if per_call else _count(session, filters, where)
-    wanted = page_size + 1 if per_call else page_size
+    # there is a next page. Other lists are counted up to COUNT_CAP: past it the
+    # exact number tells a reviewer nothing and costs a read of every matching call.
+    total = 0 if per_call else _count(session, filters, where, limit=COUNT_CAP + 1)
+    uncounted = per_call or total > COUNT_CAP
+    wanted = page_size + 1 if uncounted else page_size
     # Calls still waiting for results (or with none to give: no transcript) would bury
     # the reviewed ones at the top of a list that is mostly read for its results. The
     # two parts are read apart, each newest first, so that the database walks the
@@ -231,7 +237,7 @@ def list_calls(
         .scalars()
         .all()
     )
-    if len(ids) < wanted and (per_call or offset + len(ids) < total):
+    if len(ids) < wanted and (uncounted or offset + len(ids) < total):
         # Where the part with results ends: right after this page's share of it, or, when
         # the page lies past it, wherever a count says.
         with_results = (
@@ -253,8 +259,9 @@ def list_calls(
         )
     more = len(ids) > page_size
     ids = ids[:page_size]
-    if per_call:
-        total = offset + len(ids)
+    if uncounted:
+        # A capped count still knows there are more than COUNT_CAP.
+        total = max(offset + len(ids), 0 if per_call else COUNT_CAP)
     rows = {
         row[0].id: row
         for row in session.execute(
@@ -294,17 +301,19 @@ def list_calls(
         page_size=page_size,
         # Without a next page, the calls up to here are all of them (unless the page
         # lies past the end, where nothing says how far).
-        total_is_lower_bound=per_call and (more or not (ids or page == 1)),
+        total_is_lower_bound=uncounted and (more or not (ids or page == 1)),
         more=more,
     )
 
 
-def _count(session: Session, filters: CallFilters, where: list[Any]) -> int:
-    """How many calls match `where`, joining the metrics only when a filter reads them."""
-    counted = sa.select(sa.func.count()).select_from(Call)
+def _count(session: Session, filters: CallFilters, where: list[Any], *, limit: int) -> int:
+    """How many calls match `where`, up to `limit` (the database stops there), joining
+    the metrics only when a filter reads them."""
+    matches = sa.select(sa.literal(1)).select_from(Call)
     if filters.compliance_below is not None or filters.critical_failed is not None:
-        counted = counted.outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
-    return int(session.execute(counted.where(*where)).scalar_one())
+        matches = matches.outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
+    counted = sa.select(sa.func.count()).select_from(matches.where(*where).limit(limit).subquery())
+    return int(session.execute(counted).scalar_one())
 
 
 def filter_options(session: Session, viewer: User) -> FilterOptions:
