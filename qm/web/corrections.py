@@ -25,7 +25,6 @@ from litestar.response import Redirect, Template
 from sqlmodel import Session
 
 from qm.auth import requires_role
-from qm.db import session_scope
 from qm.domain.calls.visibility import visible_call
 from qm.domain.corrections import store_correction
 from qm.domain.stored_transcripts import current_transcript, transcript_segments
@@ -220,26 +219,25 @@ class CorrectionController(Controller):
         self,
         call_id: FromPath[str],
         request: Request[User, Any, State],
+        db: NamedDependency[Session],
         data: URLEncodedBody[dict[str, str]],
     ) -> Redirect | Template:
         """Store the correction and re-check the call; a refused form is shown again with
         the reason and what was typed, and nothing is stored."""
-        # The write lock from the start: this reads, then writes the transcript and the
-        # audit log, while the re-check worker may be writing results of this very call.
-        with session_scope(request.app.state.engine, immediate=True) as session:
-            call = visible_call(session, call_id, request.user)
-            transcript, segments = _current(session, call)
-            try:
-                doc = correction_from_form(data, transcript, segments)
-                store_correction(
-                    session, call.id, doc, reviewer=request.user.username, source="web form"
-                )
-            except (Conflict, ValidationFailed) as exc:
-                # Both are raised before anything is written.
-                status = http_status(exc)[0]
-                rows = _rows(segments, None if isinstance(exc, Conflict) else data)
-                return _page(call, transcript, rows, error=str(exc), status=status)
-            url = _call_url(call)
+        # A POST's session holds the write lock from its start (qm.app): this reads, then
+        # writes the transcript and the audit log, while the re-check worker may be
+        # writing results of this very call.
+        call = visible_call(db, call_id, request.user)
+        transcript, segments = _current(db, call)
+        try:
+            doc = correction_from_form(data, transcript, segments)
+            store_correction(db, call.id, doc, reviewer=request.user.username, source="web form")
+        except (Conflict, ValidationFailed) as exc:
+            # Both are raised before anything is written.
+            status = http_status(exc)[0]
+            rows = _rows(segments, None if isinstance(exc, Conflict) else data)
+            return _page(call, transcript, rows, error=str(exc), status=status)
+        url = _call_url(call)
         return Redirect(
             url,
             status_code=303,
