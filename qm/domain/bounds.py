@@ -13,6 +13,7 @@ that no value can overflow a date, a float or a database column further on:
 | a day in a query             | 1970-01-01 .. 2100-12-31                               |
 | ids (call, agent, customer)  | stripped, Unicode NFC, no control characters, <= 64/128 |
 | a page number                | 1 .. 100,000                                           |
+| a stored row's integer id    | 1 .. 2**31 - 1 (PostgreSQL's integer key)              |
 | free text in a query         | <= 200 characters, no control characters               |
 """
 
@@ -21,6 +22,8 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 
 MAX_PART_SECONDS = 24 * 60 * 60.0  # each of talk, hold and wrap
+# Integer primary keys are 32-bit on PostgreSQL; a larger id names nothing.
+MAX_ROW_ID = 2**31 - 1
 MAX_TRANSFERS = 50
 # A queue's handle-time band: talk + hold + wrap, each at most MAX_PART_SECONDS.
 MAX_AHT_SECONDS = 3 * MAX_PART_SECONDS

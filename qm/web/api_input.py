@@ -11,11 +11,10 @@ from typing import Any
 
 import yaml
 
+from qm.domain.bounds import MAX_ROW_ID
 from qm.errors import NotFound, ValidationFailed
 
 BODY = "request body"  # the "file" a ValidationFailed about the body names
-# Integer primary keys are 32-bit on PostgreSQL; a larger id names nothing.
-MAX_ROW_ID = 2**31 - 1
 # Scripts and forms are a few kilobytes; a megabyte is far beyond any real one.
 MAX_DEFINITION_BYTES = 1_000_000
 

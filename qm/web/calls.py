@@ -11,6 +11,7 @@ from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.calls import listing
 from qm.domain.calls.audio import call_recording, has_recording
 from qm.domain.calls.detail import get_call_detail
@@ -60,7 +61,7 @@ def courtesy_rows(courtesy: dict[str, Any] | None) -> list[tuple[str, Any]]:
 
 EvaluationQuery = Annotated[
     int | None,
-    Parameter(ge=1, le=2**31 - 1, description="The evaluation whose form to open."),
+    Parameter(ge=1, le=MAX_ROW_ID, description="The evaluation whose form to open."),
 ]
 
 

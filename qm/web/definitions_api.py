@@ -29,11 +29,11 @@ from sqlmodel import Session
 
 from qm.auth import requires_role
 from qm.domain import definitions, rechecks, scripts
-from qm.domain.bounds import MAX_QUEUE_ID, text_problem
+from qm.domain.bounds import MAX_QUEUE_ID, MAX_ROW_ID, text_problem
 from qm.domain.evaluations.forms import assign_form, save_form
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Role, User
-from qm.web.api_input import BODY, MAX_DEFINITION_BYTES, MAX_ROW_ID, parse_definition
+from qm.web.api_input import BODY, MAX_DEFINITION_BYTES, parse_definition
 from qm.web.definition_schemas import FormUploadOperation, ScriptUploadOperation
 from qm.web.rechecks import recheck_after_response
 from scoring.script import ScriptError, parse_script

@@ -32,10 +32,11 @@ from litestar.params import Body, FromPath, JSONBody
 from litestar.response import Response
 from sqlmodel import Session
 
+from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.evaluations import commands, queries
 from qm.models import DisputeOutcome, DisputeState, EvaluationKind, EvaluationState, User
 from qm.settings import Settings
-from qm.web.api_input import MAX_ROW_ID, refuse_unstorable, row_id
+from qm.web.api_input import refuse_unstorable, row_id
 
 
 class AnswerChange(msgspec.Struct, forbid_unknown_fields=True):

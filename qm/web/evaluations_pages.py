@@ -30,6 +30,7 @@ from litestar.params import FromPath, Parameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlmodel import Session
 
+from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.calls.visibility import visible_call
 from qm.domain.evaluations import commands
 from qm.domain.evaluations.forms import form_for_call, parsed_form
@@ -336,7 +337,7 @@ def _save(
     return None
 
 
-EvaluationId = Annotated[int, Parameter(ge=1, le=2**31 - 1)]
+EvaluationId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 
 class EvaluationPagesController(Controller):

@@ -27,11 +27,11 @@ from sqlmodel import Session, col, select
 
 from qm.auth import requires_role
 from qm.domain import definitions
-from qm.domain.bounds import control_character
+from qm.domain.bounds import MAX_ROW_ID, control_character
 from qm.domain.evaluations.forms import assign_form, save_form
 from qm.errors import NotFound, ValidationFailed, http_status
 from qm.models import Queue, Role, Team, User
-from qm.web.api_input import MAX_DEFINITION_BYTES, MAX_ROW_ID, parse_definition
+from qm.web.api_input import MAX_DEFINITION_BYTES, parse_definition
 
 MAX_FILE_BYTES = MAX_DEFINITION_BYTES
 # The request may be a little larger than the file (the multipart envelope, the CSRF

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.calls.visibility import visible_call
 from qm.errors import NotFound
 from qm.models import (
@@ -221,7 +222,7 @@ def visible_evaluation(session: Session, evaluation_id: int, viewer: User) -> Ev
     """
     # An id no row can have (beyond the 32-bit key) is simply not found: PostgreSQL
     # would refuse to compare it with an integer column.
-    in_range = 1 <= evaluation_id <= 2**31 - 1
+    in_range = 1 <= evaluation_id <= MAX_ROW_ID
     evaluation = session.get(Evaluation, evaluation_id) if in_range else None
     if evaluation is None or not may_see(session, viewer, evaluation):
         raise NotFound(f"no evaluation {evaluation_id}")
