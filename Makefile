@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck imports pytest clean bench
+.PHONY: demo test lint typecheck imports pytest clean bench messages
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -36,6 +36,19 @@ pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
+
+# Extract every marked string and merge it into both catalogs (then translate the new ones).
+messages: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location \
+		--omit-header -o qm/locale/messages.pot .
+	for locale in zh_CN en; do \
+		if [ -f qm/locale/$$locale/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update --no-fuzzy-matching --omit-header --no-location \
+				-i qm/locale/messages.pot -d qm/locale -l $$locale; \
+		else \
+			$(BIN)/pybabel init -i qm/locale/messages.pot -d qm/locale -l $$locale; \
+		fi; \
+	done
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/ingest.py

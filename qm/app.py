@@ -39,6 +39,7 @@ from qm.web.evaluations_api import (
 from qm.web.evaluations_pages import EvaluationPagesController
 from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
+from qm.web.locale import LocaleMiddleware, choose_language
 from qm.web.me_api import MeApiController
 from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
@@ -122,6 +123,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[
             index,
+            choose_language,
             LoginController,
             CallController,
             ReviewQueueController,
@@ -164,6 +166,8 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[
             session_auth.middleware,
             DefineMiddleware(SiteCSRFMiddleware, config=csrf, settings=settings),
+            # Inside sign-in, so that the user's own language counts.
+            LocaleMiddleware,
         ],
         # Sessions live in the database, or in Redis when configured: they survive a
         # restart and are shared by every web process.

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     port: int = 8000
     scheduler_enabled: bool = False
     environment: Literal["dev", "production"] = "dev"
+    # Pages, e-mail and PDFs for someone with no language of their own and a browser that
+    # asks for neither Chinese nor English.
+    default_language: Literal["zh-CN", "en"] = "en"
     # Script used for calls whose queue has none assigned (a script id, e.g. "hvnb-inbound").
     default_script: str | None = None
     # ASR settings used by the transcription stage.

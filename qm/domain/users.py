@@ -246,6 +246,32 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     return user
 
 
+def set_language(session: Session, username: str, language: str | None, *, actor: str) -> User:
+    """Set the language a user's pages, e-mail and PDFs come in (None: follow the browser).
+
+    Raises:
+        NotFound: no such user.
+        ValidationFailed: not one of LANGUAGES.
+    """
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed(
+            "user", None, "language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}"
+        )
+    user = get_user(session, username)
+    if user.language != language:
+        audit.record(
+            session,
+            actor=actor,
+            action="user.set_language",
+            entity="user",
+            entity_id=username,
+            detail={"old": user.language, "new": language},
+        )
+        user.language = language
+        session.add(user)
+    return user
+
+
 def list_users(session: Session) -> list[User]:
     """Every user, by username."""
     return list(session.exec(select(User).order_by(col(User.username))).all())

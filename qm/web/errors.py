@@ -15,6 +15,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
 from qm.errors import QMError, ValidationFailed, http_status
+from qm.i18n import set_locale
+from qm.web.locale import scope_locale
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
     if status == 401:
         return login_redirect(request)
+    # A request that matched no route never passed the locale middleware.
+    set_locale(scope_locale(request.scope, request.app.state.settings))
     return Template(
         template_name="errors/error.html",
         context={"status": status, "title": title, "detail": detail},

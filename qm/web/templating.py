@@ -7,6 +7,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from qm import i18n
 from qm.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -25,8 +26,19 @@ def mmss(seconds: float | None) -> str:
 
 
 def percent(share: float | None) -> str:
-    """`0.875` -> `88%`."""
-    return MISSING if share is None else f"{share * 100:.0f}%"
+    """`0.875` -> `88%` (in the current locale's digits and sign)."""
+    return i18n.format_share(share, missing=MISSING)
+
+
+def role_label(role: str) -> str:
+    """A role's name as a person reads it."""
+    labels = {
+        "agent": i18n.gettext("agent"),
+        "reviewer": i18n.gettext("reviewer"),
+        "manager": i18n.gettext("manager"),
+        "admin": i18n.gettext("admin"),
+    }
+    return labels.get(str(role), str(role))
 
 
 def local_time(instant: datetime | None, tz: tzinfo) -> str:
@@ -44,13 +56,21 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        # Every string a person reads is marked `_("...")`; the catalogs (zh_CN, en) plug in
-        # here with `install_gettext_translations`. Until then the English source text shows.
+        # Every string a person reads is marked `_("...")`; `qm.i18n` looks it up in the
+        # catalog of the request's locale (zh_CN or en).
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        **i18n.jinja_callables(), newstyle=True
+    )
     env.filters["mmss"] = mmss
     env.filters["percent"] = percent
     env.filters["localtime"] = lambda instant: local_time(instant, tz)
+    env.filters["number"] = i18n.format_number
+    env.filters["day"] = i18n.format_day
+    env.filters["duration"] = i18n.format_duration
     env.globals["site_timezone"] = settings.timezone
+    env.globals["html_lang"] = i18n.html_lang
+    env.globals["role_label"] = role_label
+    env.globals["current_locale"] = i18n.current_locale
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
