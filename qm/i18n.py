@@ -212,7 +212,7 @@ def format_duration(seconds: float | None, missing: str = "—") -> str:
     """A handle time or similar: `4 min 05 s` / `4分05秒`; hours when needed."""
     if seconds is None:
         return missing
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
