@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # --- Evaluations --------------------------------------------------------------------
     # Days after an evaluation is released during which its agent may dispute it.
     dispute_days: int = Field(default=14, ge=1, le=365)
+    # How many disputes an agent may open on one evaluation (QM_DISPUTE_LIMIT); a later one
+    # is accepted only after the earlier is resolved and within the same period.
+    dispute_limit: int = Field(default=1, ge=1, le=10)
 
     # --- Imports ------------------------------------------------------------------------
     # Audio and transcript paths of a manifest must resolve inside its folder, or inside

@@ -171,3 +171,6 @@ class Dispute(SQLModel, table=True):
     resolved_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The reviewer (or manager) the dispute is routed to (`qm.domain.evaluations.disputes`);
+    # None when nobody could take it. Anyone allowed may still decide it.
+    assigned_to: int | None = Field(default=None, foreign_key="user.id", index=True)

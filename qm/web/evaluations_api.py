@@ -351,7 +351,7 @@ class EvaluationApiController(Controller):
         data: JSONBody[NewDispute],
     ) -> DisputeCreated:
         """The evaluated agent disputes named items of a released evaluation, saying why
-        (once per evaluation, within QM_DISPUTE_DAYS of its release)."""
+        (up to QM_DISPUTE_LIMIT per evaluation, within QM_DISPUTE_DAYS of its release)."""
         refuse_unstorable(msgspec.to_builtins(data))
         dispute = commands.open_dispute(
             db,
@@ -360,6 +360,7 @@ class EvaluationApiController(Controller):
             items=data.items,
             comment=data.comment,
             dispute_days=settings.dispute_days,
+            limit=settings.dispute_limit,
         )
         evaluation = queries.visible_evaluation(db, evaluation_id, request.user)
         return DisputeCreated(

@@ -16,13 +16,22 @@ Where DESIGN.md leaves room, these rules hold:
 
 import copy
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
+from qm.domain.evaluations.disputes import (
+    DISPUTABLE,
+    dispute_deadline,
+    require_resolver,
+    route_dispute,
+)
+from qm.domain.evaluations.disputes import (
+    pick_dispute_resolver as pick_dispute_resolver,  # re-exported: the rule lived here
+)
 from qm.domain.evaluations.forms import form_for_call, latest_form, parsed_form
 from qm.domain.evaluations.queries import (
     managed_teams,
@@ -48,7 +57,6 @@ from qm.models import (
     ResultKind,
     Role,
     User,
-    UserTeam,
     utcnow,
 )
 from scoring.forms import Answer, Form, FormError, FormItem, FormSection, score_evaluation
@@ -607,19 +615,25 @@ def open_dispute(
     items: Sequence[str],
     comment: str,
     dispute_days: int,
+    limit: int = MAX_DISPUTES,
     now: datetime | None = None,
 ) -> Dispute:
     """The evaluated agent disputes named items of a released evaluation.
+
+    The dispute is routed to a resolver (`disputes.route_dispute`: not the scorer when
+    another reviewer is active). Below a `limit` above one, a resolved evaluation may be
+    disputed again within the same period.
 
     Args:
         items: ids of the form's items the agent disagrees with.
         comment: why (required).
         dispute_days: how long after release a dispute is accepted (settings.dispute_days).
+        limit: disputes accepted per evaluation (settings.dispute_limit).
         now: the current instant (tests pass one).
 
     Raises:
         NotFound (not visible to `actor`), Forbidden (not the evaluated agent's user),
-        Conflict (not released, the deadline has passed, or already disputed),
+        Conflict (not released, the deadline has passed, or the limit is reached),
         ValidationFailed (no items, an item not on the form, an empty or too long comment).
     """
     evaluation = visible_evaluation(session, evaluation_id, actor)
@@ -627,11 +641,13 @@ def open_dispute(
     earlier = session.exec(
         select(sa.func.count()).where(col(Dispute.evaluation_id) == evaluation.id)
     ).one()
-    if earlier >= MAX_DISPUTES:
-        raise Conflict(f"evaluation {evaluation.id} has already been disputed")
-    _require_state(evaluation, (EvaluationState.RELEASED,), "dispute it")
-    released = evaluation.released_at or evaluation.updated_at
-    deadline = released + timedelta(days=dispute_days)
+    if earlier >= limit:
+        raise Conflict(
+            f"evaluation {evaluation.id} has already been disputed"
+            + ("" if limit == 1 else f" {earlier} times (the limit)")
+        )
+    _require_state(evaluation, DISPUTABLE, "dispute it")
+    deadline = dispute_deadline(evaluation, dispute_days)
     if (now or utcnow()) > deadline:
         raise Conflict(
             f"the dispute period of evaluation {evaluation.id} ended on {deadline.date()}"
@@ -653,6 +669,7 @@ def open_dispute(
     )
     session.add(dispute)
     session.flush()
+    resolver = route_dispute(session, dispute, evaluation)
     _set_state(
         session,
         evaluation,
@@ -660,7 +677,11 @@ def open_dispute(
         EvaluationState.DISPUTED,
         "dispute",
         why=text,
-        extra={"dispute": dispute.id, "items": disputed},
+        extra={
+            "dispute": dispute.id,
+            "items": disputed,
+            "assigned_to": None if resolver is None else resolver.username,
+        },
     )
     return dispute
 
@@ -681,7 +702,8 @@ def resolve_dispute(
 
     Raises:
         NotFound: no such dispute, or its evaluation is not visible to `actor`.
-        Forbidden: `actor` is not reviewer+, or is the disputing agent.
+        Forbidden: `actor` is not reviewer+, is the disputing agent, or scored the
+            evaluation while another reviewer is active (`disputes.resolver_problem`).
         Conflict: the dispute is already resolved.
         ValidationFailed: an unknown outcome, no comment, `changed` without answers that
             change something, or answers sent with `upheld`.
@@ -693,9 +715,7 @@ def resolve_dispute(
         evaluation = visible_evaluation(session, dispute.evaluation_id, actor)
     except NotFound:
         raise NotFound(f"no dispute {dispute_id}") from None
-    _require_reviewer(actor, "resolve disputes")
-    if actor.id == dispute.agent_user_id:
-        raise Forbidden("the disputing agent cannot resolve the dispute")
+    require_resolver(session, actor, dispute, evaluation)
     if dispute.state != DisputeState.OPEN:
         raise Conflict(f"dispute {dispute_id} is already resolved")
     where = f"dispute {dispute_id}"
@@ -744,33 +764,3 @@ def resolve_dispute(
         detail={"evaluation": evaluation.id, "outcome": str(decided)},
     )
     return dispute
-
-
-def pick_dispute_resolver(session: Session, evaluation: Evaluation) -> User | None:
-    """Who should decide a dispute of `evaluation`: a second pair of eyes where possible.
-
-    An active reviewer other than the one who scored it; else any active reviewer
-    (the scorer included); else an active manager of the agent's team; else None.
-    Lowest user id first, so the choice is stable.
-    """
-    reviewers = session.exec(
-        select(User).where(col(User.role) == Role.REVIEWER, col(User.active)).order_by(col(User.id))
-    ).all()
-    others = [u for u in reviewers if u.id != evaluation.reviewer_id]
-    if others:
-        return others[0]
-    if reviewers:
-        return reviewers[0]
-    agent = session.get(Agent, evaluation.agent_id)
-    if agent is None or agent.team_id is None:
-        return None
-    return session.exec(
-        select(User)
-        .join(UserTeam, col(UserTeam.user_id) == col(User.id))
-        .where(
-            col(User.role) == Role.MANAGER,
-            col(User.active),
-            col(UserTeam.team_id) == agent.team_id,
-        )
-        .order_by(col(User.id))
-    ).first()
