@@ -24,7 +24,7 @@ def _pct(value: float | None) -> str:
     "--catalog",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="Module catalog YAML (default: the shipped catalog).",
+    help="Module catalog YAML (default: the site's, as edited on /admin/training).",
 )
 @click.option(
     "--miss-rate",
@@ -69,7 +69,8 @@ def training(
     from scoring.training import TrainingRules, load_catalog
 
     try:
-        modules = load_catalog(catalog)
+        # Without --catalog, the plan uses the site's catalog (edited on /admin/training).
+        modules = load_catalog(catalog) if catalog is not None else None
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"{catalog}: {exc}") from exc
     rules = TrainingRules(miss_rate=miss_rate, min_calls=min_calls)

@@ -10,6 +10,8 @@ from sqlmodel import Session, select
 from qm.domain.aggregates import key_point_counts, mystery_counts
 from qm.domain.audit import record
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bounds
+from qm.domain.targets import training_rules
+from qm.domain.training_catalog import site_catalog
 from qm.errors import NotFound
 from qm.models import TrainingAssignment, TrainingStatus, utcnow
 from scoring.period import Period
@@ -48,7 +50,7 @@ def build_training_plan(
     period: str,
     *,
     tz: ZoneInfo,
-    catalog: Catalog,
+    catalog: Catalog | None = None,
     rules: TrainingRules | None = None,
     config: ScorecardConfig | None = None,
     agent_id: str | None = None,
@@ -61,10 +63,15 @@ def build_training_plan(
     Re-running for the same period updates the gaps and priority of existing
     assignments; an acknowledged or completed one stays so. `with_followups=False` skips
     the re-measure (it recomputes scorecards per assignment), for batch runs that only
-    store the plan. The caller commits; on SQLite it should hold the write lock from the
-    start (`session_scope(engine, immediate=True)`), since this reads and then writes.
+    store the plan. Without `catalog`, the site's catalog is used (as edited on
+    /admin/training, else the shipped one); the metrics' targets are the site's
+    (`qm.domain.targets`), on top of `rules`' other thresholds. The caller commits; on
+    SQLite it should hold the write lock from the start (`session_scope(engine,
+    immediate=True)`), since this reads and then writes.
     """
     config = config or ScorecardConfig()
+    catalog = site_catalog(session) if catalog is None else catalog
+    rules = training_rules(session, rules)
     start, end = month_bounds(period, tz)
     kp = key_point_counts(session, start, end)
     shops = mystery_counts(session, start.date(), end.date())

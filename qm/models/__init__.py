@@ -24,10 +24,12 @@ from qm.models.results import CallMetrics, KeyPointResult, ResultKind
 from qm.models.review import AssignmentMode, PickState, ReviewPick, SamplingRule, TargetReason
 from qm.models.scripts import Script
 from qm.models.security import ApiToken, LoginThrottle, WebSession
+from qm.models.site_settings import SITE_SCOPE, SiteSetting
 from qm.models.training import TrainingAssignment, TrainingStatus
 from qm.models.transcripts import AsrAccuracy, Segment, Transcript, TranscriptKind
 
 __all__ = (
+    "SITE_SCOPE",
     "Agent",
     "ApiToken",
     "AsrAccuracy",
@@ -60,6 +62,7 @@ __all__ = (
     "SamplingRule",
     "Script",
     "Segment",
+    "SiteSetting",
     "Stage",
     "StageStatus",
     "TargetReason",
