@@ -28,6 +28,7 @@ and whether the median p95 meets the target. The database is the `--data` folder
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -340,6 +341,7 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
                     }
                 )
             compliance = 0.0 if critical_failed else hits / max(1, len(key_points))
+            call_rows[-1]["critical_failed"] = critical_failed  # the call list's copy
             metric_rows.append(
                 {
                     "call_id": call_id,
@@ -403,8 +405,17 @@ def _flush(conn: sa.Connection, tables: dict[str, Any], *batches: list[dict[str,
 
 
 def _head() -> str:
-    """The migration head the database was built at (a newer schema rebuilds the cache)."""
-    return migrate.head_revision(make_engine("sqlite://")) or ""
+    """The schema the database was built with: the migration head and a digest of the
+    tables, columns and indexes (a changed model rebuilds the cache even before its
+    migration gets a new revision)."""
+    from sqlmodel import SQLModel
+
+    shape = sorted(
+        (t.name, sorted(c.name for c in t.columns), sorted(str(i.name) for i in t.indexes))
+        for t in SQLModel.metadata.tables.values()
+    )
+    digest = hashlib.sha256(repr(shape).encode()).hexdigest()[:12]
+    return f"{migrate.head_revision(make_engine('sqlite://')) or ''}-{digest}"
 
 
 def _evaluations(engine: sa.Engine, call_ids: list[str], rng: random.Random) -> list[int]:

@@ -163,9 +163,15 @@ def make_results(
 
 
 def make_metrics(session: Session, call_id: str, **values: Any) -> CallMetrics:
-    """The call's metrics row."""
+    """The call's metrics row (and the call's copy of `critical_failed`, as the key-point
+    stage writes both)."""
     metrics = CallMetrics(call_id=call_id, **values)
     session.add(metrics)
+    if "critical_failed" in values:
+        call = session.get(Call, call_id)
+        if call is not None:
+            call.critical_failed = values["critical_failed"]
+            session.add(call)
     session.flush()
     return metrics
 

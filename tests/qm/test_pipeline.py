@@ -22,7 +22,15 @@ from qm.domain.pipeline import (
 from qm.domain.pipeline.stages import RUNNERS, StageRunner
 from qm.domain.pipeline.work import CallWork
 from qm.domain.stored_transcripts import replace_transcript
-from qm.models import CallMetrics, CallStage, KeyPointResult, Queue, Stage, TranscriptKind
+from qm.models import (
+    Call,
+    CallMetrics,
+    CallStage,
+    KeyPointResult,
+    Queue,
+    Stage,
+    TranscriptKind,
+)
 from qm.settings import Settings
 from tests.conftest import REPO
 from tests.factories import make_call
@@ -89,6 +97,11 @@ def test_stages_run_and_record_their_outcome(imported: Engine, settings: Setting
         assert good is not None
         assert good.handle_seconds == 150 and good.transferred is True
         assert good.compliance is not None and good.critical_failed is False
+        # The call list's copy of the flag follows the metrics row.
+        good_call = session.get(Call, "good")
+        assert good_call is not None and good_call.critical_failed is False
+        cdr_call = session.get(Call, "cdr-only")
+        assert cdr_call is not None and cdr_call.critical_failed is None
         assert good.courtesy is not None
         cdr = session.get(CallMetrics, "cdr-only")
         assert cdr is not None and cdr.handle_seconds is None  # wrap unknown -> AHT unknown

@@ -346,3 +346,52 @@ def test_migration_0010_names_the_version_of_calls_checked_before_it(db_url: str
         )
     finally:
         engine.dispose()
+
+
+def test_a_recheck_moves_the_call_in_and_out_of_the_critical_filter(
+    checked: Engine, settings: Settings
+) -> None:
+    """The call's copy of `critical_failed` (what the call list filters on) follows each
+    check of the call, both ways."""
+    from qm.domain.calls.listing import CallFilters, list_calls
+
+    def critical_ids(session: Session) -> list[str]:
+        viewer = make_user(session, f"v-{time.monotonic_ns()}", role="reviewer")
+        page = list_calls(
+            session,
+            filters=CallFilters(critical_failed=True),
+            page=1,
+            page_size=10,
+            viewer=viewer,
+        )
+        return [row.call_id for row in page.items]
+
+    def add_critical_record(body: dict[str, Any]) -> None:
+        body["key_points"].append(
+            {
+                "id": "record",
+                "label": "告知通话录音",
+                "phrases": ["本次通话将被录音"],
+                "critical": True,
+            }
+        )
+
+    with session_scope(checked, immediate=True) as session:
+        assert critical_ids(session) == []
+        _script_version(session, SCRIPTS / "zh-billing.yaml", add_critical_record)
+        rechecks.recheck_queue(session, queue="billing-zh", actor="rita")
+    rechecks.run_pending_rechecks(checked, settings)
+    with session_scope(checked) as session:
+        assert _metrics(checked, "z-1").critical_failed is True
+        assert critical_ids(session) == ["z-1"]
+        # The key point made optional again: the call leaves the filter.
+        _script_version(
+            session,
+            SCRIPTS / "zh-billing.yaml",
+            lambda body: (add_critical_record(body), body["key_points"][-1].update(critical=False)),
+        )
+        rechecks.recheck_queue(session, queue="billing-zh", actor="rita")
+    rechecks.run_pending_rechecks(checked, settings)
+    with session_scope(checked) as session:
+        assert _metrics(checked, "z-1").critical_failed is False
+        assert critical_ids(session) == []

@@ -173,7 +173,9 @@ def _conditions(session: Session, filters: CallFilters, tz: tzinfo) -> tuple[lis
     if filters.compliance_below is not None:
         where.append(col(CallMetrics.compliance) < filters.compliance_below)
     if filters.critical_failed is not None:
-        where.append(col(CallMetrics.critical_failed) == filters.critical_failed)
+        # The call's copy of the flag: its partial indexes find the rare critical misses.
+        flag = sa.true() if filters.critical_failed else sa.false()
+        where.append(col(Call.critical_failed) == flag)
     if filters.missed:
         missed = missed_narrowing(filters.missed)
         where.append(missed.condition)
@@ -310,7 +312,7 @@ def _count(session: Session, filters: CallFilters, where: list[Any], *, limit: i
     """How many calls match `where`, up to `limit` (the database stops there), joining
     the metrics only when a filter reads them."""
     matches = sa.select(sa.literal(1)).select_from(Call)
-    if filters.compliance_below is not None or filters.critical_failed is not None:
+    if filters.compliance_below is not None:
         matches = matches.outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
     counted = sa.select(sa.func.count()).select_from(matches.where(*where).limit(limit).subquery())
     return int(session.execute(counted).scalar_one())

@@ -18,10 +18,17 @@ from qm.domain.pipeline.work import (
     read_inputs,
 )
 from qm.domain.scripts import not_stored
-from qm.models import KeyPointResult, utcnow
+from qm.models import Call, KeyPointResult, utcnow
 
 _RESULTS = table_of(KeyPointResult)
 _DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("call_id"))
+_CALLS = table_of(Call)
+# The call's copy of the flag, which the call list's critical filter reads (qm.models.calls).
+_SET_CALL_CRITICAL = (
+    sa.update(_CALLS)
+    .where(_CALLS.c.id == sa.bindparam("row_call_id"))
+    .values(critical_failed=sa.bindparam("critical"))
+)
 _CLEAR_COMPLIANCE = (
     sa.update(METRICS)
     .where(METRICS.c.call_id == sa.bindparam("row_call_id"))
@@ -101,6 +108,7 @@ def run_keypoints(
     conn.execute(_DELETE_RESULTS, {"call_id": call.id})
     if prepared.skip is not None:
         conn.execute(_CLEAR_COMPLIANCE, {"row_call_id": call.id})
+        conn.execute(_SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": None})
         raise StageSkipped(prepared.skip)
     if prepared.rows:
         conn.execute(sa.insert(_RESULTS), prepared.rows)
@@ -115,4 +123,7 @@ def run_keypoints(
     }
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
+    conn.execute(
+        _SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": prepared.critical_failed}
+    )
     return prepared.detail
