@@ -37,7 +37,7 @@ from qm.settings import Settings
 from qm.web.rechecks import RecheckScope, RecheckWorker
 from scoring.script import load_script, parse_script
 from tests.conftest import REPO
-from tests.factories import make_call, make_user
+from tests.factories import T0, make_agent, make_call, make_queue, make_user
 from tests.qm.commands.cli import invoke
 from transcripts import Segment as DocSegment
 from transcripts import Transcript as DocTranscript
@@ -305,8 +305,28 @@ def test_migration_0010_names_the_version_of_calls_checked_before_it(db_url: str
     try:
         migrate.upgrade(engine, "0009")
         with session_scope(engine) as session:
-            make_call(session, "old", queue="retail")
-            make_call(session, "unchecked", queue="retail")
+            # The calls as 0009 knew them (an ORM row would name later columns).
+            make_agent(session, "a-1")
+            make_queue(session, "retail")
+            calls = sa.table(
+                "call",
+                *(sa.column(c) for c in ("id", "agent_id", "queue", "started_at", "source")),
+                sa.column("imported_at"),
+            )
+            session.execute(
+                sa.insert(calls),
+                [
+                    {
+                        "id": call_id,
+                        "agent_id": "a-1",
+                        "queue": "retail",
+                        "started_at": T0.replace(tzinfo=None),
+                        "source": "manifest",
+                        "imported_at": T0.replace(tzinfo=None),
+                    }
+                    for call_id in ("old", "unchecked")
+                ],
+            )
             session.add(Script(key="retail", version=3, name="Retail", language="en", body={}))
             session.flush()
             script = session.exec(select(Script)).one()
