@@ -20,6 +20,11 @@ from sqlmodel import Session
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
 from qm.settings import Settings
+from qm.web.admin.hub import AdminHubController
+from qm.web.admin.scripts import ScriptsAdminController
+from qm.web.admin.targets import TargetsAdminController
+from qm.web.admin.teams import TeamsAdminController
+from qm.web.admin.training import TrainingAdminController
 from qm.web.agents_api import AgentApiController
 from qm.web.agreement import AgreementApiController, AgreementController
 from qm.web.api import CallApiController
@@ -142,6 +147,11 @@ def create_app(settings: Settings) -> Litestar:
             AgentApiController,
             UserController,
             FormsAdminController,
+            AdminHubController,
+            ScriptsAdminController,
+            TrainingAdminController,
+            TeamsAdminController,
+            TargetsAdminController,
             CalibrationController,
             CalibrationApiController,
             AgreementController,

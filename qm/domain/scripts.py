@@ -10,8 +10,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
+from qm.domain.call_checks import check_transcript, read_call_transcript
+from qm.domain.stored_transcripts import current_transcript_info
 from qm.errors import NotFound, ValidationFailed
-from qm.models import Queue, Script
+from qm.models import Call, Queue, Script
+from scoring.keypoints import CheckResult
 from scoring.script import Script as ParsedScript
 from scoring.script import ScriptError, load_script, parse_script
 
@@ -69,6 +72,25 @@ def assign_to_queue(session: Session, key: str, queue: str, *, actor: str) -> No
         entity_id=queue,
         detail={"script": key},
     )
+
+
+def preview_check(session: Session, parsed: ParsedScript, call_id: str) -> CheckResult:
+    """Check one stored call against `parsed`, which need not be stored: what the script
+    would find on that call (key points hit or missed, with evidence), nothing written.
+
+    The phrase and order checks run; the semantic stage does not (it needs the model
+    that `qm process` loads), so a preview may miss a paraphrase the pipeline would find.
+
+    Raises:
+        NotFound: no such call.
+        ValidationFailed: the call has no transcript (field `call_id`).
+    """
+    if session.get(Call, call_id) is None:
+        raise NotFound(f"no call with id {call_id!r}")
+    info = current_transcript_info(session, call_id)
+    if info is None:
+        raise ValidationFailed("preview", None, "call_id", "this call has no transcript")
+    return check_transcript(parsed, read_call_transcript(session, info))
 
 
 def _latest(session: Session, key: str) -> Script | None:
