@@ -35,6 +35,7 @@ from qm.web.calibrations_api import CalibrationApiController
 from qm.web.calls import CallController
 from qm.web.corrections import CorrectionController
 from qm.web.definitions_api import FormApiController, ScriptApiController
+from qm.web.disputes import DisputePagesController
 from qm.web.errors import handle_exception
 from qm.web.evaluations_api import (
     CallEvaluationsApiController,
@@ -46,6 +47,7 @@ from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
 from qm.web.locale import LocaleMiddleware, choose_language
 from qm.web.me_api import MeApiController
+from qm.web.me_pages import MePagesController
 from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
 from qm.web.review_queue import ReviewQueueApiController, ReviewQueueController
@@ -141,6 +143,8 @@ def create_app(settings: Settings) -> Litestar:
             CallEvaluationsApiController,
             EvaluationApiController,
             DisputeApiController,
+            DisputePagesController,
+            MePagesController,
             ScriptApiController,
             FormApiController,
             MeApiController,

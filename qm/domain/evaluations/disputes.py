@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.evaluations.queries import may_see
 from qm.errors import Forbidden, NotFound
+from qm.i18n import gettext
 from qm.models import (
     Agent,
     Dispute,
@@ -36,13 +37,6 @@ from qm.models import (
 RESOLVER_ROLES = (Role.ADMIN, Role.MANAGER, Role.REVIEWER)
 # States in which the agent may open a dispute (a resolved one again, below the limit).
 DISPUTABLE = (EvaluationState.RELEASED, EvaluationState.RESOLVED)
-
-# Messages people read, in one place for the translation catalogs.
-NOT_A_RESOLVER = "only reviewers, managers and admins can resolve disputes"
-THE_AGENT = "the disputing agent cannot resolve the dispute"
-THE_SCORER = (
-    "the reviewer who scored the evaluation may resolve it only when no other reviewer is active"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +127,20 @@ def route_dispute(session: Session, dispute: Dispute, evaluation: Evaluation) ->
 def resolver_problem(
     session: Session, actor: User, dispute: Dispute, evaluation: Evaluation
 ) -> str | None:
-    """Why `actor` may not resolve `dispute` (a message), or None when they may.
+    """Why `actor` may not resolve `dispute` (a translated message), or None when they may.
 
     Visibility (a manager of another team) is not checked here: the caller has already
     answered NotFound for a dispute the actor may not see.
     """
     if actor.role not in RESOLVER_ROLES:
-        return NOT_A_RESOLVER
+        return gettext("only reviewers, managers and admins can resolve disputes")
     if actor.id == dispute.agent_user_id:
-        return THE_AGENT
+        return gettext("the disputing agent cannot resolve the dispute")
     if actor.id == evaluation.reviewer_id and _other_reviewers(session, evaluation.reviewer_id):
-        return THE_SCORER
+        return gettext(
+            "the reviewer who scored the evaluation may resolve it only while no other "
+            "reviewer is active"
+        )
     return None
 
 
@@ -169,7 +166,7 @@ def visible_dispute(session: Session, dispute_id: int, viewer: User) -> tuple[Di
     dispute = session.get(Dispute, dispute_id) if 1 <= dispute_id <= MAX_ROW_ID else None
     evaluation = None if dispute is None else session.get(Evaluation, dispute.evaluation_id)
     if dispute is None or evaluation is None or not may_see(session, viewer, evaluation):
-        raise NotFound(f"no dispute {dispute_id}")
+        raise NotFound(gettext("no dispute %(id)s", id=dispute_id))
     return dispute, evaluation
 
 
