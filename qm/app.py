@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
-from qm.settings import Settings
+from qm.settings import Settings, load_settings
 from qm.web.admin.hub import AdminHubController
 from qm.web.admin.scripts import ScriptsAdminController
 from qm.web.admin.targets import TargetsAdminController
@@ -119,6 +119,12 @@ def _openapi_config() -> OpenAPIConfig:
         ),
         security=[{"apiToken": []}, {"session": []}],
     )
+
+
+def app_from_environment() -> Litestar:
+    """The app built from `QM_*` variables and the settings file: what each worker process
+    of `qm serve --workers N` runs."""
+    return create_app(load_settings())
 
 
 def create_app(settings: Settings) -> Litestar:
