@@ -24,7 +24,7 @@ and whether the median p95 meets the target. The database is the `--data` folder
 `qm.db`, built once per size and copied before each run, so that saves do not pile up.
 
     python benchmarks/web.py [--quick] [--calls 100000] [--data DIR] [--clients 4]
-                             [--seconds 15] [--runs 3] [--only search,call]
+                             [--workers 1] [--seconds 15] [--runs 3] [--only search,call]
 """
 
 import argparse
@@ -464,17 +464,19 @@ def _picks(engine: sa.Engine, call_ids: list[str], reviewer_id: int, rng: random
 
 # --- the server and the load -------------------------------------------------------------
 
-# Run in a child process: the real app under uvicorn, one worker, no access log (a log
-# line per request would be measured as well).
+# Run in a child process: the real app under uvicorn (`--workers` processes, as
+# `qm serve --workers N` runs it), no access log (a log line per request would be measured
+# as well).
 SERVER = """
+import os
 import sys
 import uvicorn
-from qm.app import create_app
-from qm.settings import Settings
-url, secret, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-settings = Settings(database_url=url, secret_key=secret, scheduler_enabled=False, _env_file=None)
-app = create_app(settings)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+url, secret, port, workers = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+os.environ.update(QM_DATABASE_URL=url, QM_SECRET_KEY=secret, QM_SCHEDULER_ENABLED="false")
+uvicorn.run(
+    "qm.app:app_from_environment", factory=True, host="127.0.0.1", port=port,
+    workers=workers, log_level="warning", access_log=False,
+)
 """
 
 
@@ -485,11 +487,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database: Path) -> Iterator[str]:
-    """The app served on loopback over `database`; yields its base URL."""
+def serving(database: Path, workers: int = 1) -> Iterator[str]:
+    """The app served on loopback over `database` by `workers` processes; yields its URL."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, f"sqlite:///{database}", SECRET, str(port)], cwd=REPO
+        [sys.executable, "-c", SERVER, f"sqlite:///{database}", SECRET, str(port), str(workers)],
+        # Not the repository: a developer's qm.env there must not change what is measured.
+        cwd=database.parent,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -663,6 +667,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="web processes (qm serve --workers N)"
+    )
     parser.add_argument("--only", default="", help="comma-separated route names (substrings)")
     args = parser.parse_args()
     calls = 10_000 if args.quick else args.calls
@@ -677,7 +684,7 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{work}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(data.path, work)
-        with serving(work) as base:
+        with serving(work, args.workers) as base:
             cookies = sign_in(base)
             for name, request in routes(data, token).items():
                 if args.only and not any(part in name for part in args.only.split(",")):
@@ -698,7 +705,7 @@ def main() -> None:
                     if outcome.latencies
                     else f"run {run} {name}: no successful request, errors {outcome.errors}"
                 )
-    report(results, skipped, calls, args.clients, seconds, args.runs)
+    report(results, skipped, calls, args.clients, seconds, args.runs, args.workers)
 
 
 def report(
@@ -708,10 +715,12 @@ def report(
     clients: int,
     seconds: float,
     runs: int,
+    workers: int = 1,
 ) -> None:
     """Print the table of medians over the runs."""
     print(
-        f"\n{calls:,} calls in SQLite; {clients} concurrent clients for {seconds:.0f} s per "
+        f"\n{calls:,} calls in SQLite; {workers} web process(es); {clients} concurrent "
+        f"clients for {seconds:.0f} s per "
         f"route; median of {runs} run(s); {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end\n"
     )
