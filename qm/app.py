@@ -45,6 +45,7 @@ from qm.web.evaluations_api import (
 from qm.web.evaluations_pages import EvaluationPagesController
 from qm.web.forms_admin import FormsAdminController
 from qm.web.health import HealthController
+from qm.web.imports import ImportsApiController, ImportsController, start_imports, stop_imports
 from qm.web.locale import LocaleMiddleware, choose_language
 from qm.web.me_api import MeApiController
 from qm.web.me_pages import MePagesController
@@ -57,7 +58,7 @@ from qm.web.sign_in import SignInGuard
 from qm.web.static_files import static_files_router
 from qm.web.templating import STATIC, template_config
 from qm.web.transcripts_api import TranscriptApiController
-from qm.web.users import UserController
+from qm.web.users import UserController, UserEditController
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -156,7 +157,10 @@ def create_app(settings: Settings) -> Litestar:
             MeApiController,
             AgentApiController,
             UserController,
+            UserEditController,
             FormsAdminController,
+            ImportsController,
+            ImportsApiController,
             AdminHubController,
             ScriptsAdminController,
             TrainingAdminController,
@@ -196,8 +200,8 @@ def create_app(settings: Settings) -> Litestar:
         template_config=template_config(settings),
         exception_handlers={Exception: handle_exception},
         # The re-check worker stops before the engine it uses is disposed.
-        on_startup=[start_rechecks],
-        on_shutdown=[stop_rechecks, _close],
+        on_startup=[start_rechecks, start_imports],
+        on_shutdown=[stop_rechecks, stop_imports, _close],
         openapi_config=_openapi_config(),
         debug=False,
     )

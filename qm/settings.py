@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # Audio and transcript paths of a manifest must resolve inside its folder, or inside
     # this folder when set.
     import_root: Path | None = None
+    # Where files uploaded in the browser (/admin/imports) are unpacked and their audio kept;
+    # None: `uploads/` in QM_IMPORT_ROOT when set, else a folder beside the SQLite database
+    # (`qm.db` -> `qm.db.uploads/`), or ~/.local/share/qm/uploads for a database server.
+    upload_dir: Path | None = None
 
     # --- Privacy ------------------------------------------------------------------------
     # Audio and transcripts older than this many days are removed (scores and audit stay).
@@ -163,6 +167,20 @@ class Settings(BaseSettings):
             return Path(f"{url.database}.demo")
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         return Path(cache) / "qm" / "demo"
+
+    def upload_folder(self) -> Path:
+        """The folder browser uploads are kept in (see `upload_dir`)."""
+        if self.upload_dir is not None:
+            return self.upload_dir
+        if self.import_root is not None:
+            return self.import_root / "uploads"
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}.uploads")
+        data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(data) / "qm" / "uploads"
 
     @property
     def tz(self) -> ZoneInfo:

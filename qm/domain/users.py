@@ -356,3 +356,132 @@ def user_summaries(session: Session) -> list[UserSummary]:
             )
         )
     return summaries
+
+
+def active_admins(session: Session) -> int:
+    """How many active admins there are."""
+    query = select(User).where(col(User.role) == Role.ADMIN, col(User.active).is_(True))
+    return len(session.exec(query).all())
+
+
+def _keep_an_admin(session: Session, user: User, field: str) -> None:
+    """Refuse to take away the last active admin: nobody could administer the site then."""
+    if user.role == Role.ADMIN and user.active and active_admins(session) <= 1:
+        raise ValidationFailed(
+            "user", None, field, "this is the last active admin; make another admin first"
+        )
+
+
+def managed_team_ids(session: Session, user: User) -> list[str]:
+    """The teams a manager manages, or an agent user's own team, by id."""
+    if user.role == Role.MANAGER:
+        query = select(UserTeam.team_id).where(col(UserTeam.user_id) == user.id)
+        return sorted(session.exec(query).all())
+    return [user.team_id] if user.team_id else []
+
+
+def update_user(
+    session: Session,
+    username: str,
+    *,
+    display_name: str,
+    email: str | None,
+    role: Role | str,
+    agent_id: str | None,
+    team_ids: Sequence[str],
+    language: str | None,
+    actor: str,
+) -> User:
+    """Change a user's profile: name, e-mail, role, linked agent, teams and language.
+
+    Every changed field is recorded in one audit event (old and new values). Teams are as
+    for `create_user`: the teams a manager manages, or the one team of an agent user; other
+    roles have none, so a role change clears them.
+
+    Raises:
+        NotFound: no such user.
+        ValidationFailed: an unknown role, an agent role without an agent, an unknown agent,
+            a malformed e-mail, an unknown language, teams for a role that has none, or
+            demoting the last active admin; `field` names the input.
+    """
+    user = get_user(session, username)
+    try:
+        new_role = Role(role)
+    except ValueError:
+        raise ValidationFailed("user", None, "role", f"unknown role {role!r}") from None
+    display_name = display_name.strip()
+    if len(display_name) > 200:
+        raise ValidationFailed("user", None, "display_name", "is longer than 200 characters")
+    agent_id = (agent_id or "").strip() or None
+    if new_role == Role.AGENT and not agent_id:
+        raise ValidationFailed("user", None, "agent_id", "an agent user must name its agent")
+    if agent_id and session.get(Agent, agent_id) is None:
+        raise ValidationFailed("user", None, "agent_id", f"no agent with id {agent_id!r}")
+    email = _checked_email((email or "").strip() or None)
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed(
+            "user", None, "language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}"
+        )
+    teams = _checked_teams(new_role, team_ids)
+    if new_role != Role.ADMIN:
+        _keep_an_admin(session, user, "role")
+    before = {
+        "display_name": user.display_name,
+        "email": user.email,
+        "role": user.role.value if isinstance(user.role, Role) else str(user.role),
+        "agent_id": user.agent_id,
+        "teams": managed_team_ids(session, user),
+        "language": user.language,
+    }
+    user.display_name = display_name or user.username
+    user.email = email
+    user.role = new_role
+    user.agent_id = agent_id
+    user.language = language
+    # Teams are placed afresh: the old links go, the new ones are made for the new role.
+    assert user.id is not None
+    for link in session.exec(select(UserTeam).where(col(UserTeam.user_id) == user.id)).all():
+        session.delete(link)
+    user.team_id = None
+    session.add(user)
+    session.flush()
+    _place_in_teams(session, user, teams)
+    after = {
+        "display_name": user.display_name,
+        "email": email,
+        "role": new_role.value,
+        "agent_id": agent_id,
+        "teams": managed_team_ids(session, user),
+        "language": language,
+    }
+    changed = {k: {"old": before[k], "new": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        audit.record(
+            session,
+            actor=actor,
+            action="user.update",
+            entity="user",
+            entity_id=user.username,
+            detail=changed,
+        )
+    return user
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> User:
+    """Enable or disable a user; disabling also revokes their API tokens (`disable_user`).
+
+    Raises:
+        NotFound: no such user.
+        ValidationFailed: disabling the last active admin (field `active`).
+    """
+    user = get_user(session, username)
+    if active == user.active:
+        return user
+    if not active:
+        _keep_an_admin(session, user, "active")
+        disable_user(session, username, actor=actor)
+        return user
+    user.active = True
+    session.add(user)
+    audit.record(session, actor=actor, action="user.enable", entity="user", entity_id=username)
+    return user

@@ -17,6 +17,7 @@ from qm.models.evaluations import (
     EvaluationState,
     FormAssignment,
 )
+from qm.models.imports import ImportJob, ImportKind, ImportState
 from qm.models.mystery import MysteryShop
 from qm.models.overrides import KeyPointOverride
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
@@ -50,6 +51,9 @@ __all__ = (
     "EvaluationKind",
     "EvaluationState",
     "FormAssignment",
+    "ImportJob",
+    "ImportKind",
+    "ImportState",
     "KeyPointOverride",
     "KeyPointResult",
     "LoginThrottle",
