@@ -184,6 +184,10 @@ Missed = Annotated[
     str | None, Parameter(description="A key point's item id: calls on which it was missed.")
 ]
 PageNumber = Annotated[str | None, Parameter(description="1-based page number (<= 100,000).")]
+TeamId = Annotated[str | None, Parameter(description="Team id: calls of its agents.")]
+Forbidden = Annotated[
+    str | None, Parameter(description="A forbidden phrase's item id: calls on which it was said.")
+]
 
 
 class CallApiController(Controller):
@@ -207,6 +211,8 @@ class CallApiController(Controller):
         critical: Critical = None,
         q: Search = None,
         missed: Missed = None,
+        team: TeamId = None,
+        forbidden: Forbidden = None,
         page: PageNumber = None,
     ) -> dict[str, Any]:
         """Calls matching the filters, newest first, one page at a time."""
@@ -221,6 +227,8 @@ class CallApiController(Controller):
             "critical": critical,
             "q": q,
             "missed": missed,
+            "team": team,
+            "forbidden": forbidden,
             "page": page,
         }
         refuse_repeats(request.query_params)

@@ -14,6 +14,8 @@ The HTML filter form and `GET /api/calls` take the same parameters:
 |                    | customer name, or part of a line of the transcript (2+    |
 |                    | characters; see `qm.domain.calls.search`)                 |
 | `missed`           | a key point's item id: calls on which it was missed       |
+| `team`             | team id: calls of the agents in that team                 |
+| `forbidden`        | a forbidden phrase's item id: calls on which it was said  |
 | `page`             | 1-based page number, at most 100,000                      |
 
 Empty values mean "any", as an untouched form field submits them. Every value is checked
@@ -62,11 +64,21 @@ FILTER_KEYS = (
     "critical",
     "q",
     "missed",
+    "team",
+    "forbidden",
 )
 SOURCE = "query"  # the "file" named in a ValidationFailed about a query parameter
-MAX_ITEM_ID = 100  # the key-point item id column (`missed`)
+MAX_ITEM_ID = 100  # the key-point item id column (`missed`, `forbidden`)
+MAX_TEAM_ID = 64  # the team id column
 # The longest value of each parameter: the column widths for ids, else MAX_QUERY_TEXT.
-MAX_LENGTH = {"agent": MAX_AGENT_ID, "queue": MAX_QUEUE_ID, "missed": MAX_ITEM_ID, "page": 20}
+MAX_LENGTH = {
+    "agent": MAX_AGENT_ID,
+    "queue": MAX_QUEUE_ID,
+    "missed": MAX_ITEM_ID,
+    "team": MAX_TEAM_ID,
+    "forbidden": MAX_ITEM_ID,
+    "page": 20,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +177,8 @@ def parse_call_query(params: Mapping[str, str]) -> CallQuery:
         critical_failed=_critical(values["critical"]) if "critical" in values else None,
         search=values.get("q"),
         missed=values.get("missed"),
+        team=values.get("team"),
+        forbidden=values.get("forbidden"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise ValidationFailed(SOURCE, None, "to", "the last day comes before the first")

@@ -33,6 +33,8 @@ from qm.models import (
     CallMetrics,
     CallStage,
     Customer,
+    KeyPointResult,
+    ResultKind,
     StageStatus,
     User,
 )
@@ -51,6 +53,8 @@ class CallFilters:
     `search` matches the start of the call id or the customer id, part of the customer's
     name, or part of a line of the call's transcript (see `qm.domain.calls.search`).
     `missed` is a key point's item id: calls on which it was missed.
+    `team` is a team id: calls of the agents now in that team (the dashboard's drill-down).
+    `forbidden` is a forbidden phrase's item id: calls on which the agent said it.
     """
 
     agent: str | None = None
@@ -63,6 +67,8 @@ class CallFilters:
     critical_failed: bool | None = None
     search: str | None = None
     missed: str | None = None
+    team: str | None = None
+    forbidden: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,19 @@ def _conditions(session: Session, filters: CallFilters, tz: tzinfo) -> tuple[lis
     per_call = False
     if filters.agent:
         where.append(col(Call.agent_id) == filters.agent)
+    if filters.team:
+        team_agents = sa.select(col(Agent.id)).where(col(Agent.team_id) == filters.team)
+        where.append(col(Call.agent_id).in_(team_agents.correlate(None)))
+    if filters.forbidden:
+        said = KeyPointResult.__table__.alias("said")  # type: ignore[attr-defined]
+        where.append(
+            sa.exists().where(
+                said.c.call_id == col(Call.id),
+                said.c.kind == ResultKind.FORBIDDEN.value,
+                said.c.item_id == filters.forbidden,
+                said.c.hit.is_(True),
+            )
+        )
     if filters.queue:
         where.append(col(Call.queue) == filters.queue)
     if filters.reason:

@@ -5,8 +5,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 
-from qm.models import Role
+from qm.models import Agent, Role, Team, User, UserTeam
 from tests.factories import make_call, make_user
 from tests.qm.web.conftest import Client, login, soup
 from tests.qm.web.test_calls_list import build_calls
@@ -104,7 +105,20 @@ def test_odd_call_ids_are_not_found(reviewer: Client, seed: Any, call_id: str) -
 def _sign_in(client: Client, seed: Callable[..., None], role: Role) -> None:
     name = f"user-{role.value}"
     seed(lambda s: make_user(s, name, role, agent_id="a-1" if role == Role.AGENT else None))
+    if role == Role.MANAGER:
+        # The manager manages a-1's team, not a-2's: a-2's calls are hidden as from a-1.
+        seed(lambda s: _manage_a1(s, name))
     login(client, name)
+
+
+def _manage_a1(s: Session, username: str) -> None:
+    s.add(Team(id="north", name="north"))
+    s.flush()
+    agent = s.get(Agent, "a-1")
+    user = s.exec(select(User).where(User.username == username)).one()
+    assert agent is not None and user.id is not None
+    agent.team_id = "north"
+    s.add(UserTeam(user_id=user.id, team_id="north"))
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
@@ -115,7 +129,7 @@ def test_hidden_and_missing_calls_answer_alike(
     tell the two apart: same status, same body once the id itself is set aside."""
     seed(build_calls)
     _sign_in(client, seed, role)
-    may_see_a2 = role != Role.AGENT
+    may_see_a2 = role in (Role.REVIEWER, Role.ADMIN)
     for prefix in ("/api/calls/", "/calls/"):
         other = client.get(prefix + "c-3")
         missing = client.get(prefix + "c-9")
