@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from qm.auth import SESSION_STORE, SiteCSRFMiddleware, make_session_auth
 from qm.db import make_engine, session_scope
+from qm.scheduler import start_scheduler, stop_scheduler
 from qm.settings import Settings, load_settings
 from qm.web.admin.hub import AdminHubController
 from qm.web.admin.scripts import ScriptsAdminController
@@ -51,6 +52,7 @@ from qm.web.me_api import MeApiController
 from qm.web.me_pages import MePagesController
 from qm.web.overrides_api import OverrideApiController
 from qm.web.rechecks import start_rechecks, stop_rechecks
+from qm.web.reports import ReportsApiController, ReportsController
 from qm.web.review_queue import ReviewQueueApiController, ReviewQueueController
 from qm.web.security_headers import security_headers
 from qm.web.session_store import make_session_store
@@ -170,6 +172,8 @@ def create_app(settings: Settings) -> Litestar:
             CalibrationApiController,
             AgreementController,
             AgreementApiController,
+            ReportsController,
+            ReportsApiController,
             HealthController,
             static_files_router("/static", STATIC, "static"),
             swagger_static_router(),
@@ -200,8 +204,8 @@ def create_app(settings: Settings) -> Litestar:
         template_config=template_config(settings),
         exception_handlers={Exception: handle_exception},
         # The re-check worker stops before the engine it uses is disposed.
-        on_startup=[start_rechecks, start_imports],
-        on_shutdown=[stop_rechecks, stop_imports, _close],
+        on_startup=[start_rechecks, start_imports, start_scheduler],
+        on_shutdown=[stop_rechecks, stop_imports, stop_scheduler, _close],
         openapi_config=_openapi_config(),
         debug=False,
     )

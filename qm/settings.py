@@ -111,6 +111,21 @@ class Settings(BaseSettings):
     # card numbers the copy beeps over).
     keep_original_audio: bool = False
 
+    # --- Reports and e-mail -------------------------------------------------------------
+    # Where the report archive keeps its PDFs; None: a folder beside the SQLite database
+    # (`qm.db` -> `qm.db.reports/`), or ~/.local/share/qm/reports for a database server.
+    report_dir: Path | None = None
+    # When the monthly reports (and the review sampling) run on the 1st, HH:MM site time.
+    report_day_time: str = "06:00"
+    # The SMTP server that sends reports; no host: reports are archived, nothing is sent.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "qm@localhost"
+    # Upgrade the connection with STARTTLS before signing in (off: a local relay).
+    smtp_starttls: bool = False
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -125,6 +140,15 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: str) -> str:
         if len(value) < 32:
             raise ValueError("QM_SECRET_KEY must be at least 32 characters")
+        return value
+
+    @field_validator("report_day_time")
+    @classmethod
+    def _day_time(cls, value: str) -> str:
+        hour, sep, minute = value.partition(":")
+        valid = sep and hour.isdigit() and minute.isdigit() and len(minute) == 2
+        if not valid or not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+            raise ValueError(f"QM_REPORT_DAY_TIME: {value!r} is not a time written as HH:MM")
         return value
 
     def check_production(self) -> None:
@@ -181,6 +205,18 @@ class Settings(BaseSettings):
             return Path(f"{url.database}.uploads")
         data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
         return Path(data) / "qm" / "uploads"
+
+    def report_folder(self) -> Path:
+        """The folder the report archive keeps its PDFs in (see `report_dir`)."""
+        if self.report_dir is not None:
+            return self.report_dir
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}.reports")
+        data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(data) / "qm" / "reports"
 
     @property
     def tz(self) -> ZoneInfo:

@@ -21,8 +21,10 @@ from qm.models.imports import ImportJob, ImportKind, ImportState
 from qm.models.mystery import MysteryShop
 from qm.models.overrides import KeyPointOverride
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
+from qm.models.reports import DeliveryState, Report, ReportDelivery, ReportKind
 from qm.models.results import CallMetrics, KeyPointResult, ResultKind
 from qm.models.review import AssignmentMode, PickState, ReviewPick, SamplingRule, TargetReason
+from qm.models.schedule import RunState, ScheduledRun, SchedulerLease
 from qm.models.scripts import Script
 from qm.models.security import ApiToken, LoginThrottle, WebSession
 from qm.models.site_settings import SITE_SCOPE, SiteSetting
@@ -42,6 +44,7 @@ __all__ = (
     "CallMetrics",
     "CallStage",
     "Customer",
+    "DeliveryState",
     "Dispute",
     "DisputeOutcome",
     "DisputeState",
@@ -60,10 +63,16 @@ __all__ = (
     "MysteryShop",
     "PickState",
     "Queue",
+    "Report",
+    "ReportDelivery",
+    "ReportKind",
     "ResultKind",
     "ReviewPick",
     "Role",
+    "RunState",
     "SamplingRule",
+    "ScheduledRun",
+    "SchedulerLease",
     "Script",
     "Segment",
     "SiteSetting",

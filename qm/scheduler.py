@@ -1,0 +1,337 @@
+"""The scheduler: periodic jobs run by exactly one process.
+
+APScheduler 3 (`BackgroundScheduler`, jobs kept in the app database by its
+`SQLAlchemyJobStore`, coalescing and a misfire grace) fires:
+
+- `monthly-reports`: on the 1st at `QM_REPORT_DAY_TIME` site time, the month just ended's
+  reports rendered, archived and e-mailed to the managers (`qm.domain.report_delivery`);
+- `review-sampling`: at the same time, the month's review picks (`sample_period`);
+- `report-deliveries`: every few minutes, e-mails due for another try.
+
+It runs in one process only: `qm scheduler`, or a web worker started with
+`QM_SCHEDULER_ENABLED`. Each such process keeps trying to take the database lease
+(`qm.domain.schedule`); the one holding it runs the jobs, the others wait and take over
+when it stops renewing. Each monthly run claims its (job, period) row first, so a run
+happens once per month even when it fires twice; on taking the lease a process runs
+whatever is due and unclaimed (`run_due`), which makes up a run missed while nothing was
+running.
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from qm.db import session_scope
+from qm.domain.mail import Mailer, SmtpMailer
+from qm.domain.report_delivery import DeliveryRun, ReportRenderer, deliver_due, monthly_reports
+from qm.domain.review_queue.sampling import sample_period
+from qm.domain.schedule import (
+    claim_run,
+    day_time,
+    due_period,
+    finish_run,
+    release_lease,
+    take_lease,
+)
+from qm.settings import Settings
+from scoring.period import Period
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+log = logging.getLogger(__name__)
+
+MONTHLY_REPORTS = "monthly-reports"
+REVIEW_SAMPLING = "review-sampling"
+REPORT_DELIVERIES = "report-deliveries"
+MONTHLY_JOBS = (MONTHLY_REPORTS, REVIEW_SAMPLING)
+# The lease lives this long unless renewed; it is renewed three times as often.
+LEASE_TTL = timedelta(seconds=90)
+DELIVERY_INTERVAL = timedelta(minutes=5)
+# A run APScheduler finds late (the process was busy or just started) still runs within
+# this; runs missed for longer are made up by `run_due` when the lease is taken.
+MISFIRE_GRACE = int(timedelta(days=3).total_seconds())
+
+# The services running in this process, by lease holder: the jobs APScheduler keeps in the
+# database name their service by holder, since a stored job holds no engine or settings.
+_SERVICES: dict[str, "SchedulerService"] = {}
+
+
+def utcnow() -> datetime:
+    """The current instant (the scheduler's clock unless a test gives its own)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What the jobs work with: the database, the settings, the renderer and the mailer."""
+
+    engine: Engine
+    settings: Settings
+    renderer: ReportRenderer
+    mailer: Mailer | None
+    holder: str
+
+
+def new_holder() -> str:
+    """A name for this process in the lease: host, process id and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claimed(ctx: JobContext, job: str, period: Period, now: datetime) -> bool:
+    with session_scope(ctx.engine, immediate=True) as session:
+        return claim_run(session, job=job, period=period, holder=ctx.holder, now=now)
+
+
+def _finish(ctx: JobContext, job: str, period: Period, now: datetime, error: str | None) -> None:
+    with session_scope(ctx.engine, immediate=True) as session:
+        finish_run(session, job=job, period=period, now=now, error=error)
+
+
+def run_monthly_job(ctx: JobContext, job: str, now: datetime) -> bool:
+    """Run `job` for the month due at `now`, unless that run is claimed or done.
+
+    Returns:
+        True when this call ran it (successfully or not: a failure is recorded with its
+        error, and the next pass tries again).
+    """
+    settings = ctx.settings
+    period = due_period(now, day_time(settings.report_day_time), settings.tz)
+    if not _claimed(ctx, job, period, now):
+        return False
+    log.info("scheduler: %s for %s", job, period)
+    try:
+        if job == MONTHLY_REPORTS:
+            _monthly_reports(ctx, period, now)
+        else:
+            with session_scope(ctx.engine, immediate=True) as session:
+                today = now.astimezone(settings.tz).date()
+                sample_period(
+                    session, period=period, today=today, tz=settings.tz, actor="scheduler"
+                )
+    except Exception as exc:  # a failed run is recorded, and retried, never lost
+        log.exception("scheduler: %s for %s failed", job, period)
+        _finish(ctx, job, period, utcnow(), f"{type(exc).__name__}: {exc}")
+    else:
+        _finish(ctx, job, period, utcnow(), None)
+    return True
+
+
+def _monthly_reports(ctx: JobContext, period: Period, now: datetime) -> None:
+    settings = ctx.settings
+    folder = settings.report_folder()
+    with session_scope(ctx.engine, immediate=True) as session:
+        run = monthly_reports(
+            session,
+            folder=folder,
+            renderer=ctx.renderer,
+            period=period,
+            default_language=settings.default_language,
+            send=ctx.mailer is not None,
+        )
+        report_ids = [r.id for r in run.reports if r.id is not None]
+    if ctx.mailer is not None:
+        with session_scope(ctx.engine, immediate=True) as session:
+            deliver_due(
+                session,
+                folder=folder,
+                mailer=ctx.mailer,
+                sender=settings.smtp_from,
+                now=now,
+                report_ids=report_ids,
+            )
+
+
+def run_deliveries(ctx: JobContext, now: datetime) -> DeliveryRun | None:
+    """Send the e-mails that are due (new, or past their back-off); None without SMTP."""
+    if ctx.mailer is None:
+        return None
+    with session_scope(ctx.engine, immediate=True) as session:
+        return deliver_due(
+            session,
+            folder=ctx.settings.report_folder(),
+            mailer=ctx.mailer,
+            sender=ctx.settings.smtp_from,
+            now=now,
+        )
+
+
+def run_due(ctx: JobContext, now: datetime) -> list[str]:
+    """Run every job due at `now` and not yet done: the make-up pass on taking the lease.
+
+    Returns:
+        The monthly jobs this call ran.
+    """
+    ran = [job for job in MONTHLY_JOBS if run_monthly_job(ctx, job, now)]
+    run_deliveries(ctx, now)
+    return ran
+
+
+def _fire(job: str, holder: str) -> None:
+    """What a stored APScheduler job calls: `job` in the service of `holder`."""
+    service = _SERVICES.get(holder)
+    if service is None:
+        log.warning("scheduler: %s fired for a service that is gone (%s)", job, holder)
+        return
+    service.fire(job)
+
+
+class SchedulerService:
+    """Takes the lease and, while holding it, runs the APScheduler jobs.
+
+    `tick()` is one step (take or renew the lease; start or stop the jobs); `start()` runs
+    ticks in a background thread until `stop()`.
+    """
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        ttl: timedelta = LEASE_TTL,
+    ) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.ttl = ttl
+        self.scheduler: BackgroundScheduler | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while this process runs the jobs (it holds the lease)."""
+        return self.scheduler is not None
+
+    def tick(self) -> bool:
+        """Take or renew the lease; start the jobs on taking it, stop them on losing it.
+
+        Returns:
+            True when this process holds the lease.
+        """
+        now = self.clock()
+        try:
+            with session_scope(self.ctx.engine, immediate=True) as session:
+                holding = take_lease(session, holder=self.ctx.holder, now=now, ttl=self.ttl)
+        except Exception:  # the database is away: hold nothing until it answers again
+            log.exception("scheduler: could not reach the lease")
+            holding = False
+        if holding and self.scheduler is None:
+            log.info("scheduler: %s took the lease", self.ctx.holder)
+            run_due(self.ctx, now)
+            self._start_jobs()
+        elif not holding and self.scheduler is not None:
+            log.warning("scheduler: %s lost the lease; stopping its jobs", self.ctx.holder)
+            self._stop_jobs()
+        return holding
+
+    def fire(self, job: str) -> None:
+        """Run one job now (APScheduler calls this through `_fire`)."""
+        now = self.clock()
+        if job == REPORT_DELIVERIES:
+            run_deliveries(self.ctx, now)
+        else:
+            run_monthly_job(self.ctx, job, now)
+
+    def _start_jobs(self) -> None:
+        settings = self.ctx.settings
+        at = day_time(settings.report_day_time)
+        scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.engine)},
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": MISFIRE_GRACE,
+                "max_instances": 1,
+            },
+            timezone=settings.tz,
+        )
+        _SERVICES[self.ctx.holder] = self
+        monthly = CronTrigger(day=1, hour=at.hour, minute=at.minute, timezone=settings.tz)
+        for job in MONTHLY_JOBS:
+            scheduler.add_job(
+                _fire, monthly, args=[job, self.ctx.holder], id=job, replace_existing=True
+            )
+        scheduler.add_job(
+            _fire,
+            IntervalTrigger(seconds=int(DELIVERY_INTERVAL.total_seconds())),
+            args=[REPORT_DELIVERIES, self.ctx.holder],
+            id=REPORT_DELIVERIES,
+            replace_existing=True,
+        )
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def _stop_jobs(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        _SERVICES.pop(self.ctx.holder, None)
+
+    def _loop(self) -> None:
+        interval = self.ttl.total_seconds() / 3
+        while not self._stopping.is_set():
+            self.tick()
+            self._stopping.wait(interval)
+
+    def start(self) -> None:
+        """Keep taking the lease, and running the jobs while holding it, in a thread."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="qm-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the jobs and give the lease up, so that another process takes over at once."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self._stop_jobs()
+        try:
+            with session_scope(self.ctx.engine, immediate=True) as session:
+                release_lease(session, holder=self.ctx.holder)
+        except Exception:  # stopping anyway: the lease expires on its own
+            log.exception("scheduler: could not give the lease up")
+
+
+def service_for(
+    engine: Engine, settings: Settings, renderer: ReportRenderer, **options: Any
+) -> SchedulerService:
+    """The scheduler of this process over `engine`, e-mailing through `QM_SMTP_*`."""
+    ctx = JobContext(
+        engine=engine,
+        settings=settings,
+        renderer=renderer,
+        mailer=SmtpMailer.from_settings(settings),
+        holder=new_holder(),
+    )
+    return SchedulerService(ctx, **options)
+
+
+def start_scheduler(app: "Litestar") -> None:
+    """Web app start-up: run the scheduler in this worker when `QM_SCHEDULER_ENABLED`."""
+    settings: Settings = app.state.settings
+    if not settings.scheduler_enabled:
+        return
+    from qm.domain.report_rendering import PdfRenderer
+
+    service = service_for(app.state.engine, settings, PdfRenderer(settings))
+    app.state.scheduler = service
+    service.start()
+
+
+def stop_scheduler(app: "Litestar") -> None:
+    """Web app shut-down: stop the scheduler (before the engine is disposed)."""
+    service = getattr(app.state, "scheduler", None)
+    if isinstance(service, SchedulerService):
+        service.stop()

@@ -1,0 +1,213 @@
+"""Monthly reports e-mailed through a real SMTP server on loopback (aiosmtpd)."""
+
+import email
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from qm.db import session_scope
+from qm.domain.mail import MailError, SmtpMailer
+from qm.domain.report_archive import read_report
+from qm.domain.report_delivery import (
+    MAX_ATTEMPTS,
+    deliver_due,
+    monthly_reports,
+    retry_delay,
+)
+from qm.i18n import gettext, use_locale
+from qm.models import DeliveryState, Report, ReportDelivery, ReportKind
+from scoring.period import Period
+from tests.qm.reports_world import FakeRenderer, build_world
+
+PERIOD = Period(2026, 11)
+NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+SENDER = "qm@example.com"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives, and refuses the first `refuse` messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.refuse = 0
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "451 4.3.0 mailbox busy, try later"
+        raw = envelope.original_content or b""
+        message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for rcpts, m in self.messages if address in rcpts]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, SmtpMailer]]:
+    handler = Inbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, SmtpMailer(host="127.0.0.1", port=port, timeout=5)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def world(engine: Engine) -> Engine:
+    with session_scope(engine) as session:
+        build_world(session)
+    return engine
+
+
+def run_month(
+    engine: Engine, folder: Path, *, resend: bool = False, renderer: FakeRenderer | None = None
+) -> int:
+    """The monthly job with sending on; returns how many e-mails it queued."""
+    with session_scope(engine) as session:
+        run = monthly_reports(
+            session,
+            folder=folder,
+            renderer=renderer or FakeRenderer(),
+            period=PERIOD,
+            default_language="en",
+            send=True,
+            resend=resend,
+        )
+        assert run.no_address == ["nomail"]
+        return len(run.queued)
+
+
+def deliver(
+    engine: Engine, folder: Path, mailer: SmtpMailer, now: datetime = NOW
+) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        run = deliver_due(session, folder=folder, mailer=mailer, sender=SENDER, now=now)
+        return run.sent, run.failed
+
+
+def deliveries(engine: Engine) -> list[ReportDelivery]:
+    with Session(engine) as session:
+        return list(session.exec(select(ReportDelivery).order_by(col(ReportDelivery.id))).all())
+
+
+def test_each_manager_gets_the_team_report_in_their_language(
+    world: Engine, tmp_path: Path, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    renderer = FakeRenderer()
+    assert run_month(world, tmp_path, renderer=renderer) == 3  # mia, 王芳 (T1), max (T2)
+    # T1 is rendered once per manager language; T2's manager chose none: the default.
+    assert sorted(c for c in renderer.calls if c[0] == "team") == [
+        ("team", "T1", "2026-11", "en"),
+        ("team", "T1", "2026-11", "zh-CN"),
+        ("team", "T2", "2026-11", "en"),
+    ]
+    # Agents who sign in get their own scorecard PDF in the archive, in their language.
+    assert ("agent", "a-1", "2026-11", "zh-CN") in renderer.calls
+    assert deliver(world, tmp_path, mailer) == (3, 0)
+
+    (english,) = handler.to("mia@example.com")
+    (chinese,) = handler.to("wang@example.com")
+    assert english["From"] == SENDER and english["To"] == "mia@example.com"
+    assert english["Subject"] == "Monthly QA report: 一组, 2026-11"
+    with use_locale("zh-CN"):
+        expected = gettext("Monthly QA report: %(team)s, %(period)s", team="一组", period="2026-11")
+    assert chinese["Subject"] == expected
+    with Session(world) as session:
+        stored = {
+            r.language: r
+            for r in session.exec(select(Report).where(col(Report.team_id) == "T1")).all()
+            if r.kind == ReportKind.TEAM
+        }
+    for message, language in ((english, "en"), (chinese, "zh-CN")):
+        (attachment,) = list(message.iter_attachments())
+        assert attachment.get_content_type() == "application/pdf"
+        assert attachment.get_filename() == f"team-T1-2026-11-{language}.pdf"
+        pdf = attachment.get_content()
+        assert pdf.startswith(b"%PDF") and pdf == read_report(tmp_path, stored[language])
+    assert all(d.state == DeliveryState.SENT and d.attempts == 1 for d in deliveries(world))
+
+
+def test_a_failing_server_then_a_working_one_sends_exactly_once(
+    world: Engine, tmp_path: Path, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    run_month(world, tmp_path)
+    down = SmtpMailer(host="127.0.0.1", port=free_port(), timeout=2)  # nothing listens
+    assert deliver(world, tmp_path, down) == (0, 3)
+    failed = deliveries(world)
+    assert {d.state for d in failed} == {DeliveryState.FAILED}
+    assert all(d.last_error and "127.0.0.1" in d.last_error for d in failed)
+    assert all(d.next_attempt_at == NOW + retry_delay(1) for d in failed)
+
+    # The server answers now, but refuses the first message (a temporary 451).
+    handler.refuse = 1
+    assert deliver(world, tmp_path, mailer) == (0, 0)  # not due before the back-off
+    later = NOW + retry_delay(1)
+    assert deliver(world, tmp_path, mailer, later) == (2, 1)
+    refused = [d for d in deliveries(world) if d.state == DeliveryState.FAILED]
+    assert len(refused) == 1 and "451" in (refused[0].last_error or "")
+    assert refused[0].next_attempt_at == later + retry_delay(2)
+    assert deliver(world, tmp_path, mailer, later + retry_delay(2)) == (1, 0)
+    # Nothing is due any more, whenever asked.
+    assert deliver(world, tmp_path, mailer, later + timedelta(days=30)) == (0, 0)
+    for address in ("mia@example.com", "wang@example.com", "max@example.com"):
+        assert len(handler.to(address)) == 1
+    assert {d.state for d in deliveries(world)} == {DeliveryState.SENT}
+
+
+def test_a_rerun_sends_no_duplicate_and_resend_sends_one_more(
+    world: Engine, tmp_path: Path, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    run_month(world, tmp_path)
+    deliver(world, tmp_path, mailer)
+    assert run_month(world, tmp_path) == 0
+    assert deliver(world, tmp_path, mailer) == (0, 0)
+    assert len(handler.to("mia@example.com")) == 1
+
+    assert run_month(world, tmp_path, resend=True) == 3
+    assert deliver(world, tmp_path, mailer) == (3, 0)
+    assert len(handler.to("mia@example.com")) == 2
+    assert sorted(d.round for d in deliveries(world)) == [0, 0, 0, 1, 1, 1]
+    # The archive keeps one PDF per team and language however often the month is rerun.
+    with Session(world) as session:
+        teams = session.exec(select(Report).where(col(Report.kind) == ReportKind.TEAM)).all()
+    assert len(teams) == 3
+
+
+def test_a_send_gives_up_after_the_last_attempt(world: Engine, tmp_path: Path) -> None:
+    run_month(world, tmp_path)
+    down = SmtpMailer(host="127.0.0.1", port=free_port(), timeout=2)
+    now = NOW
+    for _ in range(MAX_ATTEMPTS):
+        deliver(world, tmp_path, down, now)
+        now += timedelta(days=1)
+    assert deliver(world, tmp_path, down, now + timedelta(days=30)) == (0, 0)
+    assert all(d.attempts == MAX_ATTEMPTS and d.next_attempt_at is None for d in deliveries(world))
+
+
+def test_smtp_mailer_reports_an_unreachable_server() -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = SENDER, "x@example.com", "x"
+    with pytest.raises(MailError, match=r"127\.0\.0\.1"):
+        SmtpMailer(host="127.0.0.1", port=free_port(), timeout=2)(message)
