@@ -93,13 +93,16 @@ def _page(
     notice: str | None = None,
     status: int = 200,
 ) -> Template:
+    team_fields = ("team_id", "name")
+    queue_fields = ("queue", "script_key", "form_key", "fcr_window_days", "aht_min_seconds",
+                    "aht_max_seconds")  # fmt: skip
     context = {
         "teams": _teams(db),
         "queues": _queues(db),
         "scripts": definitions.script_summaries(db),
         "forms": definitions.form_summaries(db),
-        "team_form": team_form or {},
-        "queue_form": queue_form or {},
+        "team_form": {name: (team_form or {}).get(name, "") for name in team_fields},
+        "queue_form": {name: (queue_form or {}).get(name, "") for name in queue_fields},
         "problem": problem,
         "which": which,
         "notice": notice,

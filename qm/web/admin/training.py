@@ -46,8 +46,9 @@ def _page(
             m | {"criteria": "\n".join(m["criteria"]), "minutes": str(m["minutes"])}
             for m in training_catalog.module_rows(training_catalog.site_catalog(db))
         ]
+    fields = ("id", "title", "minutes", "criteria")
     context = {
-        "rows": rows,
+        "rows": [{name: row.get(name, "") for name in fields} for row in rows],
         "edited": training_catalog.is_edited(db),
         "problem": problem,
         "problem_row": row_of(problem.field if problem else None, "modules"),

@@ -91,7 +91,7 @@ def test_editor_shows_the_stored_script_in_chinese(admin: Client) -> None:
     assert page.select_one('input[name="kp-1-critical"]').has_attr("checked")  # type: ignore[union-attr]
     assert page.select_one('input[name="fb-0-id"]')["value"] == "rude"  # type: ignore[index]
     assert page.select_one("#script-queues").text == "zh-hotline"  # type: ignore[union-attr]
-    assert "<script src=\"/static/script_editor.js\" defer>" in response.text
+    assert '<script src="/static/script_editor.js" defer>' in response.text
     listing = soup(admin.get("/admin/scripts").text)
     assert listing.select_one('tr[data-key="zh-billing"] .queues').text == "zh-hotline"  # type: ignore[union-attr]
 
@@ -157,7 +157,10 @@ def test_preview_checks_the_unsaved_script_on_a_call(admin: Client, engine: Engi
 
 def test_yaml_box_saves_and_names_the_field(admin: Client, engine: Engine) -> None:
     token = csrf_token(admin, "/admin/scripts/new")
-    bad = "id: en-x\nname: X\nlanguage: en\nkey_points:\n  - {id: hi, phrases: [hello], speaker: robot}\n"
+    bad = (
+        "id: en-x\nname: X\nlanguage: en\n"
+        "key_points:\n  - {id: hi, phrases: [hello], speaker: robot}\n"
+    )
     response = admin.post(
         "/admin/scripts/edit", data={"_csrf_token": token, "yaml": bad, "action": "save-yaml"}
     )
