@@ -179,6 +179,12 @@ def run_due(ctx: JobContext, now: datetime) -> list[str]:
     return ran
 
 
+def monthly_trigger(settings: Settings) -> CronTrigger:
+    """When the monthly jobs fire: the 1st at `QM_REPORT_DAY_TIME` in the site's zone."""
+    at = day_time(settings.report_day_time)
+    return CronTrigger(day=1, hour=at.hour, minute=at.minute, timezone=settings.tz)
+
+
 def _fire(job: str, holder: str) -> None:
     """What a stored APScheduler job calls: `job` in the service of `holder`."""
     service = _SERVICES.get(holder)
@@ -246,7 +252,6 @@ class SchedulerService:
 
     def _start_jobs(self) -> None:
         settings = self.ctx.settings
-        at = day_time(settings.report_day_time)
         scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.engine)},
             job_defaults={
@@ -257,7 +262,7 @@ class SchedulerService:
             timezone=settings.tz,
         )
         _SERVICES[self.ctx.holder] = self
-        monthly = CronTrigger(day=1, hour=at.hour, minute=at.minute, timezone=settings.tz)
+        monthly = monthly_trigger(settings)
         for job in MONTHLY_JOBS:
             scheduler.add_job(
                 _fire, monthly, args=[job, self.ctx.holder], id=job, replace_existing=True

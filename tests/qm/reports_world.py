@@ -3,12 +3,14 @@ renderer that makes a real (tiny) PDF with reportlab instead of the full report.
 
 import io
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from reportlab.pdfgen.canvas import Canvas
 from sqlmodel import Session
 
-from qm.domain.users import create_user
-from qm.models import Agent, Role, Team
+from qm.domain.users import hash_password
+from qm.models import Agent, Role, Team, User, UserTeam
 from scoring.period import Period
 from tests.factories import PASSWORD
 
@@ -51,7 +53,7 @@ def build_world(session: Session) -> None:
     session.add(Agent(id="a-1", name="安娜", team_id="T1"))
     session.add(Agent(id="a-2", name="Bob", team_id="T2"))
     session.flush()
-    users = [
+    users: list[tuple[str, Role, dict[str, Any]]] = [
         ("mia", Role.MANAGER, {"email": "mia@example.com", "language": "en", "team_ids": ["T1"]}),
         (
             "王芳",
@@ -66,4 +68,17 @@ def build_world(session: Session) -> None:
         ("ada", Role.ADMIN, {}),
     ]
     for name, role, extra in users:
-        create_user(session, username=name, password=PASSWORD, role=role, **extra)  # type: ignore[arg-type]
+        teams = extra.pop("team_ids", [])
+        user = User(username=name, password_hash=password_hash(), role=role, **extra)
+        session.add(user)
+        session.flush()
+        for team_id in teams:
+            assert user.id is not None
+            session.add(UserTeam(user_id=user.id, team_id=team_id))
+    session.flush()
+
+
+@cache
+def password_hash() -> str:
+    """PASSWORD's hash, computed once (hashing is slow on purpose)."""
+    return hash_password(PASSWORD)
