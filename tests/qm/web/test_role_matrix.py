@@ -1,0 +1,538 @@
+"""The role matrix: every page and API route x every role x own and other ids -> status.
+
+DESIGN.md's rule: an agent sees only their own data; a manager the teams they manage; a
+reviewer every call and evaluation but no scorecards, reports or admin pages; an admin
+everything. An object outside the caller's visibility answers 404 exactly like a missing
+one; a route a role may never use answers 403; signed out, pages redirect to the login
+page (303) and the API answers 401.
+
+`ROUTES` has one row per route of the app, keyed by (method, path) exactly as Litestar
+spells the path; `test_every_route_has_a_row` reads the routes from the app itself, so a
+route added later without a row fails. Each path parameter names the kind of object it
+takes (`PARAM_KIND`); the first one is the subject whose `own`, `team`, `other` and
+`missing` ids the cases try (see `role_matrix_world`). Unsafe methods are tried only
+where they must be refused, and the database must be unchanged afterwards.
+"""
+
+import hashlib
+from collections.abc import Iterator, Mapping, Set
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+from litestar.testing import TestClient
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+import qm.models  # noqa: F401  (registers every table)
+from qm import migrate
+from qm.app import create_app
+from qm.db import make_engine
+from qm.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.qm.web.conftest import login
+from tests.qm.web.role_matrix_world import PEOPLE, PERIOD, SIGNED_IN, World, build_world
+
+Client = TestClient[Litestar]
+ROLES = ("agent", "manager", "reviewer", "admin")
+ANON = "signed-out"
+EVERYONE = frozenset(ROLES)
+REVIEWERS = frozenset({"reviewer", "manager", "admin"})
+LEADS = frozenset({"manager", "admin"})
+ADMIN = frozenset({"admin"})
+AGENT = frozenset({"agent"})
+AGENT_DATA = frozenset({"agent", "manager", "admin"})  # scorecards, training: no reviewers
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALL: Set[str] = frozenset({"own", "team", "other"})
+
+# Which objects of each kind a role may see (missing ones nobody sees).
+BY_TEAM: dict[str, Set[str]] = {
+    "agent": {"own"},
+    "manager": {"own", "team"},
+    "reviewer": ALL,
+    "admin": ALL,
+}
+VISIBLE: dict[str, Mapping[str, Set[str]]] = {
+    "call": BY_TEAM,
+    "evaluation": BY_TEAM,
+    "dispute": BY_TEAM,
+    "agent": BY_TEAM,
+    "training": BY_TEAM,
+    "pick": {"agent": set(), "manager": {"own", "team"}, "reviewer": ALL, "admin": ALL},
+    # A session is for its organiser, its participants and admins (`own`: organised by
+    # mgr-north, scored by rev1; `other`: the admin's session of team south's calls).
+    "calibration": {"agent": set(), "manager": {"own"}, "reviewer": {"own"}, "admin": ALL},
+    "team": {"agent": set(), "manager": {"own"}, "reviewer": set(), "admin": ALL},
+    "user": {"agent": set(), "manager": set(), "reviewer": set(), "admin": ALL},
+    "script": {role: {"own"} for role in ROLES},
+    "form": {role: {"own"} for role in ROLES},
+    "item": {role: {"own"} for role in ROLES},
+    "job": {"agent": set(), "manager": set(), "reviewer": set(), "admin": ALL},
+    "report": BY_TEAM,
+}
+# The kind of object each path parameter takes ({key} depends on the route: see Row.key).
+PARAM_KIND = {
+    "call_id": "call",
+    "evaluation_id": "evaluation",
+    "dispute_id": "dispute",
+    "agent_id": "agent",
+    "pick_id": "pick",
+    "calibration_id": "calibration",
+    "team_id": "team",
+    "username": "user",
+    "item_id": "item",
+    "job_id": "job",
+    "assignment_id": "training",
+    "report_id": "report",
+}
+# Never part of the matrix: files, the API docs, the probe, signing in and out, language.
+EXEMPT_PREFIXES = ("/static/", "/schema")
+EXEMPT_PATHS = frozenset({"/health", "/login", "/logout", "/language"})
+AUTOMATIC_METHODS = frozenset({"OPTIONS", "HEAD"})
+
+Key = tuple[str, str]  # (role, target)
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one route answers.
+
+    roles: who may use the route at all; anyone else gets 403.
+    ok: the status of an allowed role on an object it may see (safe methods only: the
+        success of a write is the feature tests' business).
+    guarded: True when the role check comes before the object is looked up (a route
+        guard: 403 even for hidden objects); False when the object is looked up first
+        (a hidden object answers 404 to every role, a visible one 403 to a wrong role).
+    key: the kind of object a `{key}` parameter takes.
+    query: appended to the path.
+    body: sent with an unsafe method: JSON on the API, a form on pages.
+    special: statuses that differ from the rule, by (role, target), with why in a comment.
+    xfail: (role, target) cases where the app is wrong today, in a file another engineer
+        owns this session: the row keeps the right expectation, marked with the leak.
+    """
+
+    roles: frozenset[str]
+    ok: int = 200
+    guarded: bool = True
+    key: str = ""
+    query: str = ""
+    body: Any = None
+    special: Mapping[Key, int] = field(default_factory=dict)
+    xfail: Mapping[Key, str] = field(default_factory=dict)
+
+
+DISPUTE = {"items": ["accuracy"], "comment": "the fee I gave was right"}
+RESOLVE = {"outcome": "upheld", "comment": "the recording confirms the score"}
+OVERRIDE = {"hit": False, "comment": "not said"}
+PATCH = {"version": 1, "answers": {"tone": {"answer": 4}}}
+FORM_OVERRIDE = {"hit": "false", "comment": "not said"}
+TRANSCRIPT = {
+    "call_id": "c-n1",
+    "language": "en",
+    "segments": [{"speaker": "agent", "start": 0.0, "end": 1.0, "text": "hello"}],
+}
+
+
+OTHER_SESSION = {
+    ("manager", "other"): (
+        "a manager opens any calibration session, also one they neither organise nor score "
+        "in, of another team's calls (calibration_view in qm/domain/evaluations/calibration.py)"
+    )
+}
+
+ROUTES: dict[tuple[str, str], Row] = {
+    ("GET", "/"): Row(EVERYONE, ok=302),
+    # Calls: pages and API.
+    ("GET", "/calls"): Row(EVERYONE),
+    ("GET", "/calls/{call_id:str}"): Row(EVERYONE),
+    ("GET", "/calls/{call_id:str}/audio"): Row(EVERYONE),
+    ("POST", "/calls/{call_id:str}/keypoints/{item_id:str}/override"): Row(
+        REVIEWERS, guarded=False, body=FORM_OVERRIDE
+    ),
+    ("GET", "/calls/{call_id:str}/transcript/edit"): Row(REVIEWERS),
+    ("POST", "/calls/{call_id:str}/transcript/edit"): Row(REVIEWERS, body={"segments": "[]"}),
+    ("GET", "/api/calls"): Row(EVERYONE),
+    ("GET", "/api/calls/{call_id:str}"): Row(EVERYONE),
+    ("GET", "/api/calls/{call_id:str}/transcript"): Row(EVERYONE),
+    ("PUT", "/api/calls/{call_id:str}/transcript"): Row(REVIEWERS, body=TRANSCRIPT),
+    ("POST", "/api/calls/{call_id:str}/keypoints/{item_id:str}/override"): Row(
+        REVIEWERS, guarded=False, body=OVERRIDE
+    ),
+    # Evaluations.
+    ("GET", "/api/calls/{call_id:str}/evaluations"): Row(EVERYONE),
+    ("POST", "/api/calls/{call_id:str}/evaluations"):
+    # Starting an evaluation is for reviewers: an agent is refused whatever the call.
+    Row(REVIEWERS, body={"form_id": "bank-standard"}),
+    ("POST", "/calls/{call_id:str}/evaluations"): Row(REVIEWERS, guarded=False, body={}),
+    ("GET", "/evaluations/{evaluation_id:int}"): Row(EVERYONE, ok=303),
+    ("GET", "/evaluations/{evaluation_id:int}/total"): Row(EVERYONE),
+    ("POST", "/evaluations/{evaluation_id:int}"): Row(
+        REVIEWERS, guarded=False, body={"version": "1", "answer.tone": "4"}
+    ),
+    ("POST", "/evaluations/{evaluation_id:int}/submit"): Row(REVIEWERS, guarded=False, body={}),
+    ("POST", "/evaluations/{evaluation_id:int}/release"): Row(REVIEWERS, guarded=False),
+    ("GET", "/api/evaluations/{evaluation_id:int}"): Row(EVERYONE),
+    ("PATCH", "/api/evaluations/{evaluation_id:int}"): Row(REVIEWERS, guarded=False, body=PATCH),
+    ("GET", "/api/evaluations/{evaluation_id:int}/history"): Row(EVERYONE),
+    ("POST", "/api/evaluations/{evaluation_id:int}/submit"): Row(REVIEWERS, guarded=False),
+    ("POST", "/api/evaluations/{evaluation_id:int}/release"): Row(REVIEWERS, guarded=False),
+    # Only the evaluated agent acknowledges or disputes.
+    ("POST", "/api/evaluations/{evaluation_id:int}/acknowledge"): Row(
+        frozenset({"agent"}), guarded=False
+    ),
+    ("POST", "/api/evaluations/{evaluation_id:int}/disputes"): Row(
+        frozenset({"agent"}), guarded=False, body=DISPUTE
+    ),
+    ("GET", "/api/disputes"): Row(EVERYONE),
+    ("POST", "/api/disputes/{dispute_id:int}/resolve"): Row(REVIEWERS, guarded=False, body=RESOLVE),
+    # The review queue.
+    ("GET", "/review"): Row(REVIEWERS),
+    ("GET", "/api/review-queue"): Row(REVIEWERS),
+    ("POST", "/review/{pick_id:int}/start"): Row(
+        REVIEWERS,
+        # rev2's picks: a reviewer sees them but works only their own.
+        special={("reviewer", "team"): 403, ("reviewer", "other"): 403},
+    ),
+    ("POST", "/review/{pick_id:int}/skip"): Row(
+        REVIEWERS,
+        body={"why": "duplicate"},
+        special={("reviewer", "team"): 403, ("reviewer", "other"): 403},
+    ),
+    ("POST", "/review/sample"): Row(LEADS, body={"period": PERIOD}),
+    ("GET", "/review/rules"): Row(LEADS),
+    ("POST", "/review/rules"): Row(LEADS, body={"random_per_agent": "2"}),
+    # Definitions.
+    ("GET", "/api/scripts"): Row(REVIEWERS),
+    ("GET", "/api/scripts/{key:str}"): Row(REVIEWERS, key="script"),
+    ("POST", "/api/scripts"): Row(ADMIN, body={"id": "x"}),
+    ("GET", "/api/forms"): Row(REVIEWERS),
+    ("GET", "/api/forms/{key:str}"): Row(REVIEWERS, key="form"),
+    ("POST", "/api/forms"): Row(ADMIN, body={"id": "x"}),
+    # Me, agents' scorecards and training.
+    ("GET", "/api/me"): Row(EVERYONE),
+    ("GET", "/api/agents/{agent_id:str}/scorecard"): Row(AGENT_DATA, query=f"?period={PERIOD}"),
+    ("GET", "/api/agents/{agent_id:str}/training"): Row(AGENT_DATA),
+    # Administration.
+    ("GET", "/users"): Row(ADMIN),
+    ("POST", "/users"): Row(ADMIN, body={"username": "mallory", "password": "x" * 12}),
+    ("GET", "/admin/forms"): Row(ADMIN),
+    ("POST", "/admin/forms"): Row(ADMIN, body={}),
+    ("POST", "/admin/forms/assign"): Row(ADMIN, body={"form_key": "bank-standard"}),
+    ("GET", "/admin/forms/{key:str}"): Row(ADMIN, key="form"),
+    # Uploads (admins).
+    ("GET", "/admin/imports"): Row(ADMIN),
+    ("POST", "/admin/imports"): Row(ADMIN, body={}),
+    ("GET", "/admin/imports/{job_id:int}"): Row(ADMIN),
+    ("POST", "/api/imports"): Row(ADMIN, body={}),
+    ("GET", "/api/imports/{job_id:int}"): Row(ADMIN),
+    # Calibration.
+    ("GET", "/calibrations"): Row(REVIEWERS),
+    ("GET", "/calibrations/new"): Row(LEADS),
+    ("POST", "/calibrations"): Row(LEADS, body={"name": "x"}),
+    ("GET", "/calibrations/{calibration_id:int}"): Row(EVERYONE, xfail=OTHER_SESSION),
+    ("POST", "/calibrations/{calibration_id:int}/close"): Row(LEADS, xfail=OTHER_SESSION),
+    ("POST", "/api/calibrations"): Row(LEADS, body={"name": "x"}),
+    ("GET", "/api/calibrations/{calibration_id:int}"): Row(EVERYONE, xfail=OTHER_SESSION),
+    # The agent's own pages.
+    ("GET", "/me/scorecard"): Row(AGENT),
+    ("GET", "/me/evaluations"): Row(AGENT),
+    ("GET", "/me/evaluations/{evaluation_id:int}"): Row(AGENT),
+    ("POST", "/me/evaluations/{evaluation_id:int}/acknowledge"): Row(AGENT),
+    ("POST", "/me/evaluations/{evaluation_id:int}/dispute"): Row(
+        AGENT, body={"items": "accuracy", "comment": "the fee I gave was right"}
+    ),
+    ("GET", "/me/training"): Row(AGENT),
+    ("POST", "/me/training/{assignment_id:int}/acknowledge"): Row(AGENT),
+    ("POST", "/me/training/{assignment_id:int}/complete"): Row(AGENT),
+    # Deciding disputes.
+    ("GET", "/disputes"): Row(REVIEWERS),
+    ("GET", "/disputes/{dispute_id:int}"): Row(REVIEWERS),
+    ("POST", "/disputes/{dispute_id:int}/resolve"): Row(
+        REVIEWERS, body={"outcome": "upheld", "comment": "the recording confirms it"}
+    ),
+    # The admin pages.
+    ("GET", "/admin"): Row(ADMIN),
+    ("GET", "/admin/scripts"): Row(ADMIN),
+    ("GET", "/admin/scripts/new"): Row(ADMIN),
+    ("GET", "/admin/scripts/{key:str}/edit"): Row(ADMIN, key="script"),
+    ("POST", "/admin/scripts/edit"): Row(ADMIN, body={}),
+    ("POST", "/admin/scripts/{key:str}/assign"): Row(ADMIN, key="script", body={}),
+    ("GET", "/admin/targets"): Row(ADMIN),
+    ("POST", "/admin/targets"): Row(ADMIN, body={}),
+    ("POST", "/admin/targets/clear"): Row(ADMIN, body={}),
+    ("POST", "/admin/targets/weights"): Row(ADMIN, body={}),
+    ("GET", "/admin/teams"): Row(ADMIN),
+    ("POST", "/admin/teams"): Row(ADMIN, body={}),
+    ("POST", "/admin/teams/queues"): Row(ADMIN, body={}),
+    ("GET", "/admin/training"): Row(ADMIN),
+    ("POST", "/admin/training"): Row(ADMIN, body={}),
+    ("POST", "/admin/training/reset"): Row(ADMIN, body={}),
+    ("GET", "/users/{username:str}/edit"): Row(ADMIN),
+    ("POST", "/users/{username:str}/edit"): Row(ADMIN, body={}),
+    ("POST", "/users/{username:str}/password"): Row(ADMIN, body={}),
+    ("POST", "/users/{username:str}/active"): Row(ADMIN, body={}),
+    # Reports: agents their own, managers their teams', admins all; never reviewers.
+    ("GET", "/reports"): Row(AGENT_DATA),
+    ("GET", "/api/reports"): Row(AGENT_DATA),
+    ("GET", "/api/reports/{report_id:int}/pdf"): Row(AGENT_DATA),
+    # Agreement.
+    ("GET", "/agreement"): Row(REVIEWERS),
+    ("GET", "/api/agreement"): Row(REVIEWERS),
+}
+
+
+def is_api(path: str) -> bool:
+    """The JSON API answers problems; pages answer HTML and redirects."""
+    return path == "/api" or path.startswith("/api/")
+
+
+def params(path: str) -> list[str]:
+    """The names of the path's parameters, in order."""
+    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+
+
+def kind_of(row: Row, name: str) -> str:
+    """The kind of object the parameter `name` of a route takes."""
+    return row.key if name == "key" else PARAM_KIND[name]
+
+
+def subject(row: Row, path: str) -> str | None:
+    """The kind of object the route is about (its first path parameter), if any."""
+    names = params(path)
+    return kind_of(row, names[0]) if names else None
+
+
+def targets(row: Row, path: str) -> list[str]:
+    """The targets to try: each id of the subject that the world has, or none."""
+    kind = subject(row, path)
+    if kind is None:
+        return ["-"]
+    return [t for t in ("own", "team", "other", "missing") if t in WORLD_KINDS[kind]]
+
+
+# The targets the world has for each kind (fixed by role_matrix_world).
+WORLD_KINDS: dict[str, Set[str]] = {
+    "call": ALL | {"missing"},
+    "evaluation": ALL | {"missing"},
+    "agent": ALL | {"missing"},
+    "dispute": frozenset({"own", "other", "missing"}),
+    "pick": ALL | {"missing"},
+    "calibration": frozenset({"own", "other", "missing"}),
+    "team": frozenset({"own", "other", "missing"}),
+    "user": ALL | {"missing"},
+    "script": frozenset({"own", "missing"}),
+    "form": frozenset({"own", "missing"}),
+    "item": frozenset({"own", "missing"}),
+    "job": frozenset({"missing"}),
+    "training": ALL | {"missing"},
+    "report": frozenset({"missing"}),
+}
+
+
+def expected(method: str, path: str, row: Row, role: str, target: str) -> int | None:
+    """The status the rule gives, or None for a write that would succeed (not tried)."""
+    if role == ANON:
+        return 401 if is_api(path) else 303
+    if (role, target) in row.special:
+        return row.special[(role, target)]
+    kind = subject(row, path)
+    visible = kind is None or target in VISIBLE[kind][role]
+    if role not in row.roles:
+        return 403 if row.guarded or visible else 404
+    if not visible:
+        return 404
+    return None if method in UNSAFE else row.ok
+
+
+def cases() -> Iterator[Any]:
+    """One pytest case per route, role and target."""
+    for (method, path), row in ROUTES.items():
+        for role in (*ROLES, ANON):
+            for target in targets(row, path) if role != ANON else targets(row, path)[:1]:
+                status = expected(method, path, row, role, target)
+                if status is None:
+                    continue
+                marks = []
+                if (role, target) in row.xfail:
+                    marks.append(pytest.mark.xfail(strict=True, reason=row.xfail[(role, target)]))
+                yield pytest.param(
+                    method,
+                    path,
+                    role,
+                    target,
+                    status,
+                    marks=marks,
+                    id=f"{method} {path} {role} {target}",
+                )
+
+
+# The tables that change on every request whatever it does (sessions renew, sign-in
+# throttles count); everything else must be untouched by a refused write.
+VOLATILE_TABLES = frozenset({"web_session", "login_throttle", "api_token"})
+
+
+def fingerprint(engine: Engine) -> str:
+    """A digest of every row of every table but the volatile ones."""
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in VOLATILE_TABLES:
+                continue
+            rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+            digest.update(f"{table.name}:{rows!r}".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Matrix:
+    """The world, its engine and one signed-in browser per role."""
+
+    world: World
+    engine: Engine
+    clients: dict[str, Client]
+
+    def url(self, path: str, row: Row, target: str) -> str:
+        """`path` with the target's ids filled in (further parameters: their own ids)."""
+        url = path
+        for position, name in enumerate(params(path)):
+            kind = kind_of(row, name)
+            value = self.world.id_of(kind, target if position == 0 else "own")
+            url = url.replace("{" + name + ":" + _type(path, name) + "}", value)
+        return url + row.query
+
+    def send(self, role: str, method: str, url: str, row: Row) -> Any:
+        """The request as that role's browser makes it (with the CSRF token on writes)."""
+        client = self.clients[role]
+        headers = {}
+        token = client.cookies.get("csrftoken")
+        if method in UNSAFE and token:
+            headers["x-csrftoken"] = token
+        body: dict[str, Any] = {}
+        if method in UNSAFE and row.body is not None:
+            body = {"json": row.body} if is_api(url) else {"data": row.body}
+        return client.request(method, url, headers=headers, follow_redirects=False, **body)
+
+
+def _type(path: str, name: str) -> str:
+    for part in path.split("/"):
+        if part.startswith("{" + name + ":"):
+            return part[1:-1].split(":")[1]
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    """The world on a SQLite file, built once, and a signed-in client per role."""
+    directory = tmp_path_factory.mktemp("role-matrix")
+    url = f"sqlite:///{directory / 'qm.db'}"
+    engine = make_engine(url)
+    SQLModel.metadata.create_all(engine)
+    migrate.stamp_head(engine)
+    world = build_world(engine, directory / "audio")
+    # The cases were drawn from WORLD_KINDS when the tests were collected.
+    assert {kind: set(ids) for kind, ids in world.ids.items()} == WORLD_KINDS
+    settings = Settings(
+        database_url=url,
+        secret_key=TEST_SECRET,
+        scheduler_enabled=False,
+        demo_dir=directory / "demo",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    clients: dict[str, Client] = {}
+    try:
+        for role in (*ROLES, ANON):
+            clients[role] = TestClient(create_app(settings)).__enter__()
+            if role != ANON:
+                login(clients[role], SIGNED_IN[role])
+                clients[role].get("/api/me")  # sets the CSRF cookie
+            else:
+                clients[role].get("/login")
+        yield Matrix(world, engine, clients)
+    finally:
+        for client in clients.values():
+            client.__exit__(None, None, None)
+        engine.dispose()
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    """(method, path) of every handler of the app but the exempt ones."""
+    found = set()
+    for route in app.routes:
+        if (
+            not isinstance(route, HTTPRoute)
+            or route.path.startswith(EXEMPT_PREFIXES)
+            or route.path in EXEMPT_PATHS
+        ):
+            continue
+        for handler in route.route_handlers:
+            for method in getattr(handler, "http_methods", ()):
+                if method not in AUTOMATIC_METHODS:
+                    found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_row(matrix: Matrix) -> None:
+    app = matrix.clients["admin"].app
+    routes = app_routes(app)
+    assert sorted(routes - set(ROUTES)) == [], "routes without a row in the role matrix"
+    assert sorted(set(ROUTES) - routes) == [], "rows for routes the app no longer has"
+
+
+@pytest.mark.parametrize(("method", "path", "role", "target", "status"), list(cases()))
+def test_status(
+    matrix: Matrix, method: str, path: str, role: str, target: str, status: int
+) -> None:
+    row = ROUTES[(method, path)]
+    url = matrix.url(path, row, target)
+    before = fingerprint(matrix.engine) if method in UNSAFE else ""
+    response = matrix.send(role, method, url, row)
+    assert response.status_code == status, response.text[:300]
+    if status == 303 and role == ANON:
+        assert response.headers["location"].startswith("/login?next=")
+    if method in UNSAFE:
+        assert fingerprint(matrix.engine) == before, "a refused write changed the database"
+
+
+# What an agent must never read: the other agents' names, ids and calls.
+def others_of(targets: tuple[str, ...]) -> list[str]:
+    """The names, agent ids and call ids of the people at `targets` in the world."""
+    people = [PEOPLE[t] for t in targets]
+    return [text for p in people for text in (p.name, p.agent_id, p.call_id)]
+
+
+NOT_FOR = {
+    "agent": others_of(("team", "other", "other2")),
+    "manager": others_of(("other", "other2")),
+}
+
+
+def leak_cases() -> Iterator[Any]:
+    """Every safe route an agent or a manager opens successfully, on their own ids."""
+    for (method, path), row in ROUTES.items():
+        if method in UNSAFE:
+            continue
+        for role in NOT_FOR:
+            for target in targets(row, path):
+                if target in ("own", "-") and expected(method, path, row, role, target) == 200:
+                    marks = []
+                    if (role, "leak") in row.xfail:
+                        reason = row.xfail[(role, "leak")]
+                        marks.append(pytest.mark.xfail(strict=True, reason=reason))
+                    yield pytest.param(path, role, target, marks=marks, id=f"{path} {role}")
+
+
+@pytest.mark.parametrize(("path", "role", "target"), list(leak_cases()))
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_no_page_shows_another_agents_data(
+    matrix: Matrix, path: str, role: str, target: str, lang: str
+) -> None:
+    row = ROUTES[("GET", path)]
+    url = matrix.url(path, row, target)
+    url += ("&" if "?" in url else "?") + f"lang={lang}"
+    response = matrix.send(role, "GET", url, row)
+    assert response.status_code == 200, response.text[:300]
+    shown = [text for text in NOT_FOR[role] if text in response.text]
+    assert shown == [], f"{role} sees {shown} on {url}"
