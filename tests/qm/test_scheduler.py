@@ -39,8 +39,8 @@ class Clock:
         return self.now
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SITE)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SITE)
 
 
 @pytest.fixture
@@ -188,11 +188,13 @@ def test_a_failed_run_is_recorded_and_tried_again(world: Engine, site: Settings)
     class Flaky(FakeRenderer):
         failures = 1
 
-        def team_report(self, session: Session, **kwargs: object) -> bytes:  # type: ignore[override]
+        def team_report(
+            self, session: Session, *, team_id: str, period: Period, language: str
+        ) -> bytes:
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("renderer broke")
-            return super().team_report(session, **kwargs)  # type: ignore[arg-type]
+            return super().team_report(session, team_id=team_id, period=period, language=language)
 
     renderer = Flaky()
     ctx = context(world, site, renderer, "only")
