@@ -46,10 +46,11 @@ def scorecard(
 
     from qm.domain.imports.csvrows import parse_instant
     from qm.domain.scorecards import ScorecardRequest, compute_scorecards, describe
-    from scoring.scorecard import ScorecardConfig, Weights
+    from qm.domain.targets import scorecard_config
+    from scoring.scorecard import Weights
 
     try:
-        weights = Weights(**settings.scorecard_weights)
+        Weights(**settings.scorecard_weights)
     except TypeError as exc:
         raise click.ClickException(f"QM_SCORECARD_WEIGHTS: {exc}") from exc
     instant: datetime | None = None
@@ -59,8 +60,9 @@ def scorecard(
         except ValueError as exc:
             raise click.BadParameter(f"{as_of!r} is not ISO-8601", param_hint="--as-of") from exc
     request = ScorecardRequest(period, agent_id, instant, fcr_window_days, same_reason)
-    config = ScorecardConfig(weights=weights, min_contacts=settings.min_contacts)
     with open_engine(settings) as engine, Session(engine) as session:
+        # The composite weights an admin stored (/admin/targets), else QM_SCORECARD_WEIGHTS.
+        config = scorecard_config(session, settings)
         cards = compute_scorecards(session, request, tz=settings.tz, config=config)
     if as_json:
         for card in cards:

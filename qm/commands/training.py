@@ -64,8 +64,8 @@ def training(
     on later calls.
     """
     from qm.db import session_scope
+    from qm.domain.targets import scorecard_config
     from qm.domain.training import build_training_plan
-    from scoring.scorecard import ScorecardConfig, Weights
     from scoring.training import TrainingRules, load_catalog
 
     try:
@@ -74,9 +74,9 @@ def training(
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"{catalog}: {exc}") from exc
     rules = TrainingRules(miss_rate=miss_rate, min_calls=min_calls)
-    config = ScorecardConfig(Weights(**settings.scorecard_weights), settings.min_contacts)
     # It reads and then writes: take the SQLite write lock from the start (see qm.db).
     with open_engine(settings) as engine, session_scope(engine, immediate=True) as session:
+        config = scorecard_config(session, settings)
         entries = build_training_plan(
             session,
             period,

@@ -23,10 +23,10 @@ from qm.auth import requires_role
 from qm.domain.bounds import MAX_AGENT_ID, control_character
 from qm.domain.evaluations.queries import managed_teams
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, parse_period
+from qm.domain.targets import scorecard_config
 from qm.errors import NotFound, ValidationFailed
 from qm.models import Agent, Role, TrainingAssignment, TrainingStatus, User
 from qm.settings import Settings
-from scoring.scorecard import ScorecardConfig, Weights
 
 # Messages people read, in one place for the translation catalogs.
 NO_AGENT = "no agent {agent_id!r}"
@@ -93,7 +93,7 @@ class AgentApiController(Controller):
             month = str(parse_period(period))
         except ValidationFailed as exc:
             raise ValidationFailed("query", None, "period", exc.message) from None
-        config = ScorecardConfig(Weights(**settings.scorecard_weights), settings.min_contacts)
+        config = scorecard_config(db, settings, agent.team_id)
         cards = compute_scorecards(
             db, ScorecardRequest(month, agent.id), tz=settings.tz, config=config
         )
