@@ -43,7 +43,7 @@ messages: $(VENV)/.installed-dev
 		--omit-header -o qm/locale/messages.pot .
 	for locale in zh_CN en; do \
 		if [ -f qm/locale/$$locale/LC_MESSAGES/messages.po ]; then \
-			$(BIN)/pybabel update --no-fuzzy-matching --omit-header --no-location \
+			$(BIN)/pybabel update --no-fuzzy-matching \
 				-i qm/locale/messages.pot -d qm/locale -l $$locale; \
 		else \
 			$(BIN)/pybabel init -i qm/locale/messages.pot -d qm/locale -l $$locale; \

@@ -40,7 +40,8 @@ SESSION_USER_KEY = "user_id"
 SESSION_STORE = "sessions"  # name of the store registered on the app
 
 # Paths served without signing in (regular expressions matched against the path).
-PUBLIC_PATHS = ["^/login", "^/static/", "^/health$", "^/schema"]
+# The language switch is in every page, the login page too.
+PUBLIC_PATHS = ["^/login", "^/static/", "^/health$", "^/schema", "^/language$"]
 # Paths that never read or write a session: files and the load balancer's probe.
 SESSIONLESS_PATHS = ["^/static/", "^/health$"]
 

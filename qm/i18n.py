@@ -27,6 +27,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
+from babel.dates import format_skeleton as _babel_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -57,8 +58,9 @@ def known_locale(code: str | None) -> str | None:
     if key in _ALIASES:
         return _ALIASES[key]
     language = key.split("_", 1)[0]
-    if language == "zh" and not key.startswith(("zh_tw", "zh_hk", "zh_hant", "zh_mo")):
-        return "zh_CN"
+    if language == "zh":
+        # Traditional Chinese (Taiwan, Hong Kong, Macau) is not what the catalog holds.
+        return None if key.startswith(("zh_tw", "zh_hk", "zh_hant", "zh_mo")) else "zh_CN"
     return _ALIASES.get(language)
 
 
@@ -103,6 +105,11 @@ def translations(locale: str) -> NullTranslations:
         return NullTranslations()
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale, domain=DOMAIN)
+    # An untranslated plural entry reads as ("", ""), which `write_mo` would keep (a
+    # non-empty tuple) and `ngettext` would then answer with an empty string.
+    for message in list(catalog):
+        if message.id and isinstance(message.string, tuple) and not all(message.string):
+            catalog.delete(message.id, message.context)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
@@ -129,19 +136,28 @@ def use_locale(locale: str | None) -> Iterator[str]:
         _current.reset(token)
 
 
-def gettext(message: str, **variables: Any) -> str:
+def gettext(message: str, /, **variables: Any) -> str:
     """`message` in the current locale, with `%(name)s` placeholders filled from `variables`."""
     text = translations(current_locale()).gettext(message)
     return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
     """The singular or plural form for `n` in the current locale; `%(num)s` is `n`."""
     text = translations(current_locale()).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 
 
-def lazy_gettext(message: str, **variables: Any) -> LazyProxy:
+def N_(message: str) -> str:
+    """Marks `message` for the catalogs without translating it (Babel extracts `N_`).
+
+    For a constant translated later where it is shown (`_(label)` in a template): a status
+    value, a choice's label, a band's meaning.
+    """
+    return message
+
+
+def lazy_gettext(message: str, /, **variables: Any) -> LazyProxy:
     """A translation looked up when it is shown, for module-level labels and choices."""
     return LazyProxy(gettext, message, enable_cache=False, **variables)
 
@@ -205,7 +221,8 @@ def format_instant(instant: datetime | None, tz: tzinfo, missing: str = "—") -
 
 def format_month(year: int, month: int) -> str:
     """A month's name with its year in the current locale: `November 2026` / `2026年11月`."""
-    return _babel_date(date(year, month, 1), format="yMMMM", locale=_babel_locale(current_locale()))
+    # A skeleton, not a pattern: each locale orders year and month its own way.
+    return _babel_skeleton("yMMMM", date(year, month, 1), locale=_babel_locale(current_locale()))
 
 
 def format_duration(seconds: float | None, missing: str = "—") -> str:

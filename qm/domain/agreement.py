@@ -38,6 +38,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from qm.errors import ValidationFailed
+from qm.i18n import N_, gettext
 from qm.models import (
     Call,
     Evaluation,
@@ -67,12 +68,12 @@ SORTS = ("agreement", "reviewed", "precision", "recall", "item")
 
 # Messages people read, in one place for the translation catalogs.
 VERDICT_TEXT = {
-    "trust": "trust to automation: reviewers almost always confirm the machine",
-    "review": "keep human review: reviewers often overrule the machine",
-    "watch": "keep reviewing: agreement is not yet high enough to trust",
-    "few": "too few reviews to judge (fewer than {n})",
+    "trust": N_("trust to automation: reviewers almost always confirm the machine"),
+    "review": N_("keep human review: reviewers often overrule the machine"),
+    "watch": N_("keep reviewing: agreement is not yet high enough to trust"),
+    "few": N_("too few reviews to judge (fewer than {n})"),
 }
-BAD_SORT = "expected one of {choices}"
+BAD_SORT = N_("expected one of {choices}")
 
 
 class Source(StrEnum):
@@ -93,7 +94,7 @@ class Verdict(StrEnum):
     @property
     def text(self) -> str:
         """The verdict as a line people read."""
-        return VERDICT_TEXT[self.value].format(n=TRUST_MIN_REVIEWED)
+        return gettext(VERDICT_TEXT[self.value]).format(n=TRUST_MIN_REVIEWED)
 
 
 def verdict(agreement: Estimate) -> Verdict:
@@ -183,7 +184,7 @@ def parse_period(text: str | None, *, source: str, field: str) -> Period:
         ValidationFailed: naming `source` and `field`, when missing or not a month.
     """
     if text is None or not text.strip():
-        raise ValidationFailed(source, None, field, "required, a month written as YYYY-MM")
+        raise ValidationFailed(source, None, field, gettext("required, a month written as YYYY-MM"))
     try:
         return Period.parse(text.strip())
     except ValueError as exc:
@@ -339,6 +340,8 @@ def agreement_report(
         ValidationFailed: `sort` is not one of `SORTS` (naming the parameter).
     """
     if sort not in SORTS:
-        raise ValidationFailed("query", None, "sort", BAD_SORT.format(choices=", ".join(SORTS)))
+        raise ValidationFailed(
+            "query", None, "sort", gettext(BAD_SORT).format(choices=", ".join(SORTS))
+        )
     rows = _key_point_rows(session, period, tz) + _form_item_rows(session, period, tz)
     return AgreementReport(period=period, rows=tuple(sorted(rows, key=_sort_key(sort))))

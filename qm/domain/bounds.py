@@ -21,6 +21,8 @@ import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 
+from qm.i18n import gettext as _
+
 MAX_PART_SECONDS = 24 * 60 * 60.0  # each of talk, hold and wrap
 # Integer primary keys are 32-bit on PostgreSQL; a larger id names nothing.
 MAX_ROW_ID = 2**31 - 1
@@ -62,10 +64,10 @@ def control_character(value: str) -> str | None:
 def text_problem(value: str, max_length: int) -> str | None:
     """Why `value` is not acceptable one-line text of at most `max_length` characters."""
     if len(value) > max_length:
-        return f"is longer than {max_length} characters"
+        return _("is longer than %(max)s characters", max=max_length)
     bad = control_character(value)
     if bad is not None:
-        return f"contains a control character ({bad})"
+        return _("contains a control character (%(bad)s)", bad=bad)
     return None
 
 

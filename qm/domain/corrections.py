@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.stored_transcripts import replace_transcript, transcript_doc, transcript_segments
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext
 from qm.models import AsrAccuracy, Call, CallStage, Stage, Transcript, TranscriptKind, utcnow
 from transcripts.format import Transcript as TranscriptDoc
 from transcripts.format import transcript_to_dict
@@ -100,17 +101,26 @@ def store_correction(
     """
     call = session.get(Call, call_id)
     if call is None:
-        raise NotFound(f"call {call_id!r} not found")
+        raise NotFound(gettext("call %(call_id)s not found", call_id=repr(call_id)))
     if doc.call_id and doc.call_id != call_id:
         raise ValidationFailed(
-            source, None, "call_id", f"the transcript is for call {doc.call_id!r}, not {call_id!r}"
+            source,
+            None,
+            "call_id",
+            gettext(
+                "the transcript is for call %(call_id)s, not %(call_id2)s",
+                call_id=repr(doc.call_id),
+                call_id2=repr(call_id),
+            ),
         )
     # Redact first, so the engine's (already redacted) text is compared with redacted text:
     # a card number read out is not a recognition error.
     doc = redact_transcript(doc)
     corrected_text = " ".join(seg.text for seg in doc.segments)
     if not corrected_text.strip():
-        raise ValidationFailed(source, None, "segments", "a corrected transcript needs text")
+        raise ValidationFailed(
+            source, None, "segments", gettext("a corrected transcript needs text")
+        )
 
     original = session.exec(
         select(Transcript).where(
@@ -126,7 +136,9 @@ def store_correction(
             language=doc.language,
         )
         if report.wer.reference_length == 0:
-            raise ValidationFailed(source, None, "segments", "a corrected transcript needs words")
+            raise ValidationFailed(
+                source, None, "segments", gettext("a corrected transcript needs words")
+            )
 
     conn = session.connection()
     replace_transcript(
@@ -234,7 +246,11 @@ def export_transcripts(
             chosen[row.call_id] = row
     missing = [c for c in call_ids if c not in chosen]
     if missing:
-        raise NotFound(f"no {kind} transcript for call(s): {', '.join(missing)}")
+        raise NotFound(
+            gettext(
+                "no %(kind)s transcript for call(s): %(value)s", kind=kind, value=", ".join(missing)
+            )
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for call_id, row in chosen.items():

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, col, select
 
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import EvaluationForm, FormAssignment, Queue, Script
 
 
@@ -125,13 +126,15 @@ Row = TypeVar("Row", Script, EvaluationForm)
 
 def _pick(rows: list[Row], what: str, key: str, version: int | None) -> tuple[Row, int]:
     if not rows:
-        raise NotFound(f"no {what} {key!r}")
+        raise NotFound(_("no %(what)s %(key)s", what=what, key=repr(key)))
     latest = max(r.version for r in rows)
     wanted = latest if version is None else version
     for row in rows:
         if row.version == wanted:
             return row, latest
-    raise NotFound(f"{what} {key!r} has no version {version}")
+    raise NotFound(
+        _("%(what)s %(key)s has no version %(version)s", what=what, key=repr(key), version=version)
+    )
 
 
 def script_version(session: Session, key: str, version: int | None = None) -> DefinitionVersion:

@@ -33,6 +33,8 @@ from qm.domain.calls.visibility import visible_call
 from qm.domain.evaluations.queries import managed_teams
 from qm.domain.stored_transcripts import current_transcript, transcript_segments
 from qm.errors import Forbidden, NotFound, ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import (
     Agent,
     Evaluation,
@@ -54,16 +56,16 @@ MAX_EVIDENCE = 2000  # characters of transcript text copied as the evidence
 SPAN_SLACK_SECONDS = 0.5
 
 # Messages people read, in one place for the translation catalogs.
-ONLY_REVIEWERS = "only reviewers, managers and admins can decide key points"
-NO_SUCH_KEY_POINT = "call {call_id!r} has no key point {item_id!r}"
-BOTH_ENDS = "give both start and end of the evidence span, or neither"
-NOT_A_TIME = "expected a number of seconds from the start of the call"
-SPAN_ORDER = "the span must not end before it starts"
-SPAN_OUTSIDE = "the span must lie within the call (0 to {duration:.1f} s)"
-NO_TRANSCRIPT = "the call has no transcript to take evidence from"
-COMMENT_TOO_LONG = f"at most {MAX_COMMENT} characters"
-COMMENT_NEEDED = "say why the automatic answer is wrong"
-NOT_A_BOOL = "expected true (hit) or false (miss)"
+ONLY_REVIEWERS = N_("only reviewers, managers and admins can decide key points")
+NO_SUCH_KEY_POINT = N_("call {call_id!r} has no key point {item_id!r}")
+BOTH_ENDS = N_("give both start and end of the evidence span, or neither")
+NOT_A_TIME = N_("expected a number of seconds from the start of the call")
+SPAN_ORDER = N_("the span must not end before it starts")
+SPAN_OUTSIDE = N_("the span must lie within the call (0 to {duration:.1f} s)")
+NO_TRANSCRIPT = N_("the call has no transcript to take evidence from")
+COMMENT_TOO_LONG = N_("at most %(max)s characters")
+COMMENT_NEEDED = N_("say why the automatic answer is wrong")
+NOT_A_BOOL = N_("expected true (hit) or false (miss)")
 DECIDED = "key point {item} decided: {outcome}"
 # Form item types a key point answers (yes or no), as scoring.forms.prefill_answers fills.
 LINKED_TYPES = ("yes_no", "partial")
@@ -154,7 +156,7 @@ def may_decide(session: Session, actor: User, agent_id: str) -> bool:
 
 def _time(where: str, field: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationFailed(where, None, field, NOT_A_TIME)
+        raise ValidationFailed(where, None, field, _(NOT_A_TIME))
     return float(value)
 
 
@@ -175,18 +177,18 @@ def _evidence(
     if start is None and end is None:
         return None, None, ""
     if start is None or end is None:
-        raise ValidationFailed(where, None, "start" if start is None else "end", BOTH_ENDS)
+        raise ValidationFailed(where, None, "start" if start is None else "end", _(BOTH_ENDS))
     first, last = _time(where, "start", start), _time(where, "end", end)
     if last < first:
-        raise ValidationFailed(where, None, "end", SPAN_ORDER)
+        raise ValidationFailed(where, None, "end", _(SPAN_ORDER))
     transcript = current_transcript(session, call_id)
     segments = transcript_segments(session, transcript.id) if transcript else []
     if transcript is None or not segments:
-        raise ValidationFailed(where, None, "start", NO_TRANSCRIPT)
+        raise ValidationFailed(where, None, "start", _(NO_TRANSCRIPT))
     duration = max([transcript.duration or 0.0, *(s.end for s in segments)])
     if first < 0 or last > duration + SPAN_SLACK_SECONDS:
         field = "start" if first < 0 else "end"
-        raise ValidationFailed(where, None, field, SPAN_OUTSIDE.format(duration=duration))
+        raise ValidationFailed(where, None, field, _(SPAN_OUTSIDE).format(duration=duration))
     return first, last, _span_text(segments, first, last)
 
 
@@ -215,7 +217,7 @@ def override_key_point(
     """
     call = visible_call(session, call_id, actor)
     if not may_decide(session, actor, call.agent_id):
-        raise Forbidden(ONLY_REVIEWERS)
+        raise Forbidden(_(ONLY_REVIEWERS))
     result = session.exec(
         select(KeyPointResult).where(
             col(KeyPointResult.call_id) == call.id,
@@ -224,16 +226,16 @@ def override_key_point(
         )
     ).first()
     if result is None:
-        raise NotFound(NO_SUCH_KEY_POINT.format(call_id=call.id, item_id=item_id))
+        raise NotFound(_(NO_SUCH_KEY_POINT).format(call_id=call.id, item_id=item_id))
     where = f"key point {item_id} of call {call.id}"
     if not isinstance(hit, bool):
-        raise ValidationFailed(where, None, "hit", NOT_A_BOOL)
+        raise ValidationFailed(where, None, "hit", _(NOT_A_BOOL))
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
-        raise ValidationFailed(where, None, "comment", COMMENT_TOO_LONG)
+        raise ValidationFailed(where, None, "comment", _(COMMENT_TOO_LONG, max=MAX_COMMENT))
     text = comment.strip()
     auto_hit = None if result.uncertain else result.hit
     if auto_hit is not None and hit != auto_hit and not text:
-        raise ValidationFailed(where, None, "comment", COMMENT_NEEDED)
+        raise ValidationFailed(where, None, "comment", _(COMMENT_NEEDED))
     first, last, evidence = _evidence(session, call.id, where, start, end)
     previous = current_overrides(session, call.id).get(item_id)
     row = KeyPointOverride(

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain import audit
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import (
     Call,
     Customer,
@@ -278,7 +279,7 @@ def erasure_targets(session: Session, customer_id: str) -> list[PurgeTarget]:
         NotFound: no customer with this id.
     """
     if session.get(Customer, customer_id) is None:
-        raise NotFound(f"no customer with id {customer_id!r}")
+        raise NotFound(_("no customer with id %(customer_id)s", customer_id=repr(customer_id)))
     return _targets(session, col(Call.customer_id) == customer_id)
 
 

@@ -26,6 +26,7 @@ from qm.domain.audit import record
 from qm.domain.claims import FINISHED
 from qm.domain.pipeline import ProcessReport, process_pending
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import Call, CallStage, Queue, Stage
 from qm.settings import Settings
 
@@ -65,7 +66,7 @@ def recheck_queue(session: Session, *, queue: str, actor: str) -> int:
         NotFound: no such queue.
     """
     if session.get(Queue, queue) is None:
-        raise NotFound(f"no queue {queue!r}")
+        raise NotFound(_("no queue %(queue)s", queue=repr(queue)))
     marked = _mark(session, _markable().where(col(Call.queue) == queue))
     record(
         session,
@@ -89,7 +90,7 @@ def recheck_call(session: Session, *, call_id: str, actor: str) -> bool:
     """
     call = session.get(Call, call_id)
     if call is None:
-        raise NotFound(f"no call with id {call_id!r}")
+        raise NotFound(_("no call with id %(call_id)s", call_id=repr(call_id)))
     if call.purged_at is not None:
         return False
     _mark(session, _markable().where(col(Call.id) == call_id))

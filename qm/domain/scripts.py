@@ -13,6 +13,7 @@ from qm.domain.audit import record
 from qm.domain.call_checks import check_transcript, read_call_transcript
 from qm.domain.stored_transcripts import current_transcript_info
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Call, Queue, Script
 from scoring.keypoints import CheckResult
 from scoring.script import Script as ParsedScript
@@ -60,7 +61,7 @@ def load_script_file(session: Session, path: Path, *, actor: str) -> Script:
 def assign_to_queue(session: Session, key: str, queue: str, *, actor: str) -> None:
     """Make `key` the script checked on calls of `queue` (created when new)."""
     if _latest(session, key) is None:
-        raise NotFound(f"no script {key!r}")
+        raise NotFound(_("no script %(key)s", key=repr(key)))
     row = session.get(Queue, queue) or Queue(id=queue)
     row.script_key = key
     session.add(row)
@@ -118,7 +119,9 @@ def latest_parsed(session: Session, key: str) -> tuple[Script, ParsedScript]:
 
 def not_stored(key: str) -> NotFound:
     """The error for a script that a queue or the settings name but that has no version."""
-    return NotFound(f"script {key!r} is assigned but not stored; load it with `qm script load`")
+    return NotFound(
+        _("script %(key)s is assigned but not stored; load it with `qm script load`", key=repr(key))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +169,7 @@ class ScriptCache:
         if cached is None:
             row = session.get(Script, script_id)
             if row is None or row.id is None:
-                raise NotFound(f"no script version {script_id}")
+                raise NotFound(_("no script version %(script_id)s", script_id=script_id))
             parsed = _parse_cached(row.body, f"script {row.key} v{row.version}")
             cached = ParsedVersion(row.id, row.key, row.version, parsed)
             self._versions[script_id] = cached

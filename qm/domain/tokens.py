@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain import audit
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import ApiToken, User, utcnow
 
 TOKEN_PREFIX = "qm_"
@@ -28,7 +29,7 @@ def token_hash(token: str) -> str:
 def _user(session: Session, username: str) -> User:
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound(_("no user named %(username)s", username=repr(username)))
     return user
 
 

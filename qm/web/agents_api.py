@@ -25,12 +25,14 @@ from qm.domain.evaluations.queries import managed_teams
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, parse_period
 from qm.domain.targets import scorecard_config
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import Agent, Role, TrainingAssignment, TrainingStatus, User
 from qm.settings import Settings
 
 # Messages people read, in one place for the translation catalogs.
 NO_AGENT = "no agent {agent_id!r}"
-NO_CALLS = "agent {agent_id!r} has no calls in {period}"
+NO_CALLS = N_("agent {agent_id!r} has no calls in {period}")
 
 Period = Annotated[
     str, QueryParameter(description="The calendar month, YYYY-MM in the site's time zone.")
@@ -98,7 +100,7 @@ class AgentApiController(Controller):
             db, ScorecardRequest(month, agent.id), tz=settings.tz, config=config
         )
         if not cards:
-            raise NotFound(NO_CALLS.format(agent_id=agent.id, period=month))
+            raise NotFound(_(NO_CALLS).format(agent_id=agent.id, period=month))
         return cards[0].to_dict()
 
     @get("/training", sync_to_thread=True)

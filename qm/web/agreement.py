@@ -21,6 +21,7 @@ from qm.auth import requires_role
 from qm.domain import agreement
 from qm.domain.evaluations.commands import REVIEWER_ROLES
 from qm.errors import ValidationFailed
+from qm.i18n import gettext
 from qm.models import User
 from qm.settings import Settings
 from scoring.stats import Estimate
@@ -39,7 +40,9 @@ def _report(
     params = request.query_params
     for name in ("period", "sort"):
         if len(params.getall(name, [])) > 1:
-            raise ValidationFailed(SOURCE, None, name, "is given more than once; give it once")
+            raise ValidationFailed(
+                SOURCE, None, name, gettext("is given more than once; give it once")
+            )
     raw = params.get("period")
     if raw is None:
         period = agreement.latest_period(db, settings.tz)

@@ -13,14 +13,16 @@ import yaml
 
 from qm.domain.bounds import MAX_ROW_ID
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 
 BODY = "request body"  # the "file" a ValidationFailed about the body names
 # Scripts and forms are a few kilobytes; a megabyte is far beyond any real one.
 MAX_DEFINITION_BYTES = 1_000_000
 
 # Messages people read, in one place for the translation catalogs.
-UNSTORABLE = "contains {what}, which cannot be stored"
-NOT_AN_OBJECT = "expected an object (a mapping of fields), got {kind}"
+UNSTORABLE = N_("contains {what}, which cannot be stored")
+NOT_AN_OBJECT = N_("expected an object (a mapping of fields), got {kind}")
 NOT_PARSED = "not valid {kind}: {error}"
 
 
@@ -31,7 +33,7 @@ def row_id(value: int, what: str) -> int:
         NotFound: `value` is below 1 or beyond a 32-bit id.
     """
     if not 1 <= value <= MAX_ROW_ID:
-        raise NotFound(f"no {what} {value}")
+        raise NotFound(_("no %(what)s %(value)s", what=what, value=value))
     return value
 
 
@@ -56,7 +58,7 @@ def refuse_unstorable(value: Any, *, where: str = BODY, path: str = "") -> None:
     if isinstance(value, str):
         what = _unstorable(value)
         if what is not None:
-            raise ValidationFailed(where, None, path or None, UNSTORABLE.format(what=what))
+            raise ValidationFailed(where, None, path or None, _(UNSTORABLE).format(what=what))
     elif isinstance(value, Mapping):
         for key, item in value.items():
             field = f"{path}.{key}" if path else str(key)
@@ -90,13 +92,15 @@ def parse_definition(body: bytes, content_type: str, *, source: str = BODY) -> d
         text = body.decode("utf-8")
         data = json.loads(text) if kind == "JSON" else yaml.load(text, Loader=_NoAliasLoader)
     except UnicodeDecodeError as exc:
-        raise ValidationFailed(source, None, None, f"not UTF-8 text: {exc}") from None
+        raise ValidationFailed(source, None, None, _("not UTF-8 text: %(exc)s", exc=exc)) from None
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         # RecursionError: nesting deeper than any definition needs.
         error = " ".join(str(exc).split())  # YAML's messages span lines
         message = NOT_PARSED.format(kind=kind, error=error)
         raise ValidationFailed(source, None, None, message) from None
     if not isinstance(data, dict):
-        raise ValidationFailed(source, None, None, NOT_AN_OBJECT.format(kind=type(data).__name__))
+        raise ValidationFailed(
+            source, None, None, _(NOT_AN_OBJECT).format(kind=type(data).__name__)
+        )
     refuse_unstorable(data, where=source)
     return data

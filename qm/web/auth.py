@@ -15,6 +15,7 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from qm.auth import sign_in, sign_out
+from qm.i18n import gettext as _
 from qm.settings import Settings
 from qm.web.proxy import client_address
 from qm.web.sign_in import SignInGuard, wait_text
@@ -69,10 +70,12 @@ class LoginController(Controller):
         if result.user is None:
             blocked = result.retry_after > 0
             error = (
-                "Too many failed sign-ins. "
-                f"Please wait {wait_text(result.retry_after)} and try again."
+                _(
+                    "Too many failed sign-ins. Please wait %(wait)s and try again.",
+                    wait=wait_text(result.retry_after),
+                )
                 if blocked
-                else "Wrong username or password."
+                else _("Wrong username or password.")
             )
             return Template(
                 template_name="auth/login.html",

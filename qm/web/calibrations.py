@@ -41,6 +41,7 @@ from qm.domain.evaluations.calibration_summary import (
 from qm.domain.evaluations.commands import REVIEWER_ROLES
 from qm.domain.evaluations.forms import list_forms
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import CalibrationSession, Role, User
 from qm.settings import Settings
 from qm.web.api_input import row_id
@@ -59,7 +60,12 @@ def check_call_id(value: str) -> None:
     """
     problem = text_problem(value, MAX_CALL_ID)
     if problem is not None:
-        raise ValidationFailed(WHERE, None, "call_ids", f"{value[:40]!r} {problem}")
+        raise ValidationFailed(
+            WHERE,
+            None,
+            "call_ids",
+            _("%(value)s %(problem)s", value=repr(value[:40]), problem=problem),
+        )
 
 
 def split_call_ids(checked: Sequence[str], pasted: str) -> list[str]:
@@ -79,7 +85,9 @@ def split_call_ids(checked: Sequence[str], pasted: str) -> list[str]:
         if value not in ids:
             ids.append(value)
         if len(ids) > MAX_CALLS:
-            raise ValidationFailed(WHERE, None, "call_ids", f"name at most {MAX_CALLS} calls")
+            raise ValidationFailed(
+                WHERE, None, "call_ids", _("name at most %(max_calls)s calls", max_calls=MAX_CALLS)
+            )
     return ids
 
 
@@ -115,7 +123,9 @@ class CalibrationForm:
     @staticmethod
     def _user_id(raw: str, name: str) -> int:
         if not raw.strip().isdigit() or len(raw) > 18:
-            raise ValidationFailed(WHERE, None, name, f"{raw[:40]!r} is not a user id")
+            raise ValidationFailed(
+                WHERE, None, name, _("%(raw)s is not a user id", raw=repr(raw[:40]))
+            )
         return int(raw)
 
 
@@ -123,7 +133,9 @@ def _users(db: Session, ids: Sequence[int], name: str) -> list[User]:
     found = {u.id: u for u in db.exec(select(User).where(col(User.id).in_(ids))).all()}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationFailed(WHERE, None, name, f"no user with id {missing[0]}")
+        raise ValidationFailed(
+            WHERE, None, name, _("no user with id %(missing)s", missing=missing[0])
+        )
     return [found[i] for i in ids]
 
 
@@ -157,7 +169,8 @@ def open_session(
         )
     except NotFound as exc:
         # Only the form and the calls are looked up: both were named by the caller.
-        field_name = form_field if str(exc).startswith("no evaluation form") else "call_ids"
+        missing_form = _("no evaluation form %(key)s", key=repr(form_key))
+        field_name = form_field if str(exc) == missing_form else "call_ids"
         raise ValidationFailed(WHERE, None, field_name, str(exc)) from None
 
 
@@ -263,7 +276,9 @@ class CalibrationController(Controller):
         view = calibration_view(db, calibration_id, viewer)
         calibration = db.get(CalibrationSession, calibration_id)
         if calibration is None:  # calibration_view has just found it
-            raise NotFound(f"no calibration session {calibration_id}")
+            raise NotFound(
+                _("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+            )
         progress = session_progress(db, calibration)
         names = {p.username: p.display_name for p in progress}
         context: dict[str, Any] = {

@@ -30,6 +30,7 @@ from qm.domain.evaluations.calibration_summary import (
 )
 from qm.domain.users import get_user
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import CalibrationSession, Role, User
 from qm.web.api_input import row_id
 from qm.web.calibrations import WHERE, check_call_id, open_session
@@ -136,7 +137,9 @@ def calibration_body(db: Session, calibration_id: int, viewer: User) -> Calibrat
     view = calibration_view(db, calibration_id, viewer)
     calibration = db.get(CalibrationSession, calibration_id)
     if calibration is None:  # calibration_view has just found it
-        raise NotFound(f"no calibration session {calibration_id}")
+        raise NotFound(
+            _("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+        )
     progress = session_progress(db, calibration)
     usernames = {p.user_id: p.username for p in progress}
     results = None
@@ -199,7 +202,9 @@ def _person(db: Session, username: str, field: str) -> User:
     try:
         return get_user(db, username)
     except NotFound:
-        raise ValidationFailed(WHERE, None, field, f"no user named {username!r}") from None
+        raise ValidationFailed(
+            WHERE, None, field, _("no user named %(username)s", username=repr(username))
+        ) from None
 
 
 class CalibrationApiController(Controller):
@@ -217,9 +222,13 @@ class CalibrationApiController(Controller):
         """Open a session (managers and admins) with one blind draft per participant and
         call; answers with the session as the organiser sees it."""
         if len(data.reviewers) > MAX_PEOPLE:
-            raise ValidationFailed(WHERE, None, "reviewers", f"name at most {MAX_PEOPLE}")
+            raise ValidationFailed(
+                WHERE, None, "reviewers", _("name at most %(max_people)s", max_people=MAX_PEOPLE)
+            )
         if len(data.call_ids) > MAX_CALLS:
-            raise ValidationFailed(WHERE, None, "call_ids", f"name at most {MAX_CALLS} calls")
+            raise ValidationFailed(
+                WHERE, None, "call_ids", _("name at most %(max_calls)s calls", max_calls=MAX_CALLS)
+            )
         for call_id in data.call_ids:
             check_call_id(call_id)
         reviewers = [_person(db, name, "reviewers") for name in dict.fromkeys(data.reviewers)]

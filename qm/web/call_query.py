@@ -43,6 +43,7 @@ from qm.domain.bounds import (
 from qm.domain.calls.listing import CallFilters
 from qm.domain.calls.status import PipelineStatus
 from qm.errors import ValidationFailed
+from qm.i18n import gettext as _
 
 
 class MultiMapping(Protocol):
@@ -107,10 +108,19 @@ def _date(name: str, raw: str) -> date:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ValidationFailed(SOURCE, None, name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+        raise ValidationFailed(
+            SOURCE, None, name, _("%(raw)s is not a date (YYYY-MM-DD)", raw=repr(raw))
+        ) from None
     if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise ValidationFailed(
-            SOURCE, None, name, f"must be a day from {EARLIEST_DAY} to {LATEST_DAY}"
+            SOURCE,
+            None,
+            name,
+            _(
+                "must be a day from %(earliest_day)s to %(latest_day)s",
+                earliest_day=EARLIEST_DAY,
+                latest_day=LATEST_DAY,
+            ),
         )
     return day
 
@@ -119,9 +129,11 @@ def _percent(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValidationFailed(SOURCE, None, name, f"{raw!r} is not a number") from None
+        raise ValidationFailed(
+            SOURCE, None, name, _("%(raw)s is not a number", raw=repr(raw))
+        ) from None
     if not 0 <= value <= 100:
-        raise ValidationFailed(SOURCE, None, name, "must be a percentage from 0 to 100")
+        raise ValidationFailed(SOURCE, None, name, _("must be a percentage from 0 to 100"))
     return value / 100
 
 
@@ -129,17 +141,21 @@ def _page(raw: str) -> int:
     try:
         page = int(raw)
     except ValueError:
-        raise ValidationFailed(SOURCE, None, "page", f"{raw!r} is not a page number") from None
+        raise ValidationFailed(
+            SOURCE, None, "page", _("%(raw)s is not a page number", raw=repr(raw))
+        ) from None
     if page < 1:
-        raise ValidationFailed(SOURCE, None, "page", "pages are numbered from 1")
+        raise ValidationFailed(SOURCE, None, "page", _("pages are numbered from 1"))
     if page > MAX_PAGE:
-        raise ValidationFailed(SOURCE, None, "page", f"must be {MAX_PAGE:,} or less")
+        raise ValidationFailed(
+            SOURCE, None, "page", _("must be %(max_page)s or less", max_page=format(MAX_PAGE, ","))
+        )
     return page
 
 
 def _critical(raw: str) -> bool:
     if raw not in ("yes", "no"):
-        raise ValidationFailed(SOURCE, None, "critical", "must be yes or no")
+        raise ValidationFailed(SOURCE, None, "critical", _("must be yes or no"))
     return raw == "yes"
 
 
@@ -148,7 +164,9 @@ def _status(raw: str) -> PipelineStatus:
         return PipelineStatus(raw)
     except ValueError:
         choices = ", ".join(s.value for s in PipelineStatus)
-        raise ValidationFailed(SOURCE, None, "status", f"must be one of {choices}") from None
+        raise ValidationFailed(
+            SOURCE, None, "status", _("must be one of %(choices)s", choices=choices)
+        ) from None
 
 
 def refuse_repeats(query: MultiMapping) -> None:
@@ -156,7 +174,7 @@ def refuse_repeats(query: MultiMapping) -> None:
     would be a guess, and the page and the API would guess differently."""
     for name in (*FILTER_KEYS, "page"):
         if len(query.getall(name, [])) > 1:
-            raise ValidationFailed(SOURCE, None, name, "is given more than once; give it once")
+            raise ValidationFailed(SOURCE, None, name, _("is given more than once; give it once"))
 
 
 def parse_call_query(params: Mapping[str, str]) -> CallQuery:
@@ -181,7 +199,7 @@ def parse_call_query(params: Mapping[str, str]) -> CallQuery:
         forbidden=values.get("forbidden"),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise ValidationFailed(SOURCE, None, "to", "the last day comes before the first")
+        raise ValidationFailed(SOURCE, None, "to", _("the last day comes before the first"))
     raw_page = _value(params, "page")
     page = _page(raw_page) if raw_page else 1
     return CallQuery(filters=filters, page=page, values=values)

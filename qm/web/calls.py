@@ -24,21 +24,24 @@ from qm.domain.overrides import (
     override_key_point,
 )
 from qm.errors import ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import User
 from qm.settings import Settings
 from qm.web.byte_ranges import file_response
 from qm.web.call_query import parse_call_query, refuse_repeats
 from qm.web.evaluations_pages import call_evaluations
 
+# Translated where they are shown (`_(label)` in the call page).
 COURTESY_LABELS = {
-    "polite_count": "Polite forms",
-    "empathy_count": "Empathy phrases",
-    "forbidden_count": "Forbidden phrases",
-    "interruptions": "Interruptions",
-    "long_silences": "Long silences",
-    "longest_silence": "Longest silence (s)",
-    "agent_utterances": "Agent turns",
-    "customer_name_used": "Used the customer's name",
+    "polite_count": N_("Polite forms"),
+    "empathy_count": N_("Empathy phrases"),
+    "forbidden_count": N_("Forbidden phrases"),
+    "interruptions": N_("Interruptions"),
+    "long_silences": N_("Long silences"),
+    "longest_silence": N_("Longest silence (s)"),
+    "agent_utterances": N_("Agent turns"),
+    "customer_name_used": N_("Used the customer's name"),
 }
 
 
@@ -169,7 +172,7 @@ class CallController(Controller):
         where = f"key point {item_id} of call {call_id}"
         hit = {"true": True, "false": False}.get(data.get("hit", ""))
         if hit is None:
-            raise ValidationFailed(where, None, "hit", "choose hit or miss")
+            raise ValidationFailed(where, None, "hit", _("choose hit or miss"))
         view = override_key_point(
             db,
             call_id=call_id,
@@ -196,4 +199,4 @@ def _seconds(raw: str | None, where: str, field: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        raise ValidationFailed(where, None, field, "expected a number of seconds") from None
+        raise ValidationFailed(where, None, field, _("expected a number of seconds")) from None

@@ -29,6 +29,7 @@ from qm.domain.calls.visibility import visible_call
 from qm.domain.corrections import store_correction
 from qm.domain.stored_transcripts import current_transcript, transcript_segments
 from qm.errors import Conflict, NotFound, ValidationFailed, http_status
+from qm.i18n import N_, gettext
 from qm.models import Call, Role, Segment, Transcript, User
 from qm.web.rechecks import recheck_after_response
 from transcripts.errors import TranscriptFormatError
@@ -40,18 +41,18 @@ FORM = "correction form"
 # The speakers a reviewer may choose: a correction says who spoke ("unknown" is what an
 # engine answers when it cannot tell).
 SPEAKERS = ("agent", "customer")
-NO_TRANSCRIPT = "call {call_id!r} has no transcript to correct"
-STALE = (
+NO_TRANSCRIPT = N_("call {call_id!r} has no transcript to correct")
+STALE = N_(
     "the transcript was replaced since this page was opened (another correction or a "
     "new transcription); reload the page and correct the current one"
 )
-TIMES_CHANGED = "segment times are the recording's and cannot be changed"
-TOO_MANY = "the transcript has {count} segment(s); a correction cannot add segments"
-MISSING = "is missing: every segment of the transcript must be sent"
-EMPTY = "is empty: every segment needs text"
-BAD_SPEAKER = "must be agent or customer, got {value!r}"
+TIMES_CHANGED = N_("segment times are the recording's and cannot be changed")
+TOO_MANY = N_("the transcript has {count} segment(s); a correction cannot add segments")
+MISSING = N_("is missing: every segment of the transcript must be sent")
+EMPTY = N_("is empty: every segment needs text")
+BAD_SPEAKER = N_("must be agent or customer, got {value!r}")
 SEGMENT_FIELDS = ("speaker", "text", "start", "end")
-BAD_TRANSCRIPT_ID = "must be the id of the transcript being corrected"
+BAD_TRANSCRIPT_ID = N_("must be the id of the transcript being corrected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,29 +117,29 @@ def correction_from_form(
     """
     if form.get("transcript_id") != str(transcript.id):
         if not form.get("transcript_id", "").isdigit():
-            raise ValidationFailed(FORM, None, "transcript_id", BAD_TRANSCRIPT_ID)
-        raise Conflict(STALE)
+            raise ValidationFailed(FORM, None, "transcript_id", gettext(BAD_TRANSCRIPT_ID))
+        raise Conflict(gettext(STALE))
     for name in form:
         if _beyond(name, len(segments)):
-            raise ValidationFailed(FORM, None, name, TOO_MANY.format(count=len(segments)))
+            raise ValidationFailed(FORM, None, name, gettext(TOO_MANY).format(count=len(segments)))
     raw: list[dict[str, Any]] = []
     for seg in segments:
         fields = {name: _field(name, seg.position) for name in SEGMENT_FIELDS}
         for key in fields.values():
             if key not in form:
-                raise ValidationFailed(FORM, None, key, MISSING)
+                raise ValidationFailed(FORM, None, key, gettext(MISSING))
         for name, stored in (("start", seg.start), ("end", seg.end)):
             if not _same_time(form[fields[name]], stored):
-                raise ValidationFailed(FORM, None, fields[name], TIMES_CHANGED)
+                raise ValidationFailed(FORM, None, fields[name], gettext(TIMES_CHANGED))
         speaker = form[fields["speaker"]]
         if speaker not in SPEAKERS:
             raise ValidationFailed(
-                FORM, None, fields["speaker"], BAD_SPEAKER.format(value=speaker[:40])
+                FORM, None, fields["speaker"], gettext(BAD_SPEAKER).format(value=speaker[:40])
             )
         # A textarea sends line breaks as CRLF; an utterance is one line of words.
         text = " ".join(form[fields["text"]].split())
         if not text:
-            raise ValidationFailed(FORM, None, fields["text"], EMPTY)
+            raise ValidationFailed(FORM, None, fields["text"], gettext(EMPTY))
         entry: dict[str, Any] = {
             "speaker": speaker,
             "start": seg.start,
@@ -191,7 +192,7 @@ def _page(
 def _current(session: Session, call: Call) -> tuple[Transcript, list[Segment]]:
     transcript = current_transcript(session, call.id)
     if transcript is None:
-        raise NotFound(NO_TRANSCRIPT.format(call_id=call.id))
+        raise NotFound(gettext(NO_TRANSCRIPT).format(call_id=call.id))
     return transcript, transcript_segments(session, transcript.id)
 
 

@@ -32,6 +32,7 @@ from qm.domain import definitions, rechecks, scripts
 from qm.domain.bounds import MAX_QUEUE_ID, MAX_ROW_ID, text_problem
 from qm.domain.evaluations.forms import assign_form, save_form
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Role, User
 from qm.web.api_input import BODY, MAX_DEFINITION_BYTES, parse_definition
 from qm.web.definition_schemas import FormUploadOperation, ScriptUploadOperation
@@ -130,7 +131,7 @@ def _key(key: str, what: str) -> str:
     """`key` when it could name a stored definition; NotFound otherwise (never a 500 from
     text the database cannot compare)."""
     if text_problem(key, MAX_KEY) is not None:
-        raise NotFound(f"no {what} with this key")
+        raise NotFound(_("no %(what)s with this key", what=what))
     return key
 
 
@@ -250,7 +251,7 @@ class FormApiController(Controller):
         optionally make it the form of a queue's calls or of a team's agents."""
         target_queue, target_team = _target("queue", queue), _target("team", team)
         if target_queue is not None and target_team is not None:
-            raise ValidationFailed("query", None, "team", "give either a queue or a team")
+            raise ValidationFailed("query", None, "team", _("give either a queue or a team"))
         data = parse_definition(body, request.content_type[0])
         actor = request.user.username
         key = data.get("id")

@@ -15,13 +15,42 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 
 from qm.errors import QMError, ValidationFailed, http_status
-from qm.i18n import set_locale
+from qm.i18n import N_, set_locale
+from qm.i18n import gettext as _
 from qm.web.locale import scope_locale
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-UNEXPECTED = "Something went wrong on our side. The error has been logged."
+UNEXPECTED = N_("Something went wrong on our side. The error has been logged.")
+# The titles an error page may carry, for the catalogs (`qm.errors` and HTTP's phrases).
+TITLES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Conflict"),
+    N_("Request Entity Too Large"),
+    N_("Content Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Invalid input"),
+    N_("Unprocessable Entity"),
+    N_("Unprocessable Content"),
+    N_("Too Many Requests"),
+    N_("Internal Server Error"),
+    N_("Service Unavailable"),
+)
+
+
+def validation_detail(exc: ValidationFailed) -> str:
+    """`file, row 3, field name: message` in the current language (file and field are data)."""
+    parts = [exc.file]
+    if exc.row is not None:
+        parts.append(_("row %(row)s", row=exc.row))
+    if exc.field is not None:
+        parts.append(_("field %(field)s", field=exc.field))
+    return _("%(where)s: %(message)s", where=", ".join(parts), message=exc.message)
 
 
 def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
@@ -31,6 +60,7 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
         extra: dict[str, Any] = {}
         if isinstance(exc, ValidationFailed):
             extra = {"file": exc.file, "row": exc.row, "field": exc.field}
+            return status, title, validation_detail(exc), extra
         return status, title, str(exc), extra
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         extra = {}
@@ -38,7 +68,7 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
             extra = {"errors": exc.extra}
         return exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), extra
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return status, HTTPStatus(status).phrase, UNEXPECTED, {}
+    return status, HTTPStatus(status).phrase, _(UNEXPECTED), {}
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
@@ -58,6 +88,8 @@ def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The app's only exception handler: maps any exception to a page or a problem."""
+    # A request that matched no route never passed the locale middleware.
+    set_locale(scope_locale(request.scope, request.app.state.settings))
     status, title, detail, extra = _describe(exc)
     if status >= 500:
         log.error("%s %s failed", request.method, request.scope["path"], exc_info=exc)
@@ -74,11 +106,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return Response(problem, status_code=status, media_type=PROBLEM_JSON, headers=headers)
     if status == 401:
         return login_redirect(request)
-    # A request that matched no route never passed the locale middleware.
-    set_locale(scope_locale(request.scope, request.app.state.settings))
     return Template(
         template_name="errors/error.html",
-        context={"status": status, "title": title, "detail": detail},
+        context={"status": status, "title": _(title), "detail": detail},
         status_code=status,
         headers=headers,
     )

@@ -41,6 +41,7 @@ from qm.domain.evaluations.queries import (
     visible_evaluation,
 )
 from qm.errors import Conflict, NotFound, ValidationFailed
+from qm.i18n import N_, gettext
 from qm.models import (
     Call,
     Evaluation,
@@ -56,12 +57,12 @@ MAX_WHY = 2000  # characters of the reason given for a change
 
 # The choices of each item type, as (value, label); a scale is 1-5, a count is typed in.
 CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
-    "yes_no": (("yes", "Yes"), ("no", "No")),
-    "partial": (("yes", "Yes"), ("partial", "Partly"), ("no", "No")),
+    "yes_no": (("yes", N_("Yes")), ("no", N_("No"))),
+    "partial": (("yes", N_("Yes")), ("partial", N_("Partly")), ("no", N_("No"))),
     "scale": tuple((str(n), str(n)) for n in range(1, 6)),
     "count": (),
 }
-NA = ("na", "N/A")
+NA = ("na", N_("N/A"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +180,10 @@ def evaluation_panel(
     """
     evaluation = visible_evaluation(session, evaluation_id, viewer)
     if evaluation.call_id != call.id:
-        raise NotFound(f"no evaluation {evaluation_id}")
+        raise NotFound(gettext("no evaluation %(evaluation_id)s", evaluation_id=evaluation_id))
     form_row = session.get(EvaluationForm, evaluation.form_id)
     if form_row is None:  # the foreign key makes this impossible
-        raise NotFound(f"no evaluation {evaluation_id}")
+        raise NotFound(gettext("no evaluation %(evaluation_id)s", evaluation_id=evaluation_id))
     form = parsed_form(form_row)
     reviewer = session.get(User, evaluation.reviewer_id)
     own = viewer.id == evaluation.reviewer_id and viewer.role != Role.AGENT
@@ -261,7 +262,9 @@ def _answer(item: FormItem, data: dict[str, str], where: str) -> Answer | None:
     if raw == "na" or item.type in ("yes_no", "partial"):
         return raw
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
-        raise ValidationFailed(where, None, f"answers.{item.id}", "expected a whole number")
+        raise ValidationFailed(
+            where, None, f"answers.{item.id}", gettext("expected a whole number")
+        )
     return int(raw)
 
 
@@ -284,14 +287,18 @@ def posted_answers(form: Form, data: dict[str, str], where: str) -> dict[str, di
 def _version(data: dict[str, str], where: str) -> int:
     raw = data.get("version", "")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise ValidationFailed(where, None, "version", "expected the version the form was read at")
+        raise ValidationFailed(
+            where, None, "version", gettext("expected the version the form was read at")
+        )
     return int(raw)
 
 
 def _why(data: dict[str, str], where: str) -> str:
     why = (data.get("why") or "").strip()
     if len(why) > MAX_WHY:
-        raise ValidationFailed(where, None, "why", f"at most {MAX_WHY} characters")
+        raise ValidationFailed(
+            where, None, "why", gettext("at most %(max_why)s characters", max_why=MAX_WHY)
+        )
     return why
 
 
@@ -317,7 +324,7 @@ def _save(
     where = f"evaluation {evaluation.id}"
     form_row = session.get(EvaluationForm, evaluation.form_id)
     if form_row is None:  # the foreign key makes this impossible
-        raise NotFound(f"no evaluation {evaluation.id}")
+        raise NotFound(gettext("no evaluation %(id)s", id=evaluation.id))
     form = parsed_form(form_row)
     answers = posted_answers(form, data, where)
     version = _version(data, where)
@@ -422,7 +429,7 @@ class EvaluationPagesController(Controller):
         evaluation = visible_evaluation(db, evaluation_id, request.user)
         form_row = db.get(EvaluationForm, evaluation.form_id)
         if form_row is None:  # the foreign key makes this impossible
-            raise NotFound(f"no evaluation {evaluation_id}")
+            raise NotFound(gettext("no evaluation %(evaluation_id)s", evaluation_id=evaluation_id))
         form = parsed_form(form_row)
         where = f"evaluation {evaluation_id}"
         query = {k: str(v) for k, v in request.query_params.items()}

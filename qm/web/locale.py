@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlmodel import Session
 
+from qm.auth import SESSION_USER_KEY
 from qm.domain.users import set_language
 from qm.i18n import html_lang, known_locale, negotiate, set_locale
 from qm.models import User
@@ -104,10 +105,15 @@ def choose_language(
     db: NamedDependency[Session],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Redirect:
-    """The language switch: remembered in a cookie, and as the user's language when signed in."""
+    """The language switch: remembered in a cookie, and as the user's language when signed in.
+
+    The path is public (the login page has the switch too), so the signed-in user is read
+    from the session here rather than by the sign-in middleware.
+    """
     locale = known_locale(data.get("lang")) or "en"
-    user = request.scope.get("user")
-    if isinstance(user, User):
+    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
+    user = db.get(User, user_id) if isinstance(user_id, int) else None
+    if user is not None and user.active:
         set_language(db, user.username, html_lang(locale), actor=user.username)
     response = Redirect(_same_site_path(data.get("back")), status_code=303)
     response.headers["set-cookie"] = lang_cookie(locale)

@@ -32,6 +32,7 @@ from qm.domain.review_queue.rules import (
 )
 from qm.domain.review_queue.sampling import sample_period
 from qm.errors import Forbidden, ValidationFailed, http_status
+from qm.i18n import gettext as _
 from qm.models import (
     AssignmentMode,
     PickState,
@@ -59,7 +60,7 @@ def _params(request: Request[Any, Any, Any]) -> dict[str, str]:
     for key in queries.QUERY_KEYS:
         values = request.query_params.getall(key, [])
         if len(values) > 1:
-            raise ValidationFailed(queries.WHERE, None, key, "give it at most once")
+            raise ValidationFailed(queries.WHERE, None, key, _("give it at most once"))
         if values:
             found[key] = values[0]
     return found
@@ -263,7 +264,7 @@ def _listed(value: list[str] | str) -> list[str]:
 def _whole(text: str, field: str) -> int:
     value = text.strip()
     if not (value.isascii() and value.isdigit()) or len(value) > 6:
-        raise ValidationFailed(RULE_FORM, None, field, "expected a whole number")
+        raise ValidationFailed(RULE_FORM, None, field, _("expected a whole number"))
     return int(value)
 
 
@@ -271,7 +272,7 @@ def rule_input(form: RuleForm) -> RuleInput:
     """The form's values as a rule; ValidationFailed names a field that is not a number."""
     percent = _whole(form.low_courtesy_percent, "low_courtesy_percent")
     if percent > 100:
-        raise ValidationFailed(RULE_FORM, None, "low_courtesy_percent", "expected 0 to 100")
+        raise ValidationFailed(RULE_FORM, None, "low_courtesy_percent", _("expected 0 to 100"))
     return RuleInput(
         team_id=form.team_id or None,
         queue=form.queue or None,

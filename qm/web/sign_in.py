@@ -37,6 +37,7 @@ from qm.domain.login_throttle import (
     address_key,
     username_key,
 )
+from qm.i18n import ngettext
 from qm.models import User, utcnow
 from qm.settings import Settings
 
@@ -54,9 +55,9 @@ def cpu_count() -> int:
 def wait_text(seconds: int) -> str:
     """`90` -> `2 minutes`, `30` -> `30 seconds`: how long a blocked client must wait."""
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)s second", "%(num)s seconds", seconds)
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 @dataclass(frozen=True, slots=True)

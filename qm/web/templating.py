@@ -13,6 +13,32 @@ from qm.settings import Settings
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 MISSING = "—"  # shown for an unknown value
+# Stored values the templates show translated (`{{ _(value) }}`): pipeline and stage
+# statuses, evaluation states and kinds, key-point outcomes, review picks, sessions.
+SHOWN_VALUES = (
+    i18n.N_("pending"),
+    i18n.N_("done"),
+    i18n.N_("failed"),
+    i18n.N_("skipped"),
+    i18n.N_("draft"),
+    i18n.N_("submitted"),
+    i18n.N_("released"),
+    i18n.N_("acknowledged"),
+    i18n.N_("disputed"),
+    i18n.N_("resolved"),
+    i18n.N_("standard"),
+    i18n.N_("calibration"),
+    i18n.N_("self"),
+    i18n.N_("hit"),
+    i18n.N_("miss"),
+    i18n.N_("uncertain"),
+    i18n.N_("open"),
+    i18n.N_("in_progress"),
+    i18n.N_("closed"),
+    i18n.N_("random"),
+    i18n.N_("agent"),
+    i18n.N_("customer"),
+)
 
 
 def mmss(seconds: float | None) -> str:

@@ -18,6 +18,7 @@ from qm.domain.calls.visibility import visible_call
 from qm.domain.corrections import store_correction
 from qm.domain.stored_transcripts import current_transcript, transcript_doc
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Role, User
 from qm.web.rechecks import recheck_after_response
 from transcripts.errors import TranscriptFormatError
@@ -29,7 +30,7 @@ BODY = "request body"  # the "file" a ValidationFailed about the body names
 def _stored_json(db: Session, call_id: str) -> dict[str, Any]:
     transcript = current_transcript(db, call_id)
     if transcript is None:
-        raise NotFound(f"call {call_id!r} has no transcript yet")
+        raise NotFound(_("call %(call_id)s has no transcript yet", call_id=repr(call_id)))
     body = transcript_to_dict(transcript_doc(db, transcript))
     body["kind"] = transcript.kind
     body["source"] = transcript.source

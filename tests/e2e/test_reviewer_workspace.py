@@ -1,8 +1,10 @@
 """The reviewer's day in a real browser: from the review queue to a released, audited
 evaluation, with the audio player, a key-point override and the evaluation form; then a
-blind calibration scored by two reviewers and compared by the manager.
+blind calibration scored by two reviewers and compared by the manager; the main pages
+in Chinese and in English, and the language switch.
 
-Screenshots of each main page go to `test-artifacts/screenshots/` (kept out of git).
+Screenshots of each main page go to `test-artifacts/screenshots/` (kept out of git), in
+both languages (`*-zh.png`, `*-en.png`).
 """
 
 import re
@@ -54,8 +56,9 @@ def page_for(browser: Any, server: Server) -> Iterator[Any]:
     """Sign a new browser page in as a user; checks no CSP violation or page error."""
     opened: list[tuple[Any, list[str], list[str]]] = []
 
-    def sign_in(username: str, password: str) -> Any:
-        context = browser.new_context(locale="en-US")
+    def sign_in(username: str, password: str, locale: str = "en-US") -> Any:
+        # The context's locale is the browser's Accept-Language.
+        context = browser.new_context(locale=locale)
         page, outside, errors = open_page(context, server)
         opened.append((page, outside, errors))
         page.goto(f"{server.base_url}/login")
@@ -250,3 +253,47 @@ def test_two_reviewers_calibrate_blind_and_the_manager_compares(
     assert manager.locator("tr.disagree").first.is_visible()  # tone: 5 against 2
     assert manager.locator("#item-agreement").is_visible()
     shot(manager, "10-calibration-comparison")
+
+
+# The main pages of the reviewer's workspace, each with a text that shows its language.
+MAIN_PAGES = (
+    ("review", "/review", {"zh": "复核队列", "en": "Review queue"}),
+    ("calls", "/calls", {"zh": "处理时长", "en": "Handle time"}),
+    ("search", "/calls?q=话费", {"zh": "遗漏的关键点", "en": "Key point missed"}),
+    ("call", "/calls/{zh_call}", {"zh": "关键点", "en": "Key points"}),
+    ("calibrations", "/calibrations", {"zh": "校准会议", "en": "Calibration sessions"}),
+    ("agreement", "/agreement?period=2026-11", {"zh": "机器与人工对比", "en": "Machine vs human"}),
+)
+
+
+@pytest.mark.parametrize(("lang", "locale"), [("zh", "zh-CN"), ("en", "en-US")])
+def test_the_main_pages_in_the_browsers_language(
+    page_for: Any, server: Server, world: World, lang: str, locale: str
+) -> None:
+    page = page_for(world.reviewer, world.password, locale)
+    for name, path, texts in MAIN_PAGES:
+        page.goto(server.base_url + path.format(zh_call=world.zh_call))
+        assert page.locator("html").get_attribute("lang") == ("zh-CN" if lang == "zh" else "en")
+        assert page.locator(f"text={texts[lang]}").first.is_visible(), (name, lang)
+        other = texts["en" if lang == "zh" else "zh"]
+        assert page.locator(f"text={other}").count() == 0, (name, lang)
+        shot(page, f"20-{name}-{lang}")
+
+
+def test_the_language_switch_changes_every_page(
+    page_for: Any, server: Server, world: World
+) -> None:
+    page = page_for(world.reviewer, world.password)
+    page.goto(f"{server.base_url}/review")
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.locator("form.language button").click()
+    page.wait_for_url(re.compile(r"/review$"))
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("h1", has_text="复核队列").is_visible()
+    # Remembered: the next page, and the user's stored language, are Chinese too.
+    page.goto(f"{server.base_url}/calls/{world.zh_call}")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    shot(page, "21-call-page-switched-zh")
+    page.locator("form.language button").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"

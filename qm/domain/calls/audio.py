@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from qm.domain.calls.visibility import visible_call
 from qm.errors import NotFound
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import User
 
 # What a browser's <audio> element plays, by file suffix; anything else is plain bytes.
@@ -28,7 +30,7 @@ MEDIA_TYPES = {
     ".webm": "audio/webm",
 }
 FALLBACK_MEDIA_TYPE = "application/octet-stream"
-NO_RECORDING = "call {call_id!r} has no recording"
+NO_RECORDING = N_("call {call_id!r} has no recording")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +55,14 @@ def call_recording(session: Session, call_id: str, viewer: User) -> Recording:
     """
     call = visible_call(session, call_id, viewer)
     if not call.audio_path or call.purged_at is not None:
-        raise NotFound(NO_RECORDING.format(call_id=call.id))
+        raise NotFound(_(NO_RECORDING).format(call_id=call.id))
     path = Path(call.audio_path)
     try:
         stat = path.stat()
     except (OSError, ValueError):  # gone, unreadable, or a name no file can have
-        raise NotFound(NO_RECORDING.format(call_id=call.id)) from None
+        raise NotFound(_(NO_RECORDING).format(call_id=call.id)) from None
     if not path.is_file():
-        raise NotFound(NO_RECORDING.format(call_id=call.id))
+        raise NotFound(_(NO_RECORDING).format(call_id=call.id))
     return Recording(path=path, size=stat.st_size, media_type=media_type(path))
 
 

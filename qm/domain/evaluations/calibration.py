@@ -27,6 +27,7 @@ from qm.domain.evaluations.queries import (
     participants,
 )
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from qm.i18n import gettext
 from qm.models import (
     CalibrationSession,
     CalibrationState,
@@ -90,7 +91,7 @@ class CalibrationResults:
 
 def _require_organiser(actor: User, what: str) -> None:
     if actor.role not in (Role.MANAGER, Role.ADMIN):
-        raise Forbidden(f"only managers and admins can {what}")
+        raise Forbidden(gettext("only managers and admins can %(what)s", what=what))
 
 
 def create_calibration(
@@ -115,27 +116,37 @@ def create_calibration(
     _require_organiser(actor, "create calibration sessions")
     where = "calibration session"
     if not name.strip() or len(name) > MAX_NAME:
-        raise ValidationFailed(where, None, "name", f"required, at most {MAX_NAME} characters")
+        raise ValidationFailed(
+            where,
+            None,
+            "name",
+            gettext("required, at most %(max_name)s characters", max_name=MAX_NAME),
+        )
     if not call_ids or len(call_ids) > MAX_CALLS:
-        raise ValidationFailed(where, None, "call_ids", f"name 1 to {MAX_CALLS} calls")
+        raise ValidationFailed(
+            where, None, "call_ids", gettext("name 1 to %(max_calls)s calls", max_calls=MAX_CALLS)
+        )
     if len(set(call_ids)) != len(call_ids):
-        raise ValidationFailed(where, None, "call_ids", "a call is named twice")
+        raise ValidationFailed(where, None, "call_ids", gettext("a call is named twice"))
     form_row, _ = latest_form(session, form_key)
     calls = []
     for call_id in call_ids:
         call = session.get(Call, call_id)
         if call is None:
-            raise NotFound(f"no call with id {call_id!r}")
+            raise NotFound(gettext("no call with id %(call_id)s", call_id=repr(call_id)))
         calls.append(call)
     people = {u.id: u for u in reviewers}
     if expert is not None:
         people[expert.id] = expert
     if len(people) < 2:
-        raise ValidationFailed(where, None, "reviewers", "name at least two participants")
+        raise ValidationFailed(where, None, "reviewers", gettext("name at least two participants"))
     for person in people.values():
         if person.role not in REVIEWER_ROLES or not person.active:
             raise ValidationFailed(
-                where, None, "reviewers", f"{person.username} is not an active reviewer"
+                where,
+                None,
+                "reviewers",
+                gettext("%(username)s is not an active reviewer", username=person.username),
             )
     calibration = CalibrationSession(
         name=name.strip(),
@@ -184,9 +195,16 @@ def close_calibration(session: Session, calibration_id: int, *, actor: User) -> 
     _require_organiser(actor, "close calibration sessions")
     calibration = session.get(CalibrationSession, calibration_id)
     if calibration is None:
-        raise NotFound(f"no calibration session {calibration_id}")
+        raise NotFound(
+            gettext("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+        )
     if calibration.state == CalibrationState.CLOSED:
-        raise Conflict(f"calibration session {calibration_id} is already closed")
+        raise Conflict(
+            gettext(
+                "calibration session %(calibration_id)s is already closed",
+                calibration_id=calibration_id,
+            )
+        )
     calibration.state = CalibrationState.CLOSED
     calibration.closed_at = utcnow()
     session.add(calibration)
@@ -222,7 +240,9 @@ def calibration_view(session: Session, calibration_id: int, viewer: User) -> Cal
         viewer.id in participants(calibration) or viewer.role in (Role.MANAGER, Role.ADMIN)
     )
     if calibration is None or not allowed:
-        raise NotFound(f"no calibration session {calibration_id}")
+        raise NotFound(
+            gettext("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+        )
     form = session.get(EvaluationForm, calibration.form_id)
     evaluations = _evaluations(session, calibration_id)
     return CalibrationView(
@@ -253,7 +273,9 @@ def calibration_results(session: Session, calibration_id: int) -> CalibrationRes
     """
     calibration = session.get(CalibrationSession, calibration_id)
     if calibration is None:
-        raise NotFound(f"no calibration session {calibration_id}")
+        raise NotFound(
+            gettext("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+        )
     people = {
         u.id: u.username
         for u in session.exec(select(User).where(col(User.id).in_(participants(calibration)))).all()

@@ -14,6 +14,8 @@ from sqlmodel import Session, col, select
 
 from qm.domain.evaluations.queries import calibration_revealed, may_see, participants
 from qm.errors import Conflict
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import (
     CalibrationSession,
     CalibrationState,
@@ -25,27 +27,27 @@ from qm.models import (
 )
 
 ORGANISERS = (Role.MANAGER, Role.ADMIN)  # who creates, closes and oversees sessions
-STILL_BLIND = "calibration session {id} is still blind: it is revealed once closed or complete"
+STILL_BLIND = N_("calibration session {id} is still blind: it is revealed once closed or complete")
 
 # Landis & Koch (1977): the usual reading of kappa in QA calibration. Each band is
 # (upper bound, meaning); a kappa up to the bound (inclusive) has that meaning.
 KAPPA_BANDS = (
-    (0.0, "poor: no better than chance"),
-    (0.20, "slight agreement"),
-    (0.40, "fair agreement"),
-    (0.60, "moderate agreement"),
-    (0.80, "substantial agreement"),
-    (1.0, "almost perfect agreement"),
+    (0.0, N_("poor: no better than chance")),
+    (0.20, N_("slight agreement")),
+    (0.40, N_("fair agreement")),
+    (0.60, N_("moderate agreement")),
+    (0.80, N_("substantial agreement")),
+    (1.0, N_("almost perfect agreement")),
 )
 # Koo & Li (2016), the common reading of an ICC: (upper bound, meaning), upper excluded.
 ICC_BANDS = (
-    (0.50, "poor reliability: the reviewers' totals differ a lot"),
-    (0.75, "moderate reliability"),
-    (0.90, "good reliability"),
+    (0.50, N_("poor reliability: the reviewers' totals differ a lot")),
+    (0.75, N_("moderate reliability")),
+    (0.90, N_("good reliability")),
 )
-ICC_TOP = "excellent reliability: the reviewers' totals nearly coincide"
-KAPPA_UNDEFINED = "not defined: every reviewer gave the same single answer on every call"
-NOT_ENOUGH = "not enough submitted calls to compute"
+ICC_TOP = N_("excellent reliability: the reviewers' totals nearly coincide")
+KAPPA_UNDEFINED = N_("not defined: every reviewer gave the same single answer on every call")
+NOT_ENOUGH = N_("not enough submitted calls to compute")
 
 
 def kappa_meaning(kappa: float | None, observed: float | None) -> str:
@@ -239,7 +241,7 @@ def compare_answers(session: Session, calibration: CalibrationSession, viewer: U
         Conflict: the session is not revealed yet (closed, or every evaluation submitted).
     """
     if not calibration_revealed(session, calibration):
-        raise Conflict(STILL_BLIND.format(id=calibration.id))
+        raise Conflict(_(STILL_BLIND).format(id=calibration.id))
     people = session_progress(session, calibration)
     column = {p.user_id: i for i, p in enumerate(people)}
     labels = _item_labels(session.get(EvaluationForm, calibration.form_id))

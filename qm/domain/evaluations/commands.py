@@ -40,6 +40,7 @@ from qm.domain.evaluations.queries import (
 )
 from qm.domain.overrides import current_overrides
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from qm.i18n import N_, gettext
 from qm.models import (
     Agent,
     CalibrationSession,
@@ -69,22 +70,22 @@ MAX_SAMPLE = 100  # the `sample` column
 EDITABLE = (EvaluationState.DRAFT, EvaluationState.SUBMITTED)
 
 # Messages people read, in one place for the translation catalogs.
-ONLY_REVIEWERS = "only reviewers, managers and admins can {what}"
-ONLY_ITS_REVIEWER = "only the evaluation's reviewer can {what}"
-ONLY_THE_AGENT = "only the evaluated agent can {what}"
-WRONG_STATE = "evaluation {id} is {state}; it must be {needed} to {what}"
-STALE = "evaluation {id} was changed by someone else since version {version}; reload it"
+ONLY_REVIEWERS = N_("only reviewers, managers and admins can {what}")
+ONLY_ITS_REVIEWER = N_("only the evaluation's reviewer can {what}")
+ONLY_THE_AGENT = N_("only the evaluated agent can {what}")
+WRONG_STATE = N_("evaluation {id} is {state}; it must be {needed} to {what}")
+STALE = N_("evaluation {id} was changed by someone else since version {version}; reload it")
 
 
 def _require_reviewer(actor: User, what: str) -> None:
     if actor.role not in REVIEWER_ROLES:
-        raise Forbidden(ONLY_REVIEWERS.format(what=what))
+        raise Forbidden(gettext(ONLY_REVIEWERS).format(what=what))
 
 
 def _require_state(evaluation: Evaluation, needed: Sequence[EvaluationState], what: str) -> None:
     if evaluation.state not in needed:
         raise Conflict(
-            WRONG_STATE.format(
+            gettext(WRONG_STATE).format(
                 id=evaluation.id,
                 state=evaluation.state,
                 needed=" or ".join(str(s) for s in needed),
@@ -96,7 +97,7 @@ def _require_state(evaluation: Evaluation, needed: Sequence[EvaluationState], wh
 def _form(session: Session, evaluation: Evaluation) -> Form:
     row = session.get(EvaluationForm, evaluation.form_id)
     if row is None:  # the foreign key makes this impossible
-        raise NotFound(f"no evaluation form {evaluation.form_id}")
+        raise NotFound(gettext("no evaluation form %(form_id)s", form_id=evaluation.form_id))
     return parsed_form(row)
 
 
@@ -113,7 +114,7 @@ def _bump(session: Session, evaluation: Evaluation, expected: int) -> None:
         .values(version=expected + 1)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(STALE.format(id=evaluation.id, version=expected))
+        raise Conflict(gettext(STALE).format(id=evaluation.id, version=expected))
     evaluation.version = expected + 1
     evaluation.updated_at = utcnow()
 
@@ -215,19 +216,24 @@ def _new_answers(
         ValidationFailed: naming the item (`answers.<item id>`) and what is wrong.
     """
     if not isinstance(changes, Mapping):
-        raise ValidationFailed(_where(evaluation), None, "answers", "expected an object")
+        raise ValidationFailed(_where(evaluation), None, "answers", gettext("expected an object"))
     items = form.items()
     result = copy.deepcopy(evaluation.answers)
     for item_id, change in changes.items():
         field = f"answers.{item_id}"
         if item_id not in items:
-            raise ValidationFailed(_where(evaluation), None, field, "no such item on this form")
+            raise ValidationFailed(
+                _where(evaluation), None, field, gettext("no such item on this form")
+            )
         if not isinstance(change, Mapping):
-            raise ValidationFailed(_where(evaluation), None, field, "expected an object")
+            raise ValidationFailed(_where(evaluation), None, field, gettext("expected an object"))
         unknown = sorted(set(change) - {"answer", "comment"})
         if unknown:
             raise ValidationFailed(
-                _where(evaluation), None, field, f"unknown key(s): {', '.join(map(str, unknown))}"
+                _where(evaluation),
+                None,
+                field,
+                gettext("unknown key(s): %(value)s", value=", ".join(map(str, unknown))),
             )
         entry = result[item_id]
         if "answer" in change:
@@ -245,7 +251,10 @@ def _new_answers(
                     _where(evaluation),
                     None,
                     f"{field}.comment",
-                    f"expected a text of at most {MAX_COMMENT} characters",
+                    gettext(
+                        "expected a text of at most %(max_comment)s characters",
+                        max_comment=MAX_COMMENT,
+                    ),
                 )
             entry["comment"] = comment
     return result
@@ -274,7 +283,9 @@ def _apply_answers(
                 _where(evaluation),
                 None,
                 f"answers.{missing[0]}",
-                f"a {evaluation.state} evaluation needs an answer for every item",
+                gettext(
+                    "a %(state)s evaluation needs an answer for every item", state=evaluation.state
+                ),
             )
     _bump(session, evaluation, expected_version)
     old_answers = evaluation.answers
@@ -301,7 +312,10 @@ def _check_sample(sample: str) -> None:
             "evaluation",
             None,
             "sample",
-            f"expected 'random' or 'targeted:<reason>', at most {MAX_SAMPLE} characters",
+            gettext(
+                "expected 'random' or 'targeted:<reason>', at most %(max_sample)s characters",
+                max_sample=MAX_SAMPLE,
+            ),
         )
 
 
@@ -434,7 +448,7 @@ def start_evaluation(
     _require_reviewer(actor, "start an evaluation")
     call = session.get(Call, call_id)
     if call is None or not may_evaluate_agent(session, actor, call.agent_id):
-        raise NotFound(f"no call with id {call_id!r}")
+        raise NotFound(gettext("no call with id %(call_id)s", call_id=repr(call_id)))
     _check_sample(sample)
     kind = EvaluationKind(kind)
     if kind == EvaluationKind.CALIBRATION:
@@ -442,14 +456,21 @@ def start_evaluation(
     else:
         if calibration_id is not None:
             raise ValidationFailed(
-                "evaluation", None, "calibration_id", "only calibration evaluations have one"
+                "evaluation",
+                None,
+                "calibration_id",
+                gettext("only calibration evaluations have one"),
             )
         if form_key is not None:
             form_row, _ = latest_form(session, form_key)
         else:
             found = form_for_call(session, call)
             if found is None:
-                raise NotFound(f"no evaluation form is assigned to call {call_id!r}")
+                raise NotFound(
+                    gettext(
+                        "no evaluation form is assigned to call %(call_id)s", call_id=repr(call_id)
+                    )
+                )
             form_row = found
     return draft_evaluation(
         session,
@@ -468,18 +489,30 @@ def _calibration_form(
 ) -> EvaluationForm:
     if calibration_id is None:
         raise ValidationFailed(
-            "evaluation", None, "calibration_id", "a calibration evaluation names its session"
+            "evaluation",
+            None,
+            "calibration_id",
+            gettext("a calibration evaluation names its session"),
         )
     calibration = session.get(CalibrationSession, calibration_id)
     if calibration is None:
-        raise NotFound(f"no calibration session {calibration_id}")
+        raise NotFound(
+            gettext("no calibration session %(calibration_id)s", calibration_id=calibration_id)
+        )
     if actor.id not in participants(calibration):
-        raise Forbidden("only the session's reviewers can score its calls")
+        raise Forbidden(gettext("only the session's reviewers can score its calls"))
     if calibration.state != CalibrationState.OPEN:
-        raise Conflict(f"calibration session {calibration_id} is closed")
+        raise Conflict(
+            gettext(
+                "calibration session %(calibration_id)s is closed", calibration_id=calibration_id
+            )
+        )
     if call.id not in calibration.call_ids:
         raise ValidationFailed(
-            "evaluation", None, "call_id", f"call {call.id!r} is not in this calibration session"
+            "evaluation",
+            None,
+            "call_id",
+            gettext("call %(id)s is not in this calibration session", id=repr(call.id)),
         )
     already = session.exec(
         select(Evaluation.id).where(
@@ -489,10 +522,16 @@ def _calibration_form(
         )
     ).first()
     if already is not None:
-        raise Conflict(f"you already score call {call.id!r} in this session (evaluation {already})")
+        raise Conflict(
+            gettext(
+                "you already score call %(id)s in this session (evaluation %(already)s)",
+                id=repr(call.id),
+                already=already,
+            )
+        )
     form_row = session.get(EvaluationForm, calibration.form_id)
     if form_row is None:  # the foreign key makes this impossible
-        raise NotFound(f"no evaluation form {calibration.form_id}")
+        raise NotFound(gettext("no evaluation form %(form_id)s", form_id=calibration.form_id))
     return form_row
 
 
@@ -501,7 +540,7 @@ def _check_calibration_open(session: Session, evaluation: Evaluation) -> None:
         return
     calibration = session.get(CalibrationSession, evaluation.calibration_id)
     if calibration is not None and calibration.state != CalibrationState.OPEN:
-        raise Conflict(f"calibration session {calibration.id} is closed")
+        raise Conflict(gettext("calibration session %(id)s is closed", id=calibration.id))
 
 
 def save_answers(
@@ -528,11 +567,11 @@ def save_answers(
     evaluation = visible_evaluation(session, evaluation_id, actor)
     _require_reviewer(actor, "answer evaluations")
     if actor.id != evaluation.reviewer_id:
-        raise Forbidden(ONLY_ITS_REVIEWER.format(what="change its answers"))
+        raise Forbidden(gettext(ONLY_ITS_REVIEWER).format(what="change its answers"))
     _require_state(evaluation, EDITABLE, "change its answers")
     _check_calibration_open(session, evaluation)
     if version != evaluation.version:
-        raise Conflict(STALE.format(id=evaluation.id, version=version))
+        raise Conflict(gettext(STALE).format(id=evaluation.id, version=version))
     _apply_answers(
         session, evaluation, actor, answers, expected_version=version, why=why, action="answer"
     )
@@ -549,13 +588,16 @@ def submit(session: Session, evaluation_id: int, *, actor: User) -> Evaluation:
     evaluation = visible_evaluation(session, evaluation_id, actor)
     _require_reviewer(actor, "submit evaluations")
     if actor.id != evaluation.reviewer_id:
-        raise Forbidden(ONLY_ITS_REVIEWER.format(what="submit it"))
+        raise Forbidden(gettext(ONLY_ITS_REVIEWER).format(what="submit it"))
     _require_state(evaluation, (EvaluationState.DRAFT,), "submit it")
     _check_calibration_open(session, evaluation)
     missing = _unanswered(evaluation)
     if missing:
         raise ValidationFailed(
-            _where(evaluation), None, "answers", f"no answer for item(s): {', '.join(missing)}"
+            _where(evaluation),
+            None,
+            "answers",
+            gettext("no answer for item(s): %(value)s", value=", ".join(missing)),
         )
     evaluation.submitted_at = utcnow()
     _set_state(session, evaluation, actor, EvaluationState.SUBMITTED, "submit")
@@ -572,7 +614,9 @@ def release(session: Session, evaluation_id: int, *, actor: User) -> Evaluation:
     evaluation = visible_evaluation(session, evaluation_id, actor)
     _require_reviewer(actor, "release evaluations")
     if evaluation.kind != EvaluationKind.STANDARD:
-        raise Conflict(f"a {evaluation.kind} evaluation is never released to the agent")
+        raise Conflict(
+            gettext("a %(kind)s evaluation is never released to the agent", kind=evaluation.kind)
+        )
     _require_state(evaluation, (EvaluationState.SUBMITTED,), "release it")
     evaluation.released_at = utcnow()
     _set_state(session, evaluation, actor, EvaluationState.RELEASED, "release")
@@ -581,7 +625,7 @@ def release(session: Session, evaluation_id: int, *, actor: User) -> Evaluation:
 
 def _require_evaluated_agent(actor: User, evaluation: Evaluation, what: str) -> None:
     if actor.role != Role.AGENT or actor.agent_id != evaluation.agent_id:
-        raise Forbidden(ONLY_THE_AGENT.format(what=what))
+        raise Forbidden(gettext(ONLY_THE_AGENT).format(what=what))
 
 
 def acknowledge(session: Session, evaluation_id: int, *, actor: User) -> Evaluation:
@@ -601,9 +645,14 @@ def acknowledge(session: Session, evaluation_id: int, *, actor: User) -> Evaluat
 
 def _check_comment(comment: Any, where: str, field: str) -> str:
     if not isinstance(comment, str) or not comment.strip():
-        raise ValidationFailed(where, None, field, "required")
+        raise ValidationFailed(where, None, field, gettext("required"))
     if len(comment) > MAX_COMMENT:
-        raise ValidationFailed(where, None, field, f"at most {MAX_COMMENT} characters")
+        raise ValidationFailed(
+            where,
+            None,
+            field,
+            gettext("at most %(max_comment)s characters", max_comment=MAX_COMMENT),
+        )
     return comment.strip()
 
 
@@ -650,15 +699,21 @@ def open_dispute(
     deadline = dispute_deadline(evaluation, dispute_days)
     if (now or utcnow()) > deadline:
         raise Conflict(
-            f"the dispute period of evaluation {evaluation.id} ended on {deadline.date()}"
+            gettext(
+                "the dispute period of evaluation %(id)s ended on %(value)s",
+                id=evaluation.id,
+                value=deadline.date(),
+            )
         )
     where = _where(evaluation)
     if isinstance(items, str) or not isinstance(items, Sequence) or not items:
-        raise ValidationFailed(where, None, "items", "name at least one item")
+        raise ValidationFailed(where, None, "items", gettext("name at least one item"))
     known = _form(session, evaluation).items()
     unknown = [str(i) for i in items if i not in known]
     if unknown:
-        raise ValidationFailed(where, None, "items", f"not on this form: {', '.join(unknown)}")
+        raise ValidationFailed(
+            where, None, "items", gettext("not on this form: %(value)s", value=", ".join(unknown))
+        )
     text = _check_comment(comment, where, "comment")
     disputed = list(dict.fromkeys(items))  # in the agent's order, each once
     dispute = Dispute(
@@ -710,25 +765,29 @@ def resolve_dispute(
     """
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:
-        raise NotFound(f"no dispute {dispute_id}")
+        raise NotFound(gettext("no dispute %(dispute_id)s", dispute_id=dispute_id))
     try:
         evaluation = visible_evaluation(session, dispute.evaluation_id, actor)
     except NotFound:
-        raise NotFound(f"no dispute {dispute_id}") from None
+        raise NotFound(gettext("no dispute %(dispute_id)s", dispute_id=dispute_id)) from None
     require_resolver(session, actor, dispute, evaluation)
     if dispute.state != DisputeState.OPEN:
-        raise Conflict(f"dispute {dispute_id} is already resolved")
+        raise Conflict(gettext("dispute %(dispute_id)s is already resolved", dispute_id=dispute_id))
     where = f"dispute {dispute_id}"
     try:
         decided = DisputeOutcome(outcome)
     except ValueError:
-        raise ValidationFailed(where, None, "outcome", "expected upheld or changed") from None
+        raise ValidationFailed(
+            where, None, "outcome", gettext("expected upheld or changed")
+        ) from None
     text = _check_comment(comment, where, "comment")
     if decided == DisputeOutcome.UPHELD and answers:
-        raise ValidationFailed(where, None, "answers", "an upheld evaluation keeps its answers")
+        raise ValidationFailed(
+            where, None, "answers", gettext("an upheld evaluation keeps its answers")
+        )
     if decided == DisputeOutcome.CHANGED:
         if not answers:
-            raise ValidationFailed(where, None, "answers", "say which answers change")
+            raise ValidationFailed(where, None, "answers", gettext("say which answers change"))
         changed = _apply_answers(
             session,
             evaluation,
@@ -739,7 +798,7 @@ def resolve_dispute(
             action="answer",
         )
         if not changed:
-            raise ValidationFailed(where, None, "answers", "these answers change nothing")
+            raise ValidationFailed(where, None, "answers", gettext("these answers change nothing"))
     dispute.state = DisputeState.RESOLVED
     dispute.outcome = decided
     dispute.resolution = text

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Agent, Call, EvaluationForm, FormAssignment, Queue, Team
 from scoring.forms import Form, FormError, parse_form
 
@@ -80,7 +81,7 @@ def save_form(
     except FormError as exc:
         raise _invalid(source, exc) from exc
     if not parsed.id:
-        raise ValidationFailed(source, None, "id", "required: a stored form is named by its id")
+        raise ValidationFailed(source, None, "id", _("required: a stored form is named by its id"))
     body = form_body(parsed)
     latest = _latest(session, parsed.id)
     if latest is not None and latest.body == body:
@@ -115,13 +116,15 @@ def load_form_file(session: Session, path: Path, *, actor: str) -> EvaluationFor
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(str(path), None, None, f"cannot read: {exc}") from exc
+        raise ValidationFailed(str(path), None, None, _("cannot read: %(exc)s", exc=exc)) from exc
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         # RecursionError: nesting deeper than any form needs.
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-        raise ValidationFailed(str(path), None, None, f"not valid {kind}: {exc}") from exc
+        raise ValidationFailed(
+            str(path), None, None, _("not valid %(kind)s: %(exc)s", kind=kind, exc=exc)
+        ) from exc
     return save_form(session, data, actor=actor, source=str(path))
 
 
@@ -143,13 +146,13 @@ def assign_form(
         NotFound: no such form, queue or team.
     """
     if (queue is None) == (team_id is None):
-        raise ValidationFailed("form assignment", None, "queue", "give either a queue or a team")
+        raise ValidationFailed("form assignment", None, "queue", _("give either a queue or a team"))
     if _latest(session, form_key) is None:
-        raise NotFound(f"no evaluation form {form_key!r}")
+        raise NotFound(_("no evaluation form %(key)s", key=repr(form_key)))
     if queue is not None and session.get(Queue, queue) is None:
-        raise NotFound(f"no queue {queue!r}")
+        raise NotFound(_("no queue %(queue)s", queue=repr(queue)))
     if team_id is not None and session.get(Team, team_id) is None:
-        raise NotFound(f"no team {team_id!r}")
+        raise NotFound(_("no team %(team_id)s", team_id=repr(team_id)))
     where = (
         col(FormAssignment.queue) == queue
         if queue is not None
@@ -188,7 +191,7 @@ def latest_form(session: Session, key: str) -> tuple[EvaluationForm, Form]:
     """
     row = _latest(session, key)
     if row is None:
-        raise NotFound(f"no evaluation form {key!r}")
+        raise NotFound(_("no evaluation form %(key)s", key=repr(key)))
     return row, parsed_form(row)
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.calls.visibility import visible_call
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import (
     Agent,
     CalibrationSession,
@@ -225,7 +226,7 @@ def visible_evaluation(session: Session, evaluation_id: int, viewer: User) -> Ev
     in_range = 1 <= evaluation_id <= MAX_ROW_ID
     evaluation = session.get(Evaluation, evaluation_id) if in_range else None
     if evaluation is None or not may_see(session, viewer, evaluation):
-        raise NotFound(f"no evaluation {evaluation_id}")
+        raise NotFound(_("no evaluation %(evaluation_id)s", evaluation_id=evaluation_id))
     return evaluation
 
 
@@ -260,7 +261,7 @@ def get_evaluation(session: Session, evaluation_id: int, viewer: User) -> Evalua
     evaluation = visible_evaluation(session, evaluation_id, viewer)
     form = session.get(EvaluationForm, evaluation.form_id)
     if form is None:  # the foreign key makes this impossible; keeps the types honest
-        raise NotFound(f"no evaluation {evaluation_id}")
+        raise NotFound(_("no evaluation %(evaluation_id)s", evaluation_id=evaluation_id))
     order = [item["id"] for section in form.body["sections"] for item in section["items"]]
     answers = tuple(
         AnswerView(
@@ -412,7 +413,7 @@ def evaluations_for_agent(session: Session, agent_id: str, viewer: User) -> list
         or (viewer.role == Role.MANAGER and agent.team_id not in managed_teams(session, viewer))
     )
     if hidden:
-        raise NotFound(f"no agent {agent_id!r}")
+        raise NotFound(_("no agent %(agent_id)s", agent_id=repr(agent_id)))
     rows = session.exec(
         select(Evaluation)
         .where(col(Evaluation.agent_id) == agent_id)

@@ -10,6 +10,8 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.evaluations.commands import may_evaluate_agent, start_evaluation
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import (
     Call,
     Evaluation,
@@ -25,11 +27,11 @@ REVIEWING_ROLES = (Role.REVIEWER, Role.MANAGER, Role.ADMIN)
 MAX_WHY = 500
 
 # Messages people read, in one place for the translation catalogs.
-NO_PICK = "no review pick {id}"
-ASSIGNED_TO_OTHER = "pick {id} is assigned to another reviewer"
-TAKEN = "call {call} is already being reviewed by someone else (evaluation {evaluation})"
-SKIPPED = "pick {id} was skipped"
-STARTED = "pick {id} already has an evaluation; it cannot be skipped"
+NO_PICK = N_("no review pick {id}")
+ASSIGNED_TO_OTHER = N_("pick {id} is assigned to another reviewer")
+TAKEN = N_("call {call} is already being reviewed by someone else (evaluation {evaluation})")
+SKIPPED = N_("pick {id} was skipped")
+STARTED = N_("pick {id} already has an evaluation; it cannot be skipped")
 
 
 def visible_pick(session: Session, pick_id: int, actor: User) -> tuple[ReviewPick, Call]:
@@ -43,14 +45,14 @@ def visible_pick(session: Session, pick_id: int, actor: User) -> tuple[ReviewPic
         or actor.role not in REVIEWING_ROLES
         or not may_evaluate_agent(session, actor, call.agent_id)
     ):
-        raise NotFound(NO_PICK.format(id=pick_id))
+        raise NotFound(_(NO_PICK).format(id=pick_id))
     return pick, call
 
 
 def _require_own_or_lead(pick: ReviewPick, actor: User) -> None:
     """Reviewers work their own picks and unassigned ones; managers and admins any."""
     if actor.role == Role.REVIEWER and pick.reviewer_id not in (None, actor.id):
-        raise Forbidden(ASSIGNED_TO_OTHER.format(id=pick.id))
+        raise Forbidden(_(ASSIGNED_TO_OTHER).format(id=pick.id))
 
 
 def _own_unlinked_draft(session: Session, pick: ReviewPick, actor: User) -> Evaluation | None:
@@ -89,12 +91,12 @@ def start_from_pick(session: Session, *, pick_id: int, actor: User) -> Evaluatio
     """
     pick, call = visible_pick(session, pick_id, actor)
     if pick.state == PickState.SKIPPED:
-        raise Conflict(SKIPPED.format(id=pick_id))
+        raise Conflict(_(SKIPPED).format(id=pick_id))
     if pick.evaluation_id is not None:
         evaluation = session.get(Evaluation, pick.evaluation_id)
         if evaluation is not None and evaluation.reviewer_id == actor.id:
             return evaluation
-        raise Conflict(TAKEN.format(call=call.id, evaluation=pick.evaluation_id))
+        raise Conflict(_(TAKEN).format(call=call.id, evaluation=pick.evaluation_id))
     _require_own_or_lead(pick, actor)
     evaluation = _own_unlinked_draft(session, pick, actor) or start_evaluation(
         session, call.id, actor=actor, sample=pick.sample
@@ -133,13 +135,16 @@ def skip_pick(session: Session, *, pick_id: int, actor: User, why: str) -> Revie
     pick, call = visible_pick(session, pick_id, actor)
     _require_own_or_lead(pick, actor)
     if pick.state == PickState.SKIPPED:
-        raise Conflict(SKIPPED.format(id=pick_id))
+        raise Conflict(_(SKIPPED).format(id=pick_id))
     if pick.evaluation_id is not None:
-        raise Conflict(STARTED.format(id=pick_id))
+        raise Conflict(_(STARTED).format(id=pick_id))
     reason = why.strip()
     if not reason or len(reason) > MAX_WHY:
         raise ValidationFailed(
-            f"pick {pick_id}", None, "why", f"say why, in at most {MAX_WHY} characters"
+            f"pick {pick_id}",
+            None,
+            "why",
+            _("say why, in at most %(max_why)s characters", max_why=MAX_WHY),
         )
     pick.state = PickState.SKIPPED
     session.add(pick)

@@ -32,6 +32,7 @@ from qm.domain.bounds import MAX_AGENT_ID, MAX_PAGE, MAX_QUEUE_ID, text_problem
 from qm.domain.evaluations.queries import managed_teams
 from qm.domain.review_queue.states import UNFINISHED, state_expression
 from qm.errors import Forbidden, ValidationFailed
+from qm.i18n import N_, gettext
 from qm.models import (
     Agent,
     Call,
@@ -48,7 +49,7 @@ from scoring.period import Period
 REVIEWING_ROLES = (Role.REVIEWER, Role.MANAGER, Role.ADMIN)
 WHERE = "review queue"
 QUERY_KEYS = ("reason", "agent", "queue", "due", "state", "reviewer", "period", "page")
-ONLY_REVIEWERS = "the review queue is for reviewers, managers and admins"
+ONLY_REVIEWERS = N_("the review queue is for reviewers, managers and admins")
 
 
 class DueFilter(StrEnum):
@@ -216,7 +217,7 @@ def parse_queue_query(params: Mapping[str, str], *, viewer: User) -> QueueQuery:
 
 def _require_reviewer(viewer: User) -> None:
     if viewer.role not in REVIEWING_ROLES:
-        raise Forbidden(ONLY_REVIEWERS)
+        raise Forbidden(gettext(ONLY_REVIEWERS))
 
 
 def _scope(session: Session, viewer: User) -> list[Any]:

@@ -13,6 +13,8 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.evaluations.queries import managed_teams
 from qm.errors import Forbidden, ValidationFailed
+from qm.i18n import N_
+from qm.i18n import gettext as _
 from qm.models import (
     AssignmentMode,
     Queue,
@@ -30,8 +32,8 @@ MAX_TARGETED_PER_AGENT = 100
 MAX_DUE_DAYS = 365
 
 # Messages people read, in one place for the translation catalogs.
-ONLY_ADMINS_AND_MANAGERS = "only admins and managers can change sampling rules"
-MANAGER_SCOPE = "a manager can only set rules for a team they manage"
+ONLY_ADMINS_AND_MANAGERS = N_("only admins and managers can change sampling rules")
+MANAGER_SCOPE = N_("a manager can only set rules for a team they manage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,12 @@ class RuleInput:
 
 def _whole(value: object, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationFailed(WHERE, None, name, f"expected a whole number from {low} to {high}")
+        raise ValidationFailed(
+            WHERE,
+            None,
+            name,
+            _("expected a whole number from %(low)s to %(high)s", low=low, high=high),
+        )
     return value
 
 
@@ -125,8 +132,11 @@ def _reasons(values: Sequence[str]) -> list[str]:
             WHERE,
             None,
             "reasons",
-            f"unknown reason(s) {', '.join(map(repr, unknown))}; "
-            f"expected some of {', '.join(r.value for r in TargetReason)}",
+            _(
+                "unknown reason(s) %(value)s; expected some of %(value2)s",
+                value=", ".join(map(repr, unknown)),
+                value2=", ".join(r.value for r in TargetReason),
+            ),
         )
     return [r.value for r in TargetReason if r.value in values]
 
@@ -136,10 +146,12 @@ def _reviewer_ids(session: Session, usernames: Sequence[str]) -> list[int]:
     for name in dict.fromkeys(usernames):
         user = session.exec(select(User).where(col(User.username) == name)).first()
         if user is None or not user.active:
-            raise ValidationFailed(WHERE, None, "reviewers", f"no active user {name!r}")
+            raise ValidationFailed(
+                WHERE, None, "reviewers", _("no active user %(name)s", name=repr(name))
+            )
         if user.role not in (Role.REVIEWER, Role.MANAGER, Role.ADMIN):
             raise ValidationFailed(
-                WHERE, None, "reviewers", f"{name!r} is an agent, not a reviewer"
+                WHERE, None, "reviewers", _("%(name)s is an agent, not a reviewer", name=repr(name))
             )
         ids.append(user.id or 0)
     return ids
@@ -150,22 +162,30 @@ def check_rule(session: Session, data: RuleInput) -> RuleInput:
     team_id = (data.team_id or "").strip() or None
     queue = (data.queue or "").strip() or None
     if team_id is not None and session.get(Team, team_id) is None:
-        raise ValidationFailed(WHERE, None, "team_id", f"no team {team_id!r}")
+        raise ValidationFailed(
+            WHERE, None, "team_id", _("no team %(team_id)s", team_id=repr(team_id))
+        )
     if queue is not None and session.get(Queue, queue) is None:
-        raise ValidationFailed(WHERE, None, "queue", f"no queue {queue!r}")
+        raise ValidationFailed(WHERE, None, "queue", _("no queue %(queue)s", queue=repr(queue)))
     _whole(data.random_per_agent, "random_per_agent", 0, MAX_RANDOM_PER_AGENT)
     _whole(data.targeted_per_agent, "targeted_per_agent", 0, MAX_TARGETED_PER_AGENT)
     _whole(data.due_days, "due_days", 0, MAX_DUE_DAYS)
     threshold = data.low_courtesy_below
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-        raise ValidationFailed(WHERE, None, "low_courtesy_below", "expected a number from 0 to 1")
+        raise ValidationFailed(
+            WHERE, None, "low_courtesy_below", _("expected a number from 0 to 1")
+        )
     if not 0 <= threshold <= 1:
-        raise ValidationFailed(WHERE, None, "low_courtesy_below", "expected a number from 0 to 1")
+        raise ValidationFailed(
+            WHERE, None, "low_courtesy_below", _("expected a number from 0 to 1")
+        )
     try:
         AssignmentMode(data.assignment)
     except ValueError:
         modes = " or ".join(m.value for m in AssignmentMode)
-        raise ValidationFailed(WHERE, None, "assignment", f"expected {modes}") from None
+        raise ValidationFailed(
+            WHERE, None, "assignment", _("expected %(modes)s", modes=modes)
+        ) from None
     _reasons(data.reasons)
     return RuleInput(
         team_id=team_id,
@@ -185,9 +205,9 @@ def _require_may_set(session: Session, actor: User, team_id: str | None) -> None
     if actor.role == Role.ADMIN:
         return
     if actor.role != Role.MANAGER:
-        raise Forbidden(ONLY_ADMINS_AND_MANAGERS)
+        raise Forbidden(_(ONLY_ADMINS_AND_MANAGERS))
     if team_id is None or team_id not in managed_teams(session, actor):
-        raise Forbidden(MANAGER_SCOPE)
+        raise Forbidden(_(MANAGER_SCOPE))
 
 
 def rule_for_scope(
@@ -216,7 +236,7 @@ def save_rule(session: Session, *, data: RuleInput, actor: User) -> SamplingRule
             `reasons`, `reviewers`) and what is wrong with it.
     """
     if actor.role not in (Role.ADMIN, Role.MANAGER):
-        raise Forbidden(ONLY_ADMINS_AND_MANAGERS)
+        raise Forbidden(_(ONLY_ADMINS_AND_MANAGERS))
     checked = check_rule(session, data)
     _require_may_set(session, actor, checked.team_id)
     return store_rule(session, data=checked, actor=actor.username)
