@@ -35,6 +35,7 @@ from qm.web.calibrations import CalibrationController
 from qm.web.calibrations_api import CalibrationApiController
 from qm.web.calls import CallController
 from qm.web.corrections import CorrectionController
+from qm.web.dashboard import DashboardApiController, DashboardPagesController
 from qm.web.definitions_api import FormApiController, ScriptApiController
 from qm.web.disputes import DisputePagesController
 from qm.web.errors import handle_exception
@@ -172,6 +173,8 @@ def create_app(settings: Settings) -> Litestar:
             CalibrationApiController,
             AgreementController,
             AgreementApiController,
+            DashboardPagesController,
+            DashboardApiController,
             ReportsController,
             ReportsApiController,
             HealthController,
