@@ -6,9 +6,10 @@ its Unicode encoding, not the glyphs, so there is no font file in the repository
 documents stay small; a reader without Adobe's Asian font pack substitutes a CJK font of
 its own (poppler's does so through fontconfig).
 
-A Chinese document sets all its text in STSong-Light (its Latin letters and digits are
-fine, and Chinese lines wrap between characters). An English document keeps Helvetica
-and switches to STSong-Light only for runs of Chinese characters, e.g. an agent's name.
+Both languages set text in Helvetica and switch to STSong-Light for each run of Chinese
+characters (a label, an agent's name): STSong-Light's own Latin letters and digits are
+narrow and look cramped in a reader that substitutes another CJK font. A Chinese
+document also wraps its lines between characters (the paragraph style's `wordWrap`).
 """
 
 import re
@@ -45,32 +46,30 @@ def has_cjk(text: str) -> bool:
     return _CJK_RUN.search(text) is not None
 
 
-def font_for(text: str, *, cjk_document: bool, bold: bool = False) -> str:
+def font_for(text: str, *, bold: bool = False) -> str:
     """The font one piece of plain text (a table cell, a chart label) is set in."""
-    if cjk_document or has_cjk(text):
+    if has_cjk(text):
         return register_cjk()
     return LATIN_BOLD if bold else LATIN
 
 
-def markup(text: str, *, cjk_document: bool) -> str:
-    """`text` escaped for a Paragraph, its Chinese runs set in the CJK font when the
-    paragraph's own font is a Latin one."""
+def markup(text: str) -> str:
+    """`text` escaped for a Paragraph in a Latin font, its Chinese runs set in the CJK
+    font."""
     escaped = escape(text)
-    if cjk_document:
-        return escaped
     register_cjk()
     return _CJK_RUN.sub(lambda run: f'<font face="{CJK}">{run.group(0)}</font>', escaped)
 
 
-def use_cjk_font(drawing: Drawing, *, cjk_document: bool) -> Drawing:
-    """The chart `drawing` (from `reports.charts`) with its labels switched to the CJK
-    font: all of them in a Chinese document, those holding Chinese in an English one.
-    Changed in place and returned; the chart's shapes and positions stay as they are."""
+def use_cjk_font(drawing: Drawing) -> Drawing:
+    """The chart `drawing` (from `reports.charts`) with its labels that hold Chinese
+    switched to the CJK font (`reports.charts` writes Helvetica, and its SVG for the web
+    stays as it is). Changed in place and returned; shapes and positions are unchanged."""
     nodes: list[object] = list(drawing.contents)
     while nodes:
         node = nodes.pop()
         if isinstance(node, Group):
             nodes.extend(node.contents)
-        elif isinstance(node, String) and (cjk_document or has_cjk(node.text)):
+        elif isinstance(node, String) and has_cjk(node.text):
             node.fontName = register_cjk()
     return drawing

@@ -173,8 +173,6 @@ class Writer:
     def __post_init__(self) -> None:
         object.__setattr__(self, "gettext", _always_formatted(self.gettext))
         object.__setattr__(self, "cjk", is_chinese(self.locale))
-        if self.cjk:
-            register_cjk()
 
     # -- words and numbers -------------------------------------------------------
 
@@ -222,7 +220,8 @@ class Writer:
         """A change from last month, signed: percentage points for shares."""
         if change is None:
             return MISSING
-        sign = "+" if change > 0 else "−" if change < 0 else "±"
+        # ASCII signs: STSong-Light has no U+2212 minus and Helvetica's encoding neither.
+        sign = "+" if change > 0 else "-" if change < 0 else "±"
         if metric in DURATIONS:
             return sign + self.formats.duration(abs(change))
         points = self.formats.number(abs(change) * 100, 1)
@@ -244,7 +243,7 @@ class Writer:
 
     def style(self, size: float = 9.5, *, bold: bool = False, **extra: Any) -> ParagraphStyle:
         """A paragraph style in the document's font."""
-        font = register_cjk() if self.cjk else (LATIN_BOLD if bold else LATIN)
+        font = LATIN_BOLD if bold else LATIN
         settings: dict[str, Any] = {
             "fontName": font,
             "fontSize": size,
@@ -257,7 +256,7 @@ class Writer:
         self, text: str, size: float = 9.5, *, bold: bool = False, **extra: Any
     ) -> Paragraph:
         """`text` (plain, escaped here) as a paragraph."""
-        return Paragraph(markup(text, cjk_document=self.cjk), self.style(size, bold=bold, **extra))
+        return Paragraph(markup(text), self.style(size, bold=bold, **extra))
 
     def cell(self, text: str) -> Paragraph:
         """A table cell whose text wraps within its column."""
@@ -277,7 +276,7 @@ class Writer:
 
     def chart(self, drawing: Drawing) -> Drawing:
         """A drawing from `reports.charts`, its labels in a font that writes them."""
-        return _use_cjk_font(drawing, cjk_document=self.cjk)
+        return _use_cjk_font(drawing)
 
     def table(
         self,
@@ -299,13 +298,11 @@ class Writer:
         head_style = self.style(7.5, bold=True, alignment=TA_RIGHT, splitLongWords=0)
         first_style = self.style(7.5, bold=True, splitLongWords=0)
         head = [
-            Paragraph(
-                markup(text, cjk_document=self.cjk), first_style if i < numeric_from else head_style
-            )
+            Paragraph(markup(text), first_style if i < numeric_from else head_style)
             for i, text in enumerate(header)
         ]
         commands: list[tuple[Any, ...]] = [
-            ("FONTNAME", (0, 1), (-1, -1), register_cjk() if self.cjk else LATIN),
+            ("FONTNAME", (0, 1), (-1, -1), LATIN),
             ("FONTSIZE", (0, 0), (-1, -1), 8),
             ("LEADING", (0, 0), (-1, -1), 10),
             ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
@@ -319,11 +316,10 @@ class Writer:
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
         ]
         body = [list(row) for row in rows]
-        if not self.cjk:
-            for r, row in enumerate(body, start=1):
-                for c, cell in enumerate(row):
-                    if isinstance(cell, str) and font_for(cell, cjk_document=False) != LATIN:
-                        commands.append(("FONTNAME", (c, r), (c, r), register_cjk()))
+        for r, row in enumerate(body, start=1):
+            for c, cell in enumerate(row):
+                if isinstance(cell, str) and font_for(cell) != LATIN:
+                    commands.append(("FONTNAME", (c, r), (c, r), register_cjk()))
         for c, r, colour in emphasis:
             commands.append(("TEXTCOLOR", (c, r + 1), (c, r + 1), colour))
         table = Table([head, *body], colWidths=list(widths), repeatRows=1, hAlign="LEFT")
@@ -419,8 +415,7 @@ def build(
     the same story."""
     buffer = io.BytesIO()
     pages = [0]
-    footer_font = register_cjk() if writer.cjk else LATIN
-    footer_title = title
+    footer_style = writer.style(7.5, textColor=colors.HexColor("#7b8794"))
 
     def footer(canvas: Canvas, doc: BaseDocTemplate) -> None:
         if doc.page == 1:
@@ -430,12 +425,13 @@ def build(
         canvas.setFillColor(colors.HexColor("#7b8794"))
         canvas.setStrokeColor(RULE)
         canvas.line(MARGIN, MARGIN - 4, PAGE[0] - MARGIN, MARGIN - 4)
-        canvas.setFont(font_for(footer_title, cjk_document=writer.cjk), 7.5)
-        canvas.drawString(MARGIN, MARGIN - 14, footer_title)
-        canvas.setFont(footer_font, 7.5)
-        canvas.drawRightString(
-            PAGE[0] - MARGIN, MARGIN - 14, writer.gettext("Page %(page)s", page=doc.page)
-        )
+        # A paragraph, not drawString: a title mixing Latin and Chinese needs both fonts.
+        title_line = Paragraph(markup(title), footer_style)
+        title_line.wrapOn(canvas, FRAME_WIDTH * 0.8, 20)
+        title_line.drawOn(canvas, MARGIN, MARGIN - 16)
+        page = writer.gettext("Page %(page)s", page=doc.page)
+        canvas.setFont(font_for(page), 7.5)
+        canvas.drawRightString(PAGE[0] - MARGIN, MARGIN - 14, page)
         canvas.restoreState()
 
     doc = BaseDocTemplate(
