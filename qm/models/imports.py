@@ -41,6 +41,9 @@ class ImportJob(SQLModel, table=True):
     file_name: str = Field(max_length=255)
     folder: str = Field(max_length=1000)
     created_by: str = Field(max_length=100)
+    # The process running the import ("host:pid"): a restarted server fails only the jobs
+    # of its own host's processes that are gone, never one another process is running.
+    worker: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -15,8 +15,10 @@ numbers before redaction) and everything of a refused upload are deleted.
 """
 
 import logging
+import os
 import secrets
 import shutil
+import socket
 import stat
 import zipfile
 from collections.abc import Callable
@@ -232,13 +234,39 @@ def unfinished_job_ids(session: Session) -> list[int]:
     return [i for i in session.exec(query).all() if i is not None]
 
 
+def worker_id() -> str:
+    """This process, as a job's `worker` names it: "host:pid"."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}"
+
+
+def _gone(worker: str | None) -> bool:
+    """True when `worker` was a process of this host that no longer runs (a job of
+    another host cannot be judged from here and is left alone)."""
+    if worker is None:
+        return True  # claimed by nobody: nothing can still be running it
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname()[:80] or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
 def fail_interrupted(session: Session) -> int:
-    """Mark jobs left running by a stopped server as failed; returns how many.
+    """Mark jobs left running by a stopped process of this host as failed; returns how many.
 
     An import is one transaction, so such a job either stored its file or nothing; the
-    message tells the admin to check and upload again.
+    message tells the admin to check and upload again. Jobs that another running process
+    (`qm serve --workers N`) is importing are left alone.
     """
-    jobs = session.exec(select(ImportJob).where(col(ImportJob.state) == ImportState.RUNNING)).all()
+    running = select(ImportJob).where(col(ImportJob.state) == ImportState.RUNNING)
+    jobs = [job for job in session.exec(running).all() if _gone(job.worker)]
     for job in jobs:
         job.state = ImportState.FAILED
         job.finished_at = utcnow()
@@ -256,6 +284,14 @@ def _shown_file(file: str, folder: Path) -> str:
         return str(Path(file).relative_to(folder))
     except ValueError:
         return Path(file).name or file
+
+
+def _without_folder(message: str, folder: Path) -> str:
+    """`message` with the upload's folder taken out of the paths it names (the page shows
+    paths as they were uploaded, not where the server keeps them)."""
+    for prefix in {str(folder.resolve()), str(folder)}:
+        message = message.replace(prefix + os.sep, "").replace(prefix, ".")
+    return message
 
 
 def _imported_calls(engine: Engine, job: ImportJob) -> list[tuple[str, str | None]]:
@@ -312,13 +348,18 @@ def run_job(
         progress: told of stored rows and processed calls as they happen.
         process: run the pipeline over the imported calls.
     """
+    # Claimed with one conditional UPDATE: of several processes offered the same queued
+    # job (each resumes queued jobs when it starts), exactly one runs it.
+    table = ImportJob.__table__  # type: ignore[attr-defined]
     with session_scope(engine, immediate=True) as session:
+        claimed = session.execute(
+            sa.update(table)
+            .where(table.c.id == job_id, table.c.state == ImportState.QUEUED.value)
+            .values(state=ImportState.RUNNING.value, started_at=utcnow(), worker=worker_id())
+        )
         job = get_job(session, job_id)
-        if job.state != ImportState.QUEUED:
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return job
-        job.state = ImportState.RUNNING
-        job.started_at = utcnow()
-        session.add(job)
     folder = Path(job.folder)
     path = folder / job.file_name
     total = count_data_rows(path) if path.is_file() else None
@@ -352,7 +393,7 @@ def run_job(
             error_file=_shown_file(exc.file, folder)[:255],
             error_row=exc.row,
             error_field=None if exc.field is None else exc.field[:100],
-            error_message=exc.message,
+            error_message=_without_folder(exc.message, folder),
         )
     except Exception as exc:  # the job must end failed, not stay "running" forever
         error_id = secrets.token_hex(3)

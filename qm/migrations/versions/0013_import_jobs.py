@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("file_name", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("folder", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("worker", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("created_at", qm.models.base.UTCDateTime(), nullable=False),
         sa.Column("started_at", qm.models.base.UTCDateTime(), nullable=True),
         sa.Column("finished_at", qm.models.base.UTCDateTime(), nullable=True),

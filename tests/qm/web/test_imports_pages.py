@@ -160,6 +160,21 @@ def test_missing_transcript_file_is_refused_naming_the_field(admin: Client, engi
     assert stored(engine, Call) == []
 
 
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [({"transcript": "../../../etc/passwd"}, "transcript"), ({"audio": "/etc/hostname"}, "audio")],
+)
+def test_manifest_naming_files_outside_its_upload_is_refused(
+    admin: Client, engine: Engine, settings: Settings, cells: dict[str, str], field: str
+) -> None:
+    page = upload(admin, [("calls.csv", manifest([row("c-1", **cells)]))])
+    html = soup(page.text)
+    assert html.select_one("#job-error .field").text == field  # type: ignore[union-attr]
+    assert "outside" in html.select_one("#job-error .message").text  # type: ignore[union-attr]
+    assert str(settings.upload_folder().resolve()) not in page.text
+    assert stored(engine, Call) == []
+
+
 def test_zip_keeps_folders(admin: Client, engine: Engine) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
