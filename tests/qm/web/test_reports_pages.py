@@ -51,7 +51,7 @@ def archive(engine: Engine, settings: Settings) -> dict[tuple[str, str, str], in
         return {
             (
                 str(r.kind),
-                r.team_id if r.kind == ReportKind.TEAM else r.agent_id or "",
+                (r.team_id if r.kind == ReportKind.TEAM else r.agent_id) or "",
                 r.language,
             ): r.id or 0
             for r in rows
