@@ -237,7 +237,7 @@ class Writer:
         """Whether a target is reached, in words (colour alone would not print)."""
         if met is None:
             return MISSING
-        return self.gettext("met") if met else self.gettext("missed")
+        return self.gettext("reached") if met else self.gettext("not reached")
 
     # -- flowables -----------------------------------------------------------------
 

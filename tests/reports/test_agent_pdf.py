@@ -121,8 +121,8 @@ def test_the_month_strengths_gaps_and_plan_are_printed_as_given() -> None:
     assert "Alice Martin" in text and "Billing East · 2026-11" in text
     assert "Contacts this month: 132" in text
     assert "Rank 4 of 17 ranked agents" in text
-    assert "First-contact resolution 82% 120 75% – 88% ≥ 80% met +2.3 pts" in text
-    assert "Script compliance 61% 98 55% – 67% ≥ 85% missed -8.8 pts" in text
+    assert "First-contact resolution 82% 120 75% – 88% ≥ 80% reached +2.3 pts" in text
+    assert "Script compliance 61% 98 55% – 67% ≥ 85% not reached -8.8 pts" in text
     assert "Average handle time 4 min 47 s 130 4 min 30 s – 5 min 04 s — — —" in text
     assert "Mystery shopper — 0 — — — —" in text
     assert "Composite 74% 350 70% – 78% — — -1.0 pts" in text
