@@ -56,9 +56,9 @@ from scoring.stats import Estimate, proportion
 # Reviews an item needs before any verdict about automation: below this the 95% interval
 # of the agreement is too wide to tell 85% from 99%.
 TRUST_MIN_REVIEWED = 30
-# The lower end of the agreement's 95% interval (Wilson) must reach this to trust the
-# machine, so a lucky streak on few calls is not enough: it takes 35 confirmations out of
-# 35 reviews, 59 of 60, 96 of 100 or 189 of 200.
+# The lower end of the agreement's 95% interval (Wilson with continuity correction, see
+# scoring.stats) must reach this to trust the machine, so a lucky streak on few calls is
+# not enough: it takes 45 confirmations out of 45 reviews, 60 of 60, 97 of 100 or 189 of 200.
 TRUST_MIN_AGREEMENT = 0.90
 # Below this agreement (with enough reviews) the machine is overruled too often to lean on.
 REVIEW_BELOW_AGREEMENT = 0.80

@@ -174,7 +174,8 @@ def test_figures_by_hand(session: Session) -> None:
     assert (greeting.reviewed, greeting.confirmed, greeting.overridden) == (4, 2, 2)
     assert (greeting.machine_hits, greeting.human_hits, greeting.both_hits) == (3, 3, 2)
     assert greeting.agreement.value == 0.5 and greeting.agreement.ci95 is not None
-    assert greeting.agreement.ci95 == pytest.approx((0.150, 0.850), abs=5e-4)
+    # 2 of 4, Wilson with continuity correction (scoring.stats).
+    assert greeting.agreement.ci95 == pytest.approx((0.0919, 0.9081), abs=5e-4)
     assert greeting.precision.value == pytest.approx(2 / 3)
     assert greeting.recall.value == pytest.approx(2 / 3)
     assert greeting.label == "Greets" and greeting.verdict == Verdict.FEW
@@ -221,11 +222,12 @@ def test_other_months_and_time_zones(session: Session) -> None:
 def test_verdict_thresholds() -> None:
     n = TRUST_MIN_REVIEWED
     assert verdict(proportion(n - 1, n - 1)) == Verdict.FEW
-    # 30 of 30: the interval's lower end (0.886) is not yet 0.90.
+    # 30 of 30: the interval's lower end (0.86) is not yet 0.90; 43 of 43 neither.
     assert verdict(proportion(n, n)) == Verdict.WATCH
-    assert verdict(proportion(35, 35)) == Verdict.TRUST
-    assert verdict(proportion(96, 100)) == Verdict.TRUST
-    assert verdict(proportion(95, 100)) == Verdict.WATCH
+    assert verdict(proportion(43, 43)) == Verdict.WATCH
+    assert verdict(proportion(45, 45)) == Verdict.TRUST
+    assert verdict(proportion(97, 100)) == Verdict.TRUST
+    assert verdict(proportion(96, 100)) == Verdict.WATCH
     assert verdict(proportion(79, 100)) == Verdict.REVIEW
     assert "trust to automation" in Verdict.TRUST.text
     assert str(n) in Verdict.FEW.text
@@ -254,7 +256,7 @@ def test_cli_json_and_table(session: Session, db_url: str) -> None:
     assert table.exit_code == 0, table.output
     lines = table.output.splitlines()
     greeting = next(line for line in lines if line.startswith("key point  greeting"))
-    assert greeting.split()[3:9] == ["4", "2", "2", "50%", "15%-85%", "67%"]
+    assert greeting.split()[3:9] == ["4", "2", "2", "50%", "9%-91%", "67%"]
     assert any(ZH_ITEM in line and "100%" in line for line in lines)
 
     empty = invoke(db_url, "agreement", "--period", "2023-01")

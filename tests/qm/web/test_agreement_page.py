@@ -34,7 +34,7 @@ def test_table_worst_first_with_figures(reviewer: Client, seed: Any) -> None:
         return " ".join(found.text.split())
 
     assert [cell(greeting, c) for c in ("reviewed", "confirmed", "overridden")] == ["4", "2", "2"]
-    assert cell(greeting, "agreement") == "50% (15%–85%)"
+    assert cell(greeting, "agreement") == "50% (9%–91%)"
     assert cell(greeting, "precision").startswith("67%")
     assert "too few reviews" in cell(greeting, "verdict")
     chinese = rows[3]
