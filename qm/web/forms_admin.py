@@ -6,10 +6,14 @@
                                    stored as a new version unless it equals the latest
     POST /admin/forms/assign       make a form the one of a queue's calls or a team's agents
     GET  /admin/forms/{key}        one version's sections and items, read-only
+    GET  /admin/forms/new          the editor, empty
+    GET  /admin/forms/{key}/edit   the editor with a version (the latest unless `version`)
+    POST /admin/forms/edit         store the edited form (`action=save`: the tables;
+                                   `save-yaml`: the YAML box) as a new version
 
-A refused file is shown on the page with the file, the item and the field the error is
-about (the messages of `qm.domain.evaluations.forms.save_form`). Editing forms in the
-browser belongs to the admin issue; here a form is a file.
+A refused file or edit is shown on the page with the item and the field the error is
+about (the messages of `qm.domain.evaluations.forms.save_form`); in the editor, beside
+the row it is about.
 """
 
 import re
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any
 
+import yaml
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency
@@ -30,7 +35,12 @@ from qm.domain import definitions
 from qm.domain.bounds import MAX_ROW_ID, control_character
 from qm.domain.evaluations.forms import assign_form, save_form
 from qm.errors import NotFound, ValidationFailed, http_status
+from qm.i18n import gettext as _
+from qm.i18n import lazy_gettext
 from qm.models import Queue, Role, Team, User
+from qm.web.admin.form_fields import editable, form_from_fields, problem_rows
+from qm.web.admin.problems import FieldProblem, problem_of
+from qm.web.admin.rows import field_text
 from qm.web.api_input import MAX_DEFINITION_BYTES, parse_definition
 
 MAX_FILE_BYTES = MAX_DEFINITION_BYTES
@@ -41,12 +51,19 @@ MAX_FILENAME = 200
 ITEM_PATH = re.compile(r"sections\[(\d+)\](?:\.items\[(\d+)\])?")
 
 # Messages people read, in one place for the translation catalogs.
-NO_FILE = "Choose a YAML or JSON file to upload."
-TOO_LARGE = "The file is larger than {limit:,} bytes; no form is that large."
-STORED = "Stored {key} as version {version}."
-UNCHANGED = "{key} is unchanged: the file equals version {version}."
-ASSIGNED = "{target} now uses {key}."
-PICK_TARGET = "Pick a queue or a team."
+NO_FILE = lazy_gettext("Choose a YAML or JSON file to upload.")
+TOO_LARGE = lazy_gettext("The file is larger than {limit:,} bytes; no form is that large.")
+STORED = lazy_gettext("Stored {key} as version {version}.")
+UNCHANGED = lazy_gettext("{key} is unchanged: the file equals version {version}.")
+ASSIGNED = lazy_gettext("{target} now uses {key}.")
+PICK_TARGET = lazy_gettext("Pick a queue or a team.")
+ITEM_TYPE_LABELS = {
+    "yes_no": lazy_gettext("yes / no"),
+    "partial": lazy_gettext("yes / partly / no"),
+    "scale": lazy_gettext("scale 1-5"),
+    "count": lazy_gettext("count"),
+}
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 @dataclass
@@ -130,6 +147,38 @@ def _page(
     return Template(template_name="forms/list.html", context=context, status_code=status)
 
 
+def _editor(
+    db: Session,
+    form: dict[str, Any],
+    *,
+    key: str | None,
+    version: int | None = None,
+    yaml_text: str | None = None,
+    problem: FieldProblem | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Template:
+    """The form editor: the form's sections and items as tables, and the YAML box."""
+    summary = next((f for f in definitions.form_summaries(db) if f.key == key), None)
+    section_row, item_row = problem_rows(problem.field if problem else None, form)
+    context = {
+        "form": editable(form),
+        "yaml_text": yaml_text
+        if yaml_text is not None
+        else yaml.safe_dump(form, allow_unicode=True, sort_keys=False, width=100),
+        "key": key if summary is not None else None,
+        "summary": summary,
+        "version": version,
+        "problem": problem,
+        "problem_section": section_row,
+        "problem_item": item_row,
+        "item_types": ITEM_TYPE_LABELS,
+        "targets": _targets(db),
+        "notice": notice,
+    }
+    return Template(template_name="forms/edit.html", context=context, status_code=status)
+
+
 class FormsAdminController(Controller):
     """Admins upload evaluation forms, assign them to queues or teams and read them."""
 
@@ -151,10 +200,11 @@ class FormsAdminController(Controller):
         an assignment, what was done (the parameters the redirect carries)."""
         notice = None
         if stored and version and _plain(stored):
-            notice = (UNCHANGED if same else STORED).format(key=stored, version=version)
+            notice = str(UNCHANGED if same else STORED).format(key=stored, version=version)
         elif assigned and to and _plain(assigned) and _plain(to):
-            kind, _, target = to.partition(":")
-            notice = ASSIGNED.format(target=f"{kind.capitalize()} {target}", key=assigned)
+            kind, _sep, target = to.partition(":")
+            where = _("Queue %(q)s", q=target) if kind == "queue" else _("Team %(t)s", t=target)
+            notice = str(ASSIGNED).format(target=where, key=assigned)
         return _page(db, notice=notice)
 
     @post("/", sync_to_thread=True, request_max_body_size=MAX_UPLOAD_BYTES)
@@ -168,11 +218,11 @@ class FormsAdminController(Controller):
         with what is wrong (422), or the page says the form is unchanged."""
         upload = data.file
         if not isinstance(upload, UploadFile):
-            return _page(db, error=NO_FILE, status=422)
+            return _page(db, error=str(NO_FILE), status=422)
         name = _filename(upload)
         content = upload.file.read(MAX_FILE_BYTES + 1)
         if len(content) > MAX_FILE_BYTES:
-            problem = UploadProblem(name, None, None, TOO_LARGE.format(limit=MAX_FILE_BYTES))
+            problem = UploadProblem(name, None, None, str(TOO_LARGE).format(limit=MAX_FILE_BYTES))
             return _page(db, problem=problem, status=413)
         kind = "application/json" if name.lower().endswith(".json") else "application/yaml"
         parsed: Any = None
@@ -196,10 +246,10 @@ class FormsAdminController(Controller):
         data: URLEncodedBody[AssignForm],
     ) -> Redirect | Template:
         """Make a form the one of a queue's calls or of a team's agents."""
-        kind, _, target = data.target.partition(":")
+        kind, _sep, target = data.target.partition(":")
         plain = _plain(data.form_key) and _plain(target)
         if kind not in ("queue", "team") or not target or not plain:
-            return _page(db, error=PICK_TARGET, status=422)
+            return _page(db, error=str(PICK_TARGET), status=422)
         try:
             assign_form(
                 db,
@@ -212,6 +262,55 @@ class FormsAdminController(Controller):
             return _page(db, error=str(exc), status=http_status(exc)[0])
         done = {"assigned": data.form_key, "to": data.target}
         return Redirect("/admin/forms", query_params=done, status_code=303)
+
+    @get("/new", sync_to_thread=True)
+    def new(self, db: NamedDependency[Session]) -> Template:
+        """The editor with an empty form: one section, one item."""
+        section = {"id": "main", "label": "", "items": [{"id": "", "label": ""}]}
+        blank = {"id": "", "name": "", "scoring": "additive", "sections": [section]}
+        return _editor(db, blank, key=None, yaml_text="")
+
+    @get("/{key:str}/edit", sync_to_thread=True)
+    def edit(
+        self,
+        key: FromPath[str],
+        db: NamedDependency[Session],
+        version: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
+        saved: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
+        same: Annotated[bool, QueryParameter()] = False,
+    ) -> Template:
+        """A version of the form in the editor (the latest by default)."""
+        if control_character(key) is not None or len(key) > 100:
+            raise NotFound("no evaluation form with this key")
+        found = definitions.form_version(db, key, version)
+        notice = None
+        if saved is not None:
+            notice = str(UNCHANGED if same else STORED).format(key=found.key, version=saved)
+        return _editor(db, found.body, key=found.key, version=found.version, notice=notice)
+
+    @post("/edit", sync_to_thread=True, request_max_body_size=MAX_UPLOAD_BYTES)
+    def save_edit(
+        self, request: Request[User, Any, State], db: NamedDependency[Session], data: FormData
+    ) -> Redirect | Template:
+        """Store the edited form as a new version (unless it equals the latest); a refused
+        one is shown again as typed, with the field named beside its row."""
+        from_yaml = field_text(data.get("action")) == "save-yaml"
+        base = field_text(data.get("base")) or None
+        yaml_text = str(data.get("yaml") or "") if from_yaml else None
+        form: dict[str, Any] = {}
+        try:
+            if from_yaml:
+                form = parse_definition((yaml_text or "").encode(), "application/yaml",
+                                        source="YAML")  # fmt: skip
+            else:
+                form = form_from_fields(data)
+            before = definitions.latest_form_version(db, str(form.get("id", "")))
+            row = save_form(db, form, actor=request.user.username, source="form")
+        except ValidationFailed as exc:
+            return _editor(db, form, key=base, yaml_text=yaml_text, problem=problem_of(exc),
+                           status=422)  # fmt: skip
+        query = {"saved": str(row.version)} | ({"same": "true"} if row.version == before else {})
+        return Redirect(f"/admin/forms/{row.key}/edit", query_params=query, status_code=303)
 
     @get("/{key:str}", sync_to_thread=True)
     def show(
