@@ -156,6 +156,7 @@ def wer(reference: str, hypothesis: str, language: str | None, as_json: bool) ->
                     "characters": _counts(report.cer),
                 },
                 ensure_ascii=False,
+                allow_nan=False,  # strict JSON, which every reader accepts
             )
         )
         return

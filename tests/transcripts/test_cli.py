@@ -101,6 +101,13 @@ def test_wer_with_strings_and_files(run, tmp_path):
     assert "WER 0.00%" in run("wer", str(ref), str(hyp)).output
 
 
+def test_wer_with_an_empty_reference_prints_valid_json(run):
+    result = run("wer", "", "hello there", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)  # strict: no Infinity
+    assert body["wer"] == 2
+
+
 def test_wer_chinese_prints_cer(run):
     result = run("wer", "我想查一下话费", "我想查一话费", "--json")
     doc = json.loads(result.output)
