@@ -8,10 +8,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pypdf
 import pytest
 
+from qm import i18n
 from reports.monthly import (
     AgentLine,
     Coverage,
@@ -26,7 +28,7 @@ from reports.monthly import (
     render_team_report,
     render_team_report_pages,
 )
-from reports.pdf import Figure, Series, plain_gettext
+from reports.pdf import Figure, Formats, Series, plain_gettext
 from scoring.scorecard import Metrics, Scorecard
 from scoring.stats import EMPTY, Estimate
 
@@ -291,3 +293,28 @@ def test_the_footer_numbers_every_page(locale: str) -> None:
     pages = text_of(rendered.pdf)
     last = f"Page {len(pages)}" if locale == "en" else f"第 {len(pages)} 页"
     assert last in pages[-1]
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_the_apps_catalogs_and_formats_plug_in(locale: str) -> None:
+    """What `qm` passes: its gettext and formatters in the recipient's locale."""
+    shanghai = ZoneInfo("Asia/Shanghai")
+    with i18n.use_locale(locale):
+        formats = Formats(
+            number=i18n.format_number,
+            share=i18n.format_share,
+            duration=i18n.format_duration,
+            instant=lambda instant: i18n.format_instant(instant, shanghai),
+            day=i18n.format_day,
+            month=i18n.format_month,
+        )
+        pdf = render_team_report(team(AGENTS), gettext=i18n.gettext, locale=locale, formats=formats)
+        expected = [
+            i18n.gettext(label)
+            for label in ("Headline figures", "First-contact resolution", "Composite", "Agents")
+        ] + [i18n.format_month(2026, 11), i18n.format_duration(305.0)]
+    text = " ".join(text_of(pdf))
+    for words in expected:
+        assert words in text, words
+    if locale == "zh_CN":
+        assert "2026年11月" in text and "首次解决率" in text
