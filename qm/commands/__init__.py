@@ -15,7 +15,9 @@ from qm.commands.privacy import erase, retention_group
 from qm.commands.process import process
 from qm.commands.queues import queue_group
 from qm.commands.redact import redact
+from qm.commands.report import report_group
 from qm.commands.sample import sample_group
+from qm.commands.scheduler import scheduler_command
 from qm.commands.scorecard import scorecard
 from qm.commands.scripts import script_group
 from qm.commands.serve import serve
@@ -38,8 +40,10 @@ COMMANDS: list[click.Command] = [
     process,
     queue_group,
     redact,
+    report_group,
     retention_group,
     sample_group,
+    scheduler_command,
     scorecard,
     script_group,
     serve,

@@ -1,0 +1,296 @@
+"""The PDFs themselves: the database's figures handed to the `reports` renderers.
+
+`PdfRenderer` is the `ReportRenderer` that the monthly job, `qm report` and the scheduler
+use. The team report takes the team dashboard's figures (`qm.domain.dashboard`), the
+agent's PDF the agent's scorecard (`qm.domain.agent_scorecard`): the same numbers as the
+web pages and `qm scorecard --json`. Everything is written inside `use_locale` of the
+recipient's language, so the document's words and its number, date and month formats
+come from the same catalogs as the web.
+"""
+
+from collections import Counter
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from qm.domain.agent_scorecard import AgentScorecard, agent_scorecard
+from qm.domain.dashboard import TeamDashboard, team_dashboard
+from qm.domain.targets import scorecard_config
+from qm.errors import NotFound
+from qm.i18n import (
+    format_day,
+    format_duration,
+    format_instant,
+    format_month,
+    format_number,
+    format_share,
+    gettext,
+    use_locale,
+)
+from qm.models import (
+    Agent,
+    Call,
+    Dispute,
+    DisputeOutcome,
+    DisputeState,
+    Evaluation,
+    KeyPointResult,
+    ResultKind,
+    Team,
+    TrainingAssignment,
+    utcnow,
+)
+from qm.settings import Settings
+from reports.agent_scorecard import AgentReportData, GapLine, Strength, TrainingItem
+from reports.agent_scorecard import render_agent_report as render_agent_pdf
+from reports.monthly import (
+    AgentLine,
+    Coverage,
+    Disputes,
+    HandleFcr,
+    ItemCount,
+    MysteryComparison,
+    TeamReportData,
+    Training,
+    render_team_report,
+)
+from reports.pdf import METRIC_LABELS, Figure, Formats, Series
+from scoring.period import Period
+
+# The team's six-month trend lines, in the order the report draws them.
+TREND_METRICS = ("fcr", "transfer_rate", "aht_seconds", "courtesy", "script_compliance")
+
+
+def app_formats(settings: Settings) -> Formats:
+    """Numbers, shares, durations and dates written as the web writes them (current locale)."""
+    return Formats(
+        number=lambda value, digits: format_number(value, digits),
+        share=lambda share, digits: format_share(share, digits),
+        duration=lambda seconds: format_duration(seconds),
+        instant=lambda instant: format_instant(instant, settings.tz),
+        day=lambda day: format_day(day),
+        month=format_month,
+    )
+
+
+def _critical_failures(
+    session: Session, dash: TeamDashboard, settings: Settings
+) -> list[ItemCount]:
+    """Critical key points missed on the team's calls of the month, most frequent first."""
+    start, end = Period.parse(dash.period).bounds(settings.tz)
+    team_agents = select(Agent.id).where(col(Agent.team_id) == dash.team_id)
+    rows = session.execute(
+        sa.select(
+            col(KeyPointResult.label),
+            col(KeyPointResult.item_id),
+            sa.func.sum(sa.case((col(KeyPointResult.hit).is_(False), 1), else_=0)),
+            sa.func.count(),
+        )
+        .join(Call, col(Call.id) == col(KeyPointResult.call_id))
+        .where(
+            col(KeyPointResult.kind) == ResultKind.KEY_POINT,
+            col(KeyPointResult.critical).is_(True),
+            col(Call.agent_id).in_(team_agents),
+            col(Call.started_at) >= start,
+            col(Call.started_at) < end,
+        )
+        .group_by(col(KeyPointResult.label), col(KeyPointResult.item_id))
+    ).all()
+    found = [
+        ItemCount(label or item_id, int(missed or 0), int(checked))
+        for label, item_id, missed, checked in rows
+        if missed
+    ]
+    return sorted(found, key=lambda i: (-i.count, i.label))
+
+
+def _disputes(session: Session, dash: TeamDashboard, settings: Settings) -> Disputes:
+    """Disputes opened in the month on evaluations of the team's calls, and their outcomes."""
+    start, end = Period.parse(dash.period).bounds(settings.tz)
+    team_agents = select(Agent.id).where(col(Agent.team_id) == dash.team_id)
+    rows = session.execute(
+        sa.select(col(Dispute.state), col(Dispute.outcome))
+        .join(Evaluation, col(Evaluation.id) == col(Dispute.evaluation_id))
+        .join(Call, col(Call.id) == col(Evaluation.call_id))
+        .where(
+            col(Call.agent_id).in_(team_agents),
+            col(Dispute.created_at) >= start,
+            col(Dispute.created_at) < end,
+        )
+    ).all()
+    outcomes = Counter(str(outcome) for _state, outcome in rows if outcome is not None)
+    return Disputes(
+        opened=len(rows),
+        still_open=sum(1 for state, _ in rows if state == DisputeState.OPEN),
+        upheld=outcomes[DisputeOutcome.UPHELD.value],
+        changed=outcomes[DisputeOutcome.CHANGED.value],
+    )
+
+
+def team_report_data(
+    session: Session, dash: TeamDashboard, settings: Settings, generated_at: datetime
+) -> TeamReportData:
+    """The team dashboard's figures arranged as the monthly report shows them."""
+    targets = {h.metric: h.target.value if h.target else None for h in dash.headline}
+    counts = dash.training_counts
+    return TeamReportData(
+        team_name=dash.team_name,
+        period=dash.period,
+        generated_at=generated_at,
+        min_contacts=dash.min_contacts,
+        headline=tuple(
+            Figure(h.metric, h.estimate, h.previous, targets.get(h.metric)) for h in dash.headline
+        ),
+        trends=tuple(
+            Series(
+                metric,
+                tuple((p.period, getattr(p, metric)) for p in dash.trend),
+                targets.get(metric),
+            )
+            for metric in TREND_METRICS
+        ),
+        agents=tuple(AgentLine(row.name, row.card) for row in dash.agents),
+        missed_key_points=tuple(
+            ItemCount(i.label or i.item_id, i.count, i.checked) for i in dash.missed_key_points
+        ),
+        critical_failures=tuple(_critical_failures(session, dash, settings)),
+        mystery=tuple(
+            MysteryComparison(m.label or m.item_id, m.mystery, m.real) for m in dash.mystery
+        ),
+        handle_vs_fcr=tuple(HandleFcr(p.name, p.aht_seconds, p.fcr) for p in dash.scatter),
+        coverage=Coverage(dash.coverage.calls, dash.coverage.random, dash.coverage.targeted),
+        agreement=dash.agreement,
+        disputes=_disputes(session, dash, settings),
+        training=Training(
+            assigned=counts.get("assigned", 0) + counts.get("acknowledged", 0),
+            overdue=counts.get("overdue", 0),
+            completed=counts.get("completed", 0),
+        ),
+    )
+
+
+def _describe(key: str, value: float, target: float | None) -> str:
+    as_text = format_duration(value) if key == "aht_seconds" else format_share(value)
+    if target is None:
+        return as_text
+    goal = format_duration(target) if key == "aht_seconds" else format_share(target)
+    return gettext("%(value)s (target %(target)s)", value=as_text, target=goal)
+
+
+def agent_report_data(
+    session: Session,
+    agent: Agent,
+    card: AgentScorecard,
+    generated_at: datetime,
+) -> AgentReportData:
+    """The agent's scorecard arranged as their PDF shows it: components against targets,
+    six months of trend, strengths and gaps (targets met and missed), the training plan."""
+    team = session.get(Team, agent.team_id) if agent.team_id else None
+    components = tuple(
+        Figure(
+            row.key,
+            row.estimate,
+            row.trend[-2] if len(row.trend) > 1 else None,
+            row.target.value if row.target else None,
+        )
+        for row in card.rows
+    )
+    strengths: list[tuple[str, str]] = []
+    gaps: list[tuple[str, str]] = []
+    for row in card.rows:
+        value = row.estimate.value
+        if value is None or row.met is None:
+            continue
+        label = gettext(METRIC_LABELS.get(row.key, row.key))
+        detail = _describe(row.key, value, row.target.value if row.target else None)
+        (strengths if row.met else gaps).append((label, detail))
+    assignments = session.exec(
+        select(TrainingAssignment)
+        .where(col(TrainingAssignment.agent_id) == agent.id)
+        .order_by(col(TrainingAssignment.due_date), col(TrainingAssignment.id))
+    ).all()
+    return AgentReportData(
+        agent_name=agent.name,
+        team_name=team.name if team else "",
+        period=card.period,
+        generated_at=generated_at,
+        contacts=card.contacts,
+        min_contacts=card.min_contacts,
+        components=components,
+        rank=card.rank,
+        ranked=card.ranked,
+        trend=tuple(
+            Series(
+                row.key,
+                tuple(zip(card.months, row.trend, strict=True)),
+                row.target.value if row.target else None,
+            )
+            for row in card.rows
+        ),
+        strengths=tuple(Strength(label, detail) for label, detail in strengths),
+        gaps=tuple(GapLine(label, detail) for label, detail in gaps),
+        training=tuple(
+            TrainingItem(
+                module=a.module_title,
+                status=str(a.status),
+                due=a.due_date,
+                reasons=tuple(
+                    str(c.get("criterion", "")) for c in a.criteria if c.get("criterion")
+                ),
+            )
+            for a in assignments
+            if str(a.status) != "completed" or a.period == card.period
+        ),
+    )
+
+
+class PdfRenderer:
+    """Renders the team report and the agent's scorecard PDF from the database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def team_report(
+        self, session: Session, *, team_id: str, period: Period, language: str
+    ) -> bytes:
+        """The monthly team report of `team_id` for `period`, written in `language`.
+
+        Raises:
+            NotFound: no such team.
+        """
+        now = utcnow()
+        dash = team_dashboard(
+            session,
+            team_id,
+            str(period),
+            self.settings,
+            today=now.astimezone(self.settings.tz).date(),
+        )
+        with use_locale(language) as locale:
+            data = team_report_data(session, dash, self.settings, now)
+            return render_team_report(
+                data, gettext=gettext, locale=locale, formats=app_formats(self.settings)
+            )
+
+    def agent_report(
+        self, session: Session, *, agent_id: str, period: Period, language: str
+    ) -> bytes:
+        """The scorecard PDF of `agent_id` for `period`, written in `language`.
+
+        Raises:
+            NotFound: no such agent, or no calls of theirs in `period`.
+        """
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        config = scorecard_config(session, self.settings, agent.team_id)
+        card = agent_scorecard(session, agent, str(period), tz=self.settings.tz, config=config)
+        if card.contacts == 0:
+            raise NotFound(f"agent {agent_id!r} has no calls in {period}")
+        now = utcnow()
+        with use_locale(language) as locale:
+            data = agent_report_data(session, agent, card, now)
+            return render_agent_pdf(
+                data, gettext=gettext, locale=locale, formats=app_formats(self.settings)
+            )
