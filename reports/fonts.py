@@ -46,11 +46,9 @@ def has_cjk(text: str) -> bool:
     return _CJK_RUN.search(text) is not None
 
 
-def font_for(text: str, *, bold: bool = False) -> str:
+def font_for(text: str) -> str:
     """The font one piece of plain text (a table cell, a chart label) is set in."""
-    if has_cjk(text):
-        return register_cjk()
-    return LATIN_BOLD if bold else LATIN
+    return register_cjk() if has_cjk(text) else LATIN
 
 
 def markup(text: str) -> str:

@@ -358,7 +358,8 @@ class Writer:
         return self.table(header, rows, _fit(widths), emphasis=emphasis)
 
     def trend(self, series: Series, *, height: float = 150.0) -> Drawing:
-        """One metric's months as the web's trend chart, with its target line."""
+        """One metric's months as the web's trend chart, with its target line; months
+        written "YYYY-MM" are named in the recipient's language."""
         _ = self.gettext
 
         def fmt(value: float) -> str:
@@ -366,7 +367,7 @@ class Writer:
 
         return self.chart(
             charts.trend_chart(
-                series.points,
+                [(self.period(label), value) for label, value in series.points],
                 title=self.metric(series.metric),
                 empty_label=_("No data in these months"),
                 target=series.target,
