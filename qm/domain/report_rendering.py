@@ -9,13 +9,14 @@ come from the same catalogs as the web.
 """
 
 from collections import Counter
+from dataclasses import fields
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.agent_scorecard import AgentScorecard, agent_scorecard
-from qm.domain.dashboard import TeamDashboard, team_dashboard
+from qm.domain.dashboard import TeamDashboard, TrendPoint, team_dashboard
 from qm.domain.targets import scorecard_config
 from qm.errors import NotFound
 from qm.i18n import (
@@ -58,8 +59,13 @@ from reports.monthly import (
 from reports.pdf import METRIC_LABELS, Figure, Formats, Series
 from scoring.period import Period
 
-# The team's six-month trend lines, in the order the report draws them.
-TREND_METRICS = ("fcr", "transfer_rate", "aht_seconds", "courtesy", "script_compliance")
+# A trend point's fields that are not a metric.
+TREND_KEYS = frozenset({"period", "contacts"})
+
+
+def trend_metrics() -> list[str]:
+    """The metrics the dashboard's six-month trend holds, in its order (one chart each)."""
+    return [f.name for f in fields(TrendPoint) if f.name not in TREND_KEYS]
 
 
 def app_formats(settings: Settings) -> Formats:
@@ -148,7 +154,7 @@ def team_report_data(
                 tuple((p.period, getattr(p, metric)) for p in dash.trend),
                 targets.get(metric),
             )
-            for metric in TREND_METRICS
+            for metric in trend_metrics()
         ),
         agents=tuple(AgentLine(row.name, row.card) for row in dash.agents),
         missed_key_points=tuple(
