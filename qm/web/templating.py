@@ -14,8 +14,12 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 MISSING = "—"  # shown for an unknown value
 # Stored values the templates show translated (`{{ _(value) }}`): pipeline and stage
-# statuses, evaluation states and kinds, key-point outcomes, review picks, sessions.
+# stages and statuses, evaluation states and kinds, key-point outcomes, review picks,
+# calibration sessions, speakers.
 SHOWN_VALUES = (
+    i18n.N_("transcribe"),
+    i18n.N_("keypoints"),
+    i18n.N_("metrics"),
     i18n.N_("pending"),
     i18n.N_("done"),
     i18n.N_("failed"),

@@ -64,7 +64,7 @@ def page_for(browser: Any, server: Server) -> Iterator[Any]:
         page.goto(f"{server.base_url}/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")  # not the language switch
         page.wait_for_load_state()
         assert "/login" not in page.url, f"{username} could not sign in"
         return page
@@ -260,7 +260,7 @@ MAIN_PAGES = (
     ("review", "/review", {"zh": "复核队列", "en": "Review queue"}),
     ("calls", "/calls", {"zh": "处理时长", "en": "Handle time"}),
     ("search", "/calls?q=话费", {"zh": "遗漏的关键点", "en": "Key point missed"}),
-    ("call", "/calls/{zh_call}", {"zh": "关键点", "en": "Key points"}),
+    ("call", "/calls/{zh_call}", {"zh": "通话 / 保持 / 话后处理", "en": "Talk / hold / wrap"}),
     ("calibrations", "/calibrations", {"zh": "校准会议", "en": "Calibration sessions"}),
     ("agreement", "/agreement?period=2026-11", {"zh": "机器与人工对比", "en": "Machine vs human"}),
 )

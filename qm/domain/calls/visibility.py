@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from qm.domain.bounds import MAX_CALL_ID, control_character
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import (
     Agent,
     Call,
@@ -71,5 +72,9 @@ def visible_call(session: Session, call_id: str, viewer: User) -> Call:
     plausible = len(call_id) <= MAX_CALL_ID and control_character(call_id) is None
     call = session.get(Call, call_id) if plausible else None
     if call is None or not may_see(session, viewer, call):
-        raise NotFound(f"no call with id {call_id!r}" if plausible else "no call with this id")
+        raise NotFound(
+            _("no call with id %(call_id)s", call_id=repr(call_id))
+            if plausible
+            else _("no call with this id")
+        )
     return call
