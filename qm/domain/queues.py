@@ -14,13 +14,20 @@ from qm.domain.bounds import (
     text_problem,
 )
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Queue
 
 
 def _seconds(field: str, value: float) -> float:
     if not math.isfinite(value) or not 0 <= value <= MAX_AHT_SECONDS:
         raise ValidationFailed(
-            "queue", None, field, f"must be a number of seconds from 0 to {MAX_AHT_SECONDS:g}"
+            "queue",
+            None,
+            field,
+            _(
+                "must be a number of seconds from 0 to %(max_aht_seconds)s",
+                max_aht_seconds=format(MAX_AHT_SECONDS, "g"),
+            ),
         )
     return value
 
@@ -50,12 +57,23 @@ def configure_queue(
     queue = session.get(Queue, queue_id) or Queue(id=queue_id)
     if script_key is not None:
         if not scripts.exists(session, script_key):
-            raise NotFound(f"no script {script_key!r}; load it with `qm script load`")
+            raise NotFound(
+                _(
+                    "no script %(script_key)s; load it with `qm script load`",
+                    script_key=repr(script_key),
+                )
+            )
         queue.script_key = script_key
     if fcr_window_days is not None:
         if not 1 <= fcr_window_days <= MAX_FCR_WINDOW_DAYS:
             raise ValidationFailed(
-                "queue", None, "fcr_window_days", f"must be 1 to {MAX_FCR_WINDOW_DAYS} days"
+                "queue",
+                None,
+                "fcr_window_days",
+                _(
+                    "must be 1 to %(max_fcr_window_days)s days",
+                    max_fcr_window_days=MAX_FCR_WINDOW_DAYS,
+                ),
             )
         queue.fcr_window_days = fcr_window_days
     if aht_min_seconds is not None:
@@ -64,7 +82,12 @@ def configure_queue(
         queue.aht_max_seconds = _seconds("aht_max_seconds", aht_max_seconds)
     low, high = queue.aht_min_seconds, queue.aht_max_seconds
     if low is not None and high is not None and low >= high:
-        raise ValidationFailed("queue", None, "aht", f"the band {low:g}-{high:g} s is empty")
+        raise ValidationFailed(
+            "queue",
+            None,
+            "aht",
+            _("the band %(low)s-%(high)s s is empty", low=format(low, "g"), high=format(high, "g")),
+        )
     session.add(queue)
     record(
         session,

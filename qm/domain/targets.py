@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from qm.domain.audit import record
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import SITE_SCOPE, SiteSetting, Team, utcnow
 from qm.settings import Settings
 from scoring.scorecard import ScorecardConfig, Weights
@@ -86,7 +87,7 @@ def _stored(session: Session, name: str, team_id: str | None) -> dict[str, float
 
 def _check_team(session: Session, team_id: str | None) -> None:
     if team_id is not None and session.get(Team, team_id) is None:
-        raise NotFound(f"no team {team_id!r}")
+        raise NotFound(_("no team %(team_id)s", team_id=repr(team_id)))
 
 
 def _write(
@@ -106,7 +107,7 @@ def _write(
 
 def _share(section: str, field: str, raw: float) -> float:
     if not math.isfinite(raw) or not 0 <= raw <= 1:
-        raise ValidationFailed(section, None, field, "must be a share from 0 to 1")
+        raise ValidationFailed(section, None, field, _("must be a share from 0 to 1"))
     return float(raw)
 
 
@@ -143,7 +144,7 @@ def save_targets(
     checked: dict[str, float] = {}
     for name, raw in values.items():
         if name not in METRIC_NAMES:
-            raise ValidationFailed("targets", None, name, "is not a metric with a target")
+            raise ValidationFailed("targets", None, name, _("is not a metric with a target"))
         checked[name] = _share("targets", name, raw)
     _write(session, TARGETS, team_id, checked, actor)
     return site_targets(session, team_id)
@@ -184,15 +185,20 @@ def save_weights(
     _check_team(session, team_id)
     for name in values:
         if name not in WEIGHT_NAMES:
-            raise ValidationFailed("weights", None, name, "is not a scorecard component")
+            raise ValidationFailed("weights", None, name, _("is not a scorecard component"))
     checked: dict[str, float] = {}
     for name in WEIGHT_NAMES:
         if name not in values:
-            raise ValidationFailed("weights", None, name, "is required")
+            raise ValidationFailed("weights", None, name, _("is required"))
         checked[name] = _share("weights", name, values[name])
     total = sum(checked.values())
     if abs(total - 1) > SUM_TOLERANCE:
-        raise ValidationFailed("weights", None, "weights", f"must sum to 1 (they sum to {total:g})")
+        raise ValidationFailed(
+            "weights",
+            None,
+            "weights",
+            _("must sum to 1 (they sum to %(total)s)", total=format(total, "g")),
+        )
     _write(session, WEIGHTS, team_id, checked, actor)
     return Weights(**checked)
 

@@ -5,6 +5,7 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.bounds import MAX_AGENT_ID, normalize, text_problem
 from qm.errors import NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Agent, Team
 
 MAX_NAME = 200  # characters of a team's or an agent's display name (the columns' width)
@@ -45,9 +46,9 @@ def place_agent(
     """
     agent = session.get(Agent, _checked("agent_id", agent_id, MAX_AGENT_ID))
     if agent is None:
-        raise NotFound(f"no agent {agent_id!r}")
+        raise NotFound(_("no agent %(agent_id)s", agent_id=repr(agent_id)))
     if team_id is not None and session.get(Team, team_id) is None:
-        raise NotFound(f"no team {team_id!r}")
+        raise NotFound(_("no team %(team_id)s", team_id=repr(team_id)))
     agent.team_id = team_id
     if name is not None:
         agent.name = _checked("name", name, MAX_NAME)

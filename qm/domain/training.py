@@ -13,6 +13,7 @@ from qm.domain.scorecards import ScorecardRequest, compute_scorecards, month_bou
 from qm.domain.targets import training_rules
 from qm.domain.training_catalog import site_catalog
 from qm.errors import NotFound
+from qm.i18n import gettext as _
 from qm.models import TrainingAssignment, TrainingStatus, utcnow
 from scoring.period import Period
 from scoring.scorecard import ScorecardConfig
@@ -191,7 +192,7 @@ def set_status(
     """
     stored = session.get(TrainingAssignment, assignment_id)
     if stored is None:
-        raise NotFound(f"no training assignment {assignment_id}")
+        raise NotFound(_("no training assignment %(assignment_id)s", assignment_id=assignment_id))
     before = stored.status
     stored.status = status
     stored.updated_at = utcnow()

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from qm.domain.audit import record
 from qm.domain.bounds import text_problem
 from qm.errors import ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import SITE_SCOPE, SiteSetting, utcnow
 from scoring.training import Catalog, Module, load_catalog, parse_catalog
 
@@ -87,9 +88,14 @@ def validate_catalog(modules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         ValidationFailed: naming the module and field, e.g. `modules[2].criteria[0]`.
     """
     if not modules:
-        raise ValidationFailed("catalog", None, "modules", "must hold at least one module")
+        raise ValidationFailed("catalog", None, "modules", _("must hold at least one module"))
     if len(modules) > MAX_MODULES:
-        raise ValidationFailed("catalog", None, "modules", f"must hold at most {MAX_MODULES}")
+        raise ValidationFailed(
+            "catalog",
+            None,
+            "modules",
+            _("must hold at most %(max_modules)s", max_modules=MAX_MODULES),
+        )
     cleaned = [_module(i, raw) for i, raw in enumerate(modules)]
     seen: set[str] = set()
     for i, module in enumerate(cleaned):

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain import audit
 from qm.errors import Conflict, NotFound, ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Agent, ApiToken, Role, Team, User, UserTeam
 
 MIN_PASSWORD_LENGTH = 8  # characters
@@ -40,7 +41,13 @@ def hash_password(password: str) -> str:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            "user", None, "password", f"must be at least {MIN_PASSWORD_LENGTH} characters"
+            "user",
+            None,
+            "password",
+            _(
+                "must be at least %(min_password_length)s characters",
+                min_password_length=MIN_PASSWORD_LENGTH,
+            ),
         )
 
 
@@ -70,21 +77,30 @@ def create_user(
     """
     username = username.strip()
     if not username:
-        raise ValidationFailed("user", None, "username", "must not be empty")
+        raise ValidationFailed("user", None, "username", _("must not be empty"))
     _check_password(password)
     role = Role(role)
     if role == Role.AGENT and not agent_id:
-        raise ValidationFailed("user", None, "agent_id", "an agent user must name its agent")
+        raise ValidationFailed("user", None, "agent_id", _("an agent user must name its agent"))
     if agent_id and session.get(Agent, agent_id) is None:
-        raise ValidationFailed("user", None, "agent_id", f"no agent with id {agent_id!r}")
+        raise ValidationFailed(
+            "user", None, "agent_id", _("no agent with id %(agent_id)s", agent_id=repr(agent_id))
+        )
     email = _checked_email(email)
     if language is not None and language not in LANGUAGES:
         raise ValidationFailed(
-            "user", None, "language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}"
+            "user",
+            None,
+            "language",
+            _(
+                "must be one of %(value)s, not %(language)s",
+                value=", ".join(LANGUAGES),
+                language=repr(language),
+            ),
         )
     teams = _checked_teams(role, team_ids)
     if session.exec(select(User).where(col(User.username) == username)).first() is not None:
-        raise Conflict(f"a user named {username!r} already exists")
+        raise Conflict(_("a user named %(username)s already exists", username=repr(username)))
     user = User(
         username=username,
         display_name=display_name or username,
@@ -119,7 +135,9 @@ def _checked_email(email: str | None) -> str | None:
         return None
     email = email.strip()
     if len(email) > 254 or not _EMAIL.fullmatch(email):
-        raise ValidationFailed("user", None, "email", f"{email!r} is not an e-mail address")
+        raise ValidationFailed(
+            "user", None, "email", _("%(email)s is not an e-mail address", email=repr(email))
+        )
     return email
 
 
@@ -128,12 +146,15 @@ def _checked_teams(role: Role, team_ids: Sequence[str]) -> list[str]:
     for team in teams:
         if not team or len(team) > 64:
             raise ValidationFailed(
-                "user", None, "team", f"a team id must be 1 to 64 characters, not {team!r}"
+                "user",
+                None,
+                "team",
+                _("a team id must be 1 to 64 characters, not %(team)s", team=repr(team)),
             )
     if teams and role not in (Role.MANAGER, Role.AGENT):
-        raise ValidationFailed("user", None, "team", "only managers and agents belong to teams")
+        raise ValidationFailed("user", None, "team", _("only managers and agents belong to teams"))
     if role == Role.AGENT and len(teams) > 1:
-        raise ValidationFailed("user", None, "team", "an agent works in one team")
+        raise ValidationFailed("user", None, "team", _("an agent works in one team"))
     return teams
 
 
@@ -236,7 +257,7 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     """
     user = session.exec(select(User).where(col(User.username) == username)).first()
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound(_("no user named %(username)s", username=repr(username)))
     _check_password(password)
     user.password_hash = hash_password(password)
     session.add(user)
@@ -255,7 +276,14 @@ def set_language(session: Session, username: str, language: str | None, *, actor
     """
     if language is not None and language not in LANGUAGES:
         raise ValidationFailed(
-            "user", None, "language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}"
+            "user",
+            None,
+            "language",
+            _(
+                "must be one of %(value)s, not %(language)s",
+                value=", ".join(LANGUAGES),
+                language=repr(language),
+            ),
         )
     user = get_user(session, username)
     if user.language != language:
@@ -285,7 +313,7 @@ def get_user(session: Session, username: str) -> User:
     """
     user = session.exec(select(User).where(col(User.username) == username.strip())).first()
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound(_("no user named %(username)s", username=repr(username)))
     return user
 
 
@@ -368,7 +396,7 @@ def _keep_an_admin(session: Session, user: User, field: str) -> None:
     """Refuse to take away the last active admin: nobody could administer the site then."""
     if user.role == Role.ADMIN and user.active and active_admins(session) <= 1:
         raise ValidationFailed(
-            "user", None, field, "this is the last active admin; make another admin first"
+            "user", None, field, _("this is the last active admin; make another admin first")
         )
 
 
@@ -408,19 +436,30 @@ def update_user(
     try:
         new_role = Role(role)
     except ValueError:
-        raise ValidationFailed("user", None, "role", f"unknown role {role!r}") from None
+        raise ValidationFailed(
+            "user", None, "role", _("unknown role %(role)s", role=repr(role))
+        ) from None
     display_name = display_name.strip()
     if len(display_name) > 200:
-        raise ValidationFailed("user", None, "display_name", "is longer than 200 characters")
+        raise ValidationFailed("user", None, "display_name", _("is longer than 200 characters"))
     agent_id = (agent_id or "").strip() or None
     if new_role == Role.AGENT and not agent_id:
-        raise ValidationFailed("user", None, "agent_id", "an agent user must name its agent")
+        raise ValidationFailed("user", None, "agent_id", _("an agent user must name its agent"))
     if agent_id and session.get(Agent, agent_id) is None:
-        raise ValidationFailed("user", None, "agent_id", f"no agent with id {agent_id!r}")
+        raise ValidationFailed(
+            "user", None, "agent_id", _("no agent with id %(agent_id)s", agent_id=repr(agent_id))
+        )
     email = _checked_email((email or "").strip() or None)
     if language is not None and language not in LANGUAGES:
         raise ValidationFailed(
-            "user", None, "language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}"
+            "user",
+            None,
+            "language",
+            _(
+                "must be one of %(value)s, not %(language)s",
+                value=", ".join(LANGUAGES),
+                language=repr(language),
+            ),
         )
     teams = _checked_teams(new_role, team_ids)
     if new_role != Role.ADMIN:

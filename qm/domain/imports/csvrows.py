@@ -20,6 +20,7 @@ from qm.domain.bounds import (
     normalize,
 )
 from qm.errors import ValidationFailed
+from qm.i18n import gettext as _
 
 MAX_PATH_LENGTH = 1000  # the call's audio_path column
 
@@ -59,19 +60,23 @@ def csv_rows(
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
-        raise ValidationFailed(file, None, None, f"cannot open: {exc.strerror}") from exc
+        raise ValidationFailed(
+            file, None, None, _("cannot open: %(strerror)s", strerror=exc.strerror)
+        ) from exc
     with handle:
         reader = csv.DictReader(handle)
         try:
             header = reader.fieldnames
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ValidationFailed(file, 1, None, f"unreadable header: {exc}") from exc
+            raise ValidationFailed(file, 1, None, _("unreadable header: %(exc)s", exc=exc)) from exc
         if not header:
-            raise ValidationFailed(file, 1, None, "the file is empty; expected a header row")
+            raise ValidationFailed(file, 1, None, _("the file is empty; expected a header row"))
         names = [name.strip() for name in header]
         missing = [c for c in required if c not in names]
         if missing:
-            raise ValidationFailed(file, 1, missing[0], f"missing column(s): {', '.join(missing)}")
+            raise ValidationFailed(
+                file, 1, missing[0], _("missing column(s): %(value)s", value=", ".join(missing))
+            )
         for name in names:
             if name in required or name in optional:
                 continue
@@ -80,7 +85,7 @@ def csv_rows(
                 raise ValidationFailed(file, 1, name, reason)
         if len(set(names)) != len(names):
             duplicate = next(n for n in names if names.count(n) > 1)
-            raise ValidationFailed(file, 1, duplicate, "column appears twice")
+            raise ValidationFailed(file, 1, duplicate, _("column appears twice"))
         reader.fieldnames = names
         row_number = 1
         try:
@@ -88,11 +93,16 @@ def csv_rows(
                 row_number += 1
                 if None in cells:
                     raise ValidationFailed(
-                        file, row_number, None, f"has more cells than the {len(names)} columns"
+                        file,
+                        row_number,
+                        None,
+                        _("has more cells than the %(names)s columns", names=len(names)),
                     )
                 yield names, row_number, cells
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ValidationFailed(file, row_number + 1, None, f"not valid CSV: {exc}") from exc
+            raise ValidationFailed(
+                file, row_number + 1, None, _("not valid CSV: %(exc)s", exc=exc)
+            ) from exc
 
 
 class RowReader:

@@ -35,6 +35,7 @@ from qm.domain.bounds import control_character
 from qm.domain.imports.ingest import count_data_rows, ingest_manifest
 from qm.domain.imports.mystery import ingest_mystery
 from qm.errors import NotFound, QMError, ValidationFailed
+from qm.i18n import gettext
 from qm.models import Call, ImportJob, ImportKind, ImportState, utcnow
 from qm.settings import Settings
 
@@ -211,7 +212,7 @@ def get_job(session: Session, job_id: int) -> ImportJob:
     """
     job = session.get(ImportJob, job_id)
     if job is None:
-        raise NotFound(f"no import {job_id}")
+        raise NotFound(gettext("no import %(job_id)s", job_id=job_id))
     return job
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID, MAX_QUEUE_ID, MAX_TRANSFERS, normalize
 from qm.domain.imports.csvrows import RowReader, csv_rows
 from qm.errors import ValidationFailed
+from qm.i18n import gettext as _
 from transcripts import Transcript as TranscriptDoc
 from transcripts import TranscriptFormatError, load_transcript
 
@@ -71,7 +72,10 @@ def read_manifest(path: Path, *, root: Path | None = None) -> Iterator[ManifestR
         row = _validate_row(path, row_number, cells, root)
         if row.call_id in seen:
             raise ValidationFailed(
-                str(path), row_number, "call_id", f"{row.call_id!r} appears twice in this file"
+                str(path),
+                row_number,
+                "call_id",
+                _("%(call_id)s appears twice in this file", call_id=repr(row.call_id)),
             )
         seen.add(row.call_id)
         yield row

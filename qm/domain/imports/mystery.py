@@ -19,6 +19,7 @@ from qm.domain.bounds import MAX_AGENT_ID, MAX_CALL_ID
 from qm.domain.imports.csvrows import RowReader, csv_rows
 from qm.domain.upserts import existing_ids, upsert
 from qm.errors import ValidationFailed
+from qm.i18n import gettext as _
 from qm.models import Agent, MysteryShop, Script, utcnow
 
 REQUIRED = ("shop_id", "agent_id", "date", "scenario")
@@ -88,11 +89,16 @@ def ingest_mystery(engine: Engine, path: Path, *, actor: str = "cli") -> Mystery
             items = [c for c in header if c not in REQUIRED and c not in OPTIONAL]
             if not items:
                 raise ValidationFailed(
-                    str(path), 1, None, "no item columns (key-point ids) to score"
+                    str(path), 1, None, _("no item columns (key-point ids) to score")
                 )
             values = _row_values(path, row, cells, items)
             if values["id"] in seen:
-                raise ValidationFailed(str(path), row, "shop_id", f"{values['id']!r} appears twice")
+                raise ValidationFailed(
+                    str(path),
+                    row,
+                    "shop_id",
+                    _("%(values)s appears twice", values=repr(values["id"])),
+                )
             seen.add(values["id"])
             shops.append(values)
             report.items = items
