@@ -26,6 +26,7 @@ from qm.domain.report_delivery import (
 from qm.i18n import gettext, use_locale
 from qm.models import DeliveryState, Report, ReportDelivery, ReportKind
 from scoring.period import Period
+from tests.qm.commands.cli import invoke
 from tests.qm.reports_world import FakeRenderer, build_world
 
 PERIOD = Period(2026, 11)
@@ -211,3 +212,52 @@ def test_smtp_mailer_reports_an_unreachable_server() -> None:
     message["From"], message["To"], message["Subject"] = SENDER, "x@example.com", "x"
     with pytest.raises(MailError, match=r"127\.0\.0\.1"):
         SmtpMailer(host="127.0.0.1", port=free_port(), timeout=2)(message)
+
+
+class SettingsRenderer(FakeRenderer):
+    """FakeRenderer built as the command builds its renderer: from the settings."""
+
+    def __init__(self, settings: object) -> None:
+        super().__init__()
+
+
+def test_qm_report_monthly_send_then_rerun_then_resend(
+    world: Engine,
+    db_url: str,
+    tmp_path: Path,
+    inbox: tuple[Inbox, SmtpMailer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler, mailer = inbox
+    monkeypatch.setattr("qm.domain.report_rendering.PdfRenderer", SettingsRenderer)
+    env = {
+        "QM_SMTP_HOST": mailer.host,
+        "QM_SMTP_PORT": str(mailer.port),
+        "QM_SMTP_FROM": SENDER,
+        "QM_REPORT_DIR": str(tmp_path / "archive"),
+    }
+    out = tmp_path / "out"
+    args = ("report", "monthly", "--period", "2026-11", "--team", "T1", "--out", str(out))
+    first = invoke(db_url, *args, "--send", **env)
+    assert first.exit_code == 0, first.output
+    assert "2 e-mail(s) queued" in first.output and "2 sent, 0 failed" in first.output
+    assert "not sent to nomail" in first.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "agent-a-1-2026-11-zh-CN.pdf",
+        "team-T1-2026-11-en.pdf",
+        "team-T1-2026-11-zh-CN.pdf",
+    ]
+    again = invoke(db_url, *args, "--send", **env)
+    assert "0 e-mail(s) queued" in again.output and "0 sent" in again.output
+    forced = invoke(db_url, *args, "--send", "--resend", **env)
+    assert "2 sent, 0 failed" in forced.output
+    assert len(handler.to("mia@example.com")) == 2
+    assert len(handler.to("wang@example.com")) == 2
+    assert handler.to("max@example.com") == []  # --team T1 only
+
+    refused = invoke(db_url, "report", "monthly", "--period", "2026-11", "--resend", **env)
+    assert refused.exit_code == 2 and "--resend needs --send" in refused.output
+    no_server = invoke(db_url, "report", "monthly", "--period", "2026-11", "--send")
+    assert no_server.exit_code == 2 and "QM_SMTP_HOST" in no_server.output
+    bad_month = invoke(db_url, "report", "monthly", "--period", "2026-13", **env)
+    assert bad_month.exit_code == 2 and "--period" in bad_month.output
