@@ -263,6 +263,9 @@ class UserEditController(Controller):
             user = _found(db, username)
             error = FieldError(exc.field or "", exc.message)
             return _edit_page(db, user, request.user, values=values, error=error, status=422)
+        if user.id == request.user.id and user.role != Role.ADMIN:
+            # An admin who stepped down may no longer open this page.
+            return Redirect("/", status_code=303)
         return Redirect(_edit_url(user.username) + "?saved=profile", status_code=303)
 
     @post("/password", sync_to_thread=True)

@@ -196,7 +196,9 @@ def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(
     assert user(engine, "ada").role == Role.ADMIN and user(engine, "ada").active
     # With another admin, the first may step down.
     seed(lambda s: make_user(s, "grace", Role.ADMIN))
-    assert profile(admin, "ada", role="reviewer").status_code == 303
+    response = profile(admin, "ada", role="reviewer")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"  # no longer theirs to open
     assert user(engine, "ada").role == Role.REVIEWER
 
 
