@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from qm.domain.scorecards import parse_period
@@ -50,18 +51,19 @@ from qm.models import (
 from qm.settings import Settings
 from scoring.mystery import Shop, item_gaps
 from scoring.operational import (
+    DEFAULT_FCR_WINDOW,
     Contact,
     FcrRules,
     HandleTarget,
     first_contact_resolution,
-    monthly_tallies,
 )
 from scoring.period import Period
 from scoring.scorecard import CallQuality, Scorecard, ScorecardConfig, build_scorecards
 from scoring.scorecard import courtesy_score as score_courtesy
-from scoring.stats import UNIT, Estimate, mean, proportion
+from scoring.stats import Estimate, proportion
 
 TREND_MONTHS = 6
+DEFAULT_WINDOW_DAYS = DEFAULT_FCR_WINDOW.days  # the FCR window of a call without a queue
 # Handle-time buckets in seconds (the last one open-ended) and courtesy buckets (shares).
 HANDLE_EDGES = (0, 120, 240, 360, 480, 600, 900)
 COURTESY_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -124,7 +126,6 @@ class TrendPoint:
     fcr: float | None
     transfer_rate: float | None
     aht_seconds: float | None
-    courtesy: float | None
     script_compliance: float | None
 
 
@@ -501,37 +502,80 @@ def _training(
     return found, counts
 
 
+def _day_number(session: Session, value: Any) -> Any:
+    """An instant as a number of days, in SQL: date arithmetic differs between SQLite
+    (julianday) and PostgreSQL (epoch seconds), a difference of days does not."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sa.func.julianday(value)
+    return sa.extract("epoch", value) / 86400.0
+
+
 def _trend(
-    months: list[Period],
-    contacts: list[Contact],
-    fcr: list[bool | None],
-    quality: list[CallQuality],
-    team_agents: set[str],
-    tz: ZoneInfo,
+    session: Session, team_id: str, months: list[Period], tz: ZoneInfo, as_of: datetime | None
 ) -> list[TrendPoint]:
-    tallies = monthly_tallies(
-        contacts, fcr, tz=tz, group_of=lambda c: "team" if c.agent_id in team_agents else None
+    """The team's figures per month, aggregated by the database in one pass over the
+    team's calls of the six months.
+
+    FCR follows `scoring.operational.first_contact_resolution`: a contact with a known
+    customer is eligible once its queue's window (7 days without a queue) has passed by
+    `as_of`, and resolved when no contact of the same customer starts in (t, t + window].
+    """
+    edges = [m.bounds(tz)[0] for m in months] + [months[-1].bounds(tz)[1]]
+    month_of = sa.case(
+        *[(col(Call.started_at) < edge, i) for i, edge in enumerate(edges[1:])], else_=None
     )
-    compliance: dict[str, list[float]] = defaultdict(list)
-    courtesy: dict[str, list[float]] = defaultdict(list)
-    for q in quality:
-        month = str(Period.of(q.started_at, tz))
-        if q.compliance is not None:
-            compliance[month].append(q.compliance)
-        if q.courtesy is not None:
-            courtesy[month].append(q.courtesy)
+    handle = col(Call.talk_seconds) + col(Call.hold_seconds) + col(Call.wrap_seconds)
+    window = sa.func.coalesce(col(Queue.fcr_window_days), DEFAULT_WINDOW_DAYS)
+    later = aliased(Call)
+    start_day = _day_number(session, col(Call.started_at))
+    repeat = sa.exists().where(
+        col(later.customer_id) == col(Call.customer_id),
+        col(later.started_at) > col(Call.started_at),
+        _day_number(session, col(later.started_at)) <= start_day + window,
+    )
+    limit = _day_number(session, sa.literal(as_of.replace(tzinfo=None))) if as_of else None
+    eligible = (
+        sa.and_(col(Call.customer_id).is_not(None), start_day + window <= limit)
+        if limit is not None
+        else sa.false()
+    )
+    rows = session.execute(
+        sa.select(
+            month_of,
+            sa.func.count(),
+            sa.func.count(col(Call.transfers)),
+            sa.func.sum(sa.case((col(Call.transfers) >= 1, 1), else_=0)),
+            sa.func.avg(handle),
+            sa.func.avg(col(CallMetrics.compliance)),
+            sa.func.sum(sa.case((eligible, 1), else_=0)),
+            sa.func.sum(sa.case((sa.and_(eligible, ~repeat), 1), else_=0)),
+        )
+        .select_from(Call)
+        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
+        .outerjoin(Queue, col(Queue.id) == col(Call.queue))
+        .where(
+            col(Call.agent_id).in_(_team_agent_ids(team_id)),
+            col(Call.started_at) >= edges[0],
+            col(Call.started_at) < edges[-1],
+        )
+        .group_by(month_of)
+    ).all()
+    found = {int(row[0]): row for row in rows if row[0] is not None}
     points = []
-    for month in map(str, months):
-        tally = tallies.get(("team", month))
+    for i, month in enumerate(months):
+        row = found.get(i)
+        if row is None:
+            points.append(TrendPoint(str(month), 0, None, None, None, None))
+            continue
+        _, contacts, known, transferred, aht, compliance, fcr_n, fcr_ok = row
         points.append(
             TrendPoint(
-                period=month,
-                contacts=tally.contacts if tally else 0,
-                fcr=tally.fcr if tally else None,
-                transfer_rate=tally.transfer_rate if tally else None,
-                aht_seconds=tally.aht if tally else None,
-                courtesy=mean(courtesy[month], bounds=UNIT).value,
-                script_compliance=mean(compliance[month], bounds=UNIT).value,
+                period=str(month),
+                contacts=int(contacts),
+                fcr=int(fcr_ok or 0) / int(fcr_n) if fcr_n else None,
+                transfer_rate=int(transferred or 0) / int(known) if known else None,
+                aht_seconds=None if aht is None else float(aht),
+                script_compliance=None if compliance is None else float(compliance),
             )
         )
     return points
@@ -578,7 +622,8 @@ def team_dashboard(
     month = parse_period(period)
     team, names = _team(session, team_id)
     months = _six_months(month)
-    start, _ = months[0].bounds(tz)
+    # The cards compare with the month before; the six months' trend is the database's.
+    start, _ = month.previous().bounds(tz)
     month_start, end = month.bounds(tz)
     rules, bands, longest = _fcr_rules(session)
     contacts, quality = _contacts(session, team_id, start, end, end + longest)
@@ -589,7 +634,7 @@ def team_dashboard(
     mine = [i for i, c in enumerate(contacts) if c.agent_id in team_agents]
     own_contacts = [contacts[i] for i in mine]
     own_fcr = [fcr[i] for i in mine]
-    shops = _shops(session, team_id, months[0].first_day(), end.astimezone(tz).date())
+    shops = _shops(session, team_id, month.previous().first_day(), end.astimezone(tz).date())
     key_points = _item_counts(session, team_id, month_start, end, ResultKind.KEY_POINT)
     real_hits = {(agent, item): (hits, n) for agent, item, _, hits, n in key_points}
     base = scorecard_config(session, settings, team_id)
@@ -669,7 +714,7 @@ def team_dashboard(
         min_contacts=config.min_contacts,
         headline=_headline(team_cards[0] if team_cards else None, targets),
         agents=agent_rows,
-        trend=_trend(months, contacts, fcr, quality, team_agents, tz),
+        trend=_trend(session, team_id, months, tz, as_of),
         handle_time=_buckets(handle, HANDLE_EDGES, closed=False),
         courtesy=_buckets(courtesy, COURTESY_EDGES, closed=True),
         scatter=[

@@ -341,7 +341,6 @@ class TrendBody:
     fcr: float | None
     transfer_rate: float | None
     aht_seconds: float | None
-    courtesy: float | None
     script_compliance: float | None
 
 
@@ -484,7 +483,6 @@ def dashboard_body(d: TeamDashboard) -> DashboardBody:
                 p.fcr,
                 p.transfer_rate,
                 p.aht_seconds,
-                p.courtesy,
                 p.script_compliance,
             )
             for p in d.trend

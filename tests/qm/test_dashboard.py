@@ -72,6 +72,13 @@ def test_trend_distributions_and_scatter(world: Engine, settings: Settings) -> N
     ]
     assert [p.contacts for p in d.trend] == [0, 0, 0, 0, 1, 15]
     assert d.trend[0].fcr is None
+    # The database's trend agrees with the scorecard's figures for the month.
+    figures = {h.metric: h.estimate.value for h in d.headline}
+    march = d.trend[-1]
+    assert march.fcr == pytest.approx(figures["fcr"])
+    assert march.transfer_rate == pytest.approx(figures["transfer_rate"])
+    assert march.aht_seconds == pytest.approx(figures["aht_seconds"])
+    assert march.script_compliance == pytest.approx(figures["script_compliance"])
     assert sum(b.count for b in d.handle_time) == 15
     # a-1's handle times are 120, 150, ... 450 s; a-2's 307 s each.
     assert [b.count for b in d.handle_time[:4]] == [0, 4, 4 + 3, 4]
