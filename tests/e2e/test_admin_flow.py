@@ -2,7 +2,9 @@
 tries the unsaved script on a call), saves a new version, assigns it to the queue and
 sees the queue re-checked (the call page names the new version); then the other admin
 editors (their refusals, answered 422, are tested over HTTP in tests/qm/web/test_admin_*.py:
-the browser fixture fails a page on any failed request). Screenshots: `test-artifacts/screenshots/admin-*-en.png` and `-zh.png`.
+the browser fixture fails a page on any failed request).
+
+Screenshots: `test-artifacts/screenshots/admin-*-en.png` and `-zh.png`.
 """
 
 import re
