@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -32,7 +33,7 @@ from qm.domain.evaluations.commands import (
 )
 from qm.domain.evaluations.forms import assign_form, load_form_file
 from qm.domain.teams import place_agent, save_team
-from qm.domain.users import create_user
+from qm.domain.users import create_user, hash_password
 from qm.models import ReviewPick, Role, TrainingAssignment, User
 from tests.factories import (
     PASSWORD,
@@ -196,7 +197,9 @@ def build_world(engine: Engine, audio_dir: Path) -> World:
     audio = audio_dir / "call.wav"
     shutil.copyfile(AUDIO, audio)
     world = World()
-    with session_scope(engine) as s:
+    # Nine users with one password: hash it once (argon2 is slow on purpose).
+    one_hash = hash_password(PASSWORD)
+    with session_scope(engine) as s, patch("qm.domain.users.hash_password", return_value=one_hash):
         save_team(s, "north", name="North 北区", actor="test")
         save_team(s, "south", name="South 南区", actor="test")
         users: dict[str, User] = {}
