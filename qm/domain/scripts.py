@@ -87,10 +87,10 @@ def preview_check(session: Session, parsed: ParsedScript, call_id: str) -> Check
         ValidationFailed: the call has no transcript (field `call_id`).
     """
     if session.get(Call, call_id) is None:
-        raise NotFound(f"no call with id {call_id!r}")
+        raise NotFound(_("no call with id %(call_id)s", call_id=repr(call_id)))
     info = current_transcript_info(session, call_id)
     if info is None:
-        raise ValidationFailed("preview", None, "call_id", "this call has no transcript")
+        raise ValidationFailed("preview", None, "call_id", _("this call has no transcript"))
     return check_transcript(parsed, read_call_transcript(session, info))
 
 

@@ -281,7 +281,7 @@ class FormsAdminController(Controller):
     ) -> Template:
         """A version of the form in the editor (the latest by default)."""
         if control_character(key) is not None or len(key) > 100:
-            raise NotFound("no evaluation form with this key")
+            raise NotFound(_("no evaluation form with this key"))
         found = definitions.form_version(db, key, version)
         notice = None
         if saved is not None:

@@ -118,7 +118,7 @@ def script_from_form(data: dict[str, Any]) -> dict[str, Any]:
         try:
             script["courtesy"] = json.loads(courtesy)
         except json.JSONDecodeError:
-            raise ValidationFailed("script", None, "courtesy", "is not valid JSON") from None
+            raise ValidationFailed("script", None, "courtesy", _("is not valid JSON")) from None
     return script
 
 
@@ -229,7 +229,7 @@ def _page(
 
 def _key(key: str) -> str:
     if text_problem(key, MAX_KEY) is not None:
-        raise NotFound("no script with this key")
+        raise NotFound(_("no script with this key"))
     return key
 
 
@@ -308,7 +308,7 @@ class ScriptsAdminController(Controller):
                 raise ValidationFailed("script", None, exc.field, exc.message) from None
             if action.startswith("preview"):
                 if text_problem(call_id, MAX_CALL_ID) is not None or not call_id:
-                    raise ValidationFailed("preview", None, "call_id", "choose a call")
+                    raise ValidationFailed("preview", None, "call_id", _("choose a call"))
                 result = scripts.preview_check(db, parsed, call_id)
                 return _page(db, parsed.to_dict(), key=base, yaml_text=yaml_text, call_id=call_id,
                              preview=Preview(call_id, result))  # fmt: skip
@@ -336,7 +336,7 @@ class ScriptsAdminController(Controller):
         key = _key(key)
         found = definitions.script_version(db, key)
         queue = field_text(data.get("queue"))
-        problem = "choose a queue" if not queue else text_problem(queue, MAX_QUEUE_ID)
+        problem = _("choose a queue") if not queue else text_problem(queue, MAX_QUEUE_ID)
         if problem is not None:
             return _page(db, found.body, key=key, version=found.version, status=422,
                          problem=FieldProblem("queue", problem))  # fmt: skip

@@ -64,9 +64,9 @@ def _percent(field: str, raw: str) -> float:
     try:
         number = float(raw.replace(",", ".").rstrip("%"))
     except ValueError:
-        raise ValidationFailed("form", None, field, "must be a number (percent)") from None
+        raise ValidationFailed("form", None, field, _("must be a number (percent)")) from None
     if not math.isfinite(number):
-        raise ValidationFailed("form", None, field, "must be a number (percent)")
+        raise ValidationFailed("form", None, field, _("must be a number (percent)"))
     return number / 100
 
 
@@ -75,7 +75,7 @@ def _team(db: Session, team: str | None) -> str | None:
     if not team:
         return None
     if db.get(Team, team) is None:
-        raise NotFound("no such team")
+        raise NotFound(_("no such team"))
     return team
 
 
@@ -191,6 +191,6 @@ class TargetsAdminController(Controller):
         """A team's own targets and weights removed: the site's apply to it again."""
         team = _team(db, _text(data.get("team")) or None)
         if team is None:
-            raise NotFound("no such team")
+            raise NotFound(_("no such team"))
         targets.clear_team_settings(db, team, actor=request.user.username)
         return _back(team, "cleared")

@@ -65,8 +65,8 @@ def _number(field: str, raw: str, kind: type[int] | type[float]) -> Any:
     try:
         return kind(raw.replace(",", "."))
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise ValidationFailed("queue", None, field, f"must be {what}") from None
+        what = _("must be a whole number") if kind is int else _("must be a number")
+        raise ValidationFailed("queue", None, field, what) from None
 
 
 def _teams(db: Session) -> list[TeamRow]:
@@ -132,12 +132,12 @@ class TeamsAdminController(Controller):
         if team:
             found = db.get(Team, team)
             if found is None:
-                raise NotFound("no such team")
+                raise NotFound(_("no such team"))
             team_form = {"team_id": found.id, "name": found.name}
         if queue:
             row = next((r for r in _queues(db) if r.queue.id == queue), None)
             if row is None:
-                raise NotFound("no such queue")
+                raise NotFound(_("no such queue"))
             q = row.queue
             queue_form = {
                 "queue": q.id,
@@ -178,6 +178,7 @@ class TeamsAdminController(Controller):
         form = {name: _text(data.get(name)) for name in fields}
         form |= {n: _text(data.get(n)) for n in ("aht_min_seconds", "aht_max_seconds")}
         actor = request.user.username
+        step = "script_key"  # which setting a NotFound is about
         try:
             before = db.get(Queue, form["queue"]) if form["queue"] else None
             old_script = None if before is None else before.script_key
@@ -191,6 +192,7 @@ class TeamsAdminController(Controller):
                 aht_max_seconds=_number("aht_max_seconds", form["aht_max_seconds"], float),
             )
             db.flush()
+            step = "form_key"
             if form["form_key"]:
                 assign_form(db, form["form_key"], queue=queue.id, actor=actor)
             marked = 0
@@ -198,8 +200,7 @@ class TeamsAdminController(Controller):
                 marked = rechecks.recheck_queue(db, queue=queue.id, actor=actor)
         except NotFound as exc:
             db.rollback()  # nothing half-written: the queue's settings stay as they were
-            field = "script_key" if "script" in str(exc) else "form_key"
-            problem = FieldProblem(field, str(exc))
+            problem = FieldProblem(step, str(exc))
             return _page(db, queue_form=form, problem=problem, which="queue", status=422)
         except ValidationFailed as exc:
             db.rollback()
