@@ -97,6 +97,12 @@ def _text(
     return string
 
 
+def _padded(values: Sequence[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    margin = (high - low) * 0.08 or abs(high) * 0.05 or 1.0
+    return low - margin, high + margin
+
+
 def _nice_step(span: float, ticks: int) -> float:
     raw = span / max(1, ticks)
     magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
@@ -335,18 +341,21 @@ def scatter_chart(
     empty_label: str,
     x_fmt: Format = _plain,
     y_fmt: Format = _plain,
+    y_range: tuple[float, float] | None = None,
     width: float = WIDTH,
     height: float = 300.0,
 ) -> Drawing:
     """Labelled points, e.g. one per agent at (handle time, FCR): fast agents whose
-    customers call back stand apart from the rest."""
+    customers call back stand apart from the rest. `y_range` fixes the vertical axis
+    (0 to 1 for shares); by default both axes span the points with a margin."""
     drawing = _frame(title, width, height)
     if not points:
         return _empty(drawing, empty_label)
     right = width - MARGIN_RIGHT
-    bottom, top = MARGIN_BOTTOM + 8, height - MARGIN_TOP
-    x_low, x_high, x_ticks = _axis(min(p.x for p in points), max(p.x for p in points))
-    y_low, y_high, y_ticks = _axis(min(p.y for p in points), max(p.y for p in points))
+    bottom, top = MARGIN_BOTTOM + 8, height - MARGIN_TOP - 12
+    # A margin around the points, so that none sits on the frame with its label cut.
+    x_low, x_high, x_ticks = _axis(*_padded([p.x for p in points]))
+    y_low, y_high, y_ticks = _axis(*(y_range or _padded([p.y for p in points])))
 
     def x_of(value: float) -> float:
         return MARGIN_LEFT + (value - x_low) / (x_high - x_low) * (right - MARGIN_LEFT)
@@ -380,9 +389,7 @@ def scatter_chart(
             textAnchor="middle",
         )
     )
-    drawing.add(
-        _text(right, top + 4, y_label, fontName=FONT, fontSize=9, fillColor=INK, textAnchor="end")
-    )
+    drawing.add(_text(MARGIN_LEFT, top + 4, y_label, fontName=FONT, fontSize=9, fillColor=INK))
     for point in points:
         x, y = x_of(point.x), y_of(point.y)
         drawing.add(Circle(x, y, 3.5, fillColor=SERIES, strokeColor=colors.white, strokeWidth=1))

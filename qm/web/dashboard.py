@@ -183,6 +183,7 @@ def charts(d: TeamDashboard) -> dict[str, Markup]:
                 empty_label=_("No data"),
                 x_fmt=_seconds,
                 y_fmt=share,
+                y_range=(0.0, 1.0),
             ),
             label=_("Average handle time against first-contact resolution, per agent"),
         ),
