@@ -1,15 +1,18 @@
 """The scheduler with a controlled clock: once a month, a missed run made up once after a
 restart, and one run however many processes start it."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from litestar.testing import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from qm.app import create_app
 from qm.db import make_engine, session_scope
 from qm.domain.schedule import day_time, due_period
 from qm.models import RunState, ScheduledRun, SchedulerLease
@@ -207,3 +210,32 @@ def test_a_failed_run_is_recorded_and_tried_again(world: Engine, site: Settings)
     assert run_due(ctx, now + timedelta(minutes=5)) == [MONTHLY_REPORTS]
     assert run_due(ctx, now + timedelta(minutes=10)) == []
     assert "2026-11" in team_periods(renderer)
+
+
+def test_two_web_workers_with_the_scheduler_enabled_run_it_in_one(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("qm.domain.report_rendering.PdfRenderer", lambda _settings: FakeRenderer())
+    enabled = settings.model_copy(
+        update={"scheduler_enabled": True, "report_dir": tmp_path / "reports"}
+    )
+    with TestClient(create_app(enabled)) as one, TestClient(create_app(enabled)) as two:
+        services = [one.app.state.scheduler, two.app.state.scheduler]
+        deadline = time.monotonic() + 20
+        while not any(s.running for s in services) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # both have ticked by now: the second found the lease taken
+        assert [s.running for s in services].count(True) == 1
+        with Session(engine) as session:
+            lease = session.exec(select(SchedulerLease)).one()
+        assert lease.holder in {s.ctx.holder for s in services if s.running}
+    # Stopping gives the lease up for the next worker that starts.
+    with Session(engine) as session:
+        assert session.exec(select(SchedulerLease)).first() is None
+
+
+def test_the_web_app_leaves_the_scheduler_off_unless_enabled(
+    settings: Settings, engine: Engine
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        assert getattr(client.app.state, "scheduler", None) is None
