@@ -3,6 +3,7 @@
 GET  /admin/teams?team=T&queue=Q   every team and queue; with `team` or `queue`, the
                                    edit form filled in with that one's values
 POST /admin/teams                  add a team or rename one
+POST /admin/teams/agents           put an agent in a team (or in none)
 POST /admin/teams/queues           add or change a queue: script, form, FCR window and
                                    handle-time band; a new script re-checks the
                                    queue's calls in the background (`qm.web.rechecks`)
@@ -24,7 +25,7 @@ from qm.auth import requires_role
 from qm.domain import definitions, rechecks
 from qm.domain.evaluations.forms import assign_form
 from qm.domain.queues import configure_queue, list_queues
-from qm.domain.teams import save_team
+from qm.domain.teams import place_agent, save_team
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
 from qm.models import Agent, FormAssignment, Queue, Role, Team, User
@@ -99,6 +100,7 @@ def _page(
     context = {
         "teams": _teams(db),
         "queues": _queues(db),
+        "agents": db.exec(select(Agent).order_by(col(Agent.name), col(Agent.id))).all(),
         "scripts": definitions.script_summaries(db),
         "forms": definitions.form_summaries(db),
         "team_form": {name: (team_form or {}).get(name, "") for name in team_fields},
@@ -167,6 +169,23 @@ class TeamsAdminController(Controller):
         except ValidationFailed as exc:
             return _page(db, team_form=form, problem=problem_of(exc), which="team", status=422)
         return Redirect("/admin/teams", query_params={"saved": team.id}, status_code=303)
+
+    @post("/agents", sync_to_thread=True)
+    def move_agent(
+        self, request: Request[User, Any, State], db: NamedDependency[Session], data: FormData
+    ) -> Redirect | Template:
+        """Put an agent in a team; an empty team takes the agent out of any."""
+        agent_id, team_id = _text(data.get("agent_id")), _text(data.get("team_id")) or None
+        try:
+            agent = place_agent(db, agent_id, team_id=team_id, actor=request.user.username)
+        except NotFound as exc:
+            db.rollback()
+            no_team = team_id is not None and db.get(Team, team_id) is None
+            problem = FieldProblem("team_id" if no_team else "agent_id", str(exc))
+            return _page(db, problem=problem, which="agent", status=422)
+        except ValidationFailed as exc:
+            return _page(db, problem=problem_of(exc), which="agent", status=422)
+        return Redirect("/admin/teams", query_params={"saved": agent.id}, status_code=303)
 
     @post("/queues", sync_to_thread=True)
     def save_queue(

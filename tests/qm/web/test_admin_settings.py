@@ -15,7 +15,17 @@ from qm.domain.scripts import save_script
 from qm.domain.targets import composite_weights, site_targets
 from qm.domain.teams import save_team
 from qm.domain.training_catalog import is_edited, site_catalog
-from qm.models import AuditEvent, CallStage, FormAssignment, Queue, Role, Stage, StageStatus, Team
+from qm.models import (
+    Agent,
+    AuditEvent,
+    CallStage,
+    FormAssignment,
+    Queue,
+    Role,
+    Stage,
+    StageStatus,
+    Team,
+)
 from scoring.scorecard import Weights
 from scoring.script import parse_script
 from tests.factories import make_agent, make_call, make_stage, make_user
@@ -183,6 +193,28 @@ def test_teams_are_added_and_renamed(admin: Client, engine: Engine) -> None:
     assert response.status_code == 422
     assert soup(response.text).select_one("#problem .field").text == "name"  # type: ignore[union-attr]
     assert admin.get("/admin/teams?team=nowhere").status_code == 404
+
+
+def test_agents_are_put_in_teams(admin: Client, engine: Engine) -> None:
+    response = post(admin, "/admin/teams/agents", {"agent_id": "a-1", "team_id": "north"},
+                    "/admin/teams")  # fmt: skip
+    assert response.status_code == 303
+    with session_scope(engine) as s:
+        assert s.get(Agent, "a-1").team_id == "north"  # type: ignore[union-attr]
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "agent.place")).all()
+    page = soup(admin.get("/admin/teams").text)
+    assert page.select_one('#team-list tr[data-team="north"] td.num').text == "1"  # type: ignore[union-attr]
+    response = post(admin, "/admin/teams/agents", {"agent_id": "a-1", "team_id": "nowhere"},
+                    "/admin/teams")  # fmt: skip
+    assert response.status_code == 422
+    assert soup(response.text).select_one("#problem .field").text == "team_id"  # type: ignore[union-attr]
+    response = post(
+        admin, "/admin/teams/agents", {"agent_id": "a-9", "team_id": ""}, "/admin/teams"
+    )
+    assert soup(response.text).select_one("#problem .field").text == "agent_id"  # type: ignore[union-attr]
+    post(admin, "/admin/teams/agents", {"agent_id": "a-1", "team_id": ""}, "/admin/teams")
+    with session_scope(engine) as s:
+        assert s.get(Agent, "a-1").team_id is None  # type: ignore[union-attr]
 
 
 def test_queue_settings_and_a_new_script_recheck_the_queue(admin: Client, engine: Engine) -> None:
