@@ -575,3 +575,31 @@ def test_the_write_check_sees_a_write(matrix: Matrix) -> None:
     )
     assert response.status_code == 303, response.text[:300]
     assert "user" in matrix.writes.take()
+
+
+def hidden_cases() -> Iterator[Any]:
+    """Every safe route whose object an agent or a manager may not see (`other`)."""
+    for (method, path), row in ROUTES.items():
+        if method in UNSAFE or "other" not in targets(row, path):
+            continue
+        for role in ("agent", "manager"):
+            hidden = expected(method, path, row, role, "other")
+            if hidden == 404 and (role, "other") not in row.xfail:
+                yield pytest.param(path, role, id=f"{path} {role}")
+
+
+@pytest.mark.parametrize(("path", "role"), list(hidden_cases()))
+def test_a_hidden_object_answers_exactly_like_a_missing_one(
+    matrix: Matrix, path: str, role: str
+) -> None:
+    row = ROUTES[("GET", path)]
+    kind = subject(row, path)
+    assert kind is not None
+    answers = []
+    for target in ("other", "missing"):
+        response = matrix.send(role, "GET", matrix.url(path, row, target), row)
+        some_id = re.escape(matrix.world.id_of(kind, target))
+        text = re.sub(rf"(?<![\w.-]){some_id}(?![\w.-])", "<id>", response.text)
+        answers.append((response.status_code, response.headers.get("content-type"), text))
+    assert answers[0][:2] == answers[1][:2]
+    assert answers[0][2].splitlines() == answers[1][2].splitlines()
