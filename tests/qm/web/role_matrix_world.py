@@ -32,9 +32,20 @@ from qm.domain.evaluations.commands import (
     submit,
 )
 from qm.domain.evaluations.forms import assign_form, load_form_file
+from qm.domain.imports.jobs import create_job
+from qm.domain.report_archive import ReportKey, store_report
 from qm.domain.teams import place_agent, save_team
 from qm.domain.users import create_user, hash_password
-from qm.models import ReviewPick, Role, TrainingAssignment, User
+from qm.models import (
+    ImportKind,
+    ImportState,
+    ReportKind,
+    ReviewPick,
+    Role,
+    TrainingAssignment,
+    User,
+)
+from scoring.period import Period
 from tests.factories import (
     PASSWORD,
     make_agent,
@@ -191,8 +202,29 @@ def _pick(session: Session, call_id: str, reviewer: User) -> int:
     return pick.id or 0
 
 
-def build_world(engine: Engine, audio_dir: Path) -> World:
-    """Build everything above in `engine`'s database; returns the ids by kind and target."""
+def _report(session: Session, folder: Path, person: Person) -> int:
+    """The person's archived scorecard PDF (filed under their team, as delivery files it)."""
+    key = ReportKey(ReportKind.AGENT, Period.parse(PERIOD), person.team, person.agent_id, "en")
+    pdf = f"%PDF-1.4 scorecard of {person.name}".encode()
+    return store_report(session, folder=folder, key=key, pdf=pdf).id or 0
+
+
+def _import_job(session: Session, folder: Path) -> int:
+    """A finished upload (a queued one would start importing when the app starts)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / "calls.csv"
+    manifest.write_text("call_id,agent_id\n", encoding="utf-8")
+    job = create_job(session, kind=ImportKind.MANIFEST, folder=folder, file=manifest, actor="boss")
+    job.state = ImportState.DONE
+    session.add(job)
+    session.flush()
+    return job.id or 0
+
+
+def build_world(engine: Engine, directory: Path, report_dir: Path) -> World:
+    """Build everything above in `engine`'s database (files under `directory`, PDFs in
+    `report_dir`); returns the ids by kind and target."""
+    audio_dir = directory / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     audio = audio_dir / "call.wav"
     shutil.copyfile(AUDIO, audio)
@@ -271,8 +303,9 @@ def build_world(engine: Engine, audio_dir: Path) -> World:
             "team": _pick(s, "c-n2", users["rev2"]),
             "other": _pick(s, "c-s1", users["rev2"]),
         }
-        s.flush()
         people = {t: PEOPLE[t] for t in ("own", "team", "other")}
+        reports = {t: _report(s, report_dir, p) for t, p in people.items()}
+        job = _import_job(s, directory / "upload")
         world.ids = {
             "call": {t: p.call_id for t, p in people.items()},
             "agent": {t: p.agent_id for t, p in people.items()},
@@ -286,8 +319,8 @@ def build_world(engine: Engine, audio_dir: Path) -> World:
             "script": {"own": "billing-inbound"},
             "form": {"own": "bank-standard"},
             "item": {"own": "greeting"},
-            "job": {},
-            "report": {},
+            "job": {"own": str(job)},
+            "report": {t: str(i) for t, i in reports.items()},
         }
         for kind, ids in world.ids.items():
             # An id of the right shape that no object has.

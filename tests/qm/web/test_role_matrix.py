@@ -269,6 +269,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/admin/teams"): Row(ADMIN),
     ("POST", "/admin/teams"): Row(ADMIN, body={}),
     ("POST", "/admin/teams/queues"): Row(ADMIN, body={}),
+    ("POST", "/admin/teams/agents"): Row(ADMIN, body={}),
     ("GET", "/admin/training"): Row(ADMIN),
     ("POST", "/admin/training"): Row(ADMIN, body={}),
     ("POST", "/admin/training/reset"): Row(ADMIN, body={}),
@@ -336,9 +337,9 @@ WORLD_KINDS: dict[str, Set[str]] = {
     "script": frozenset({"own", "missing"}),
     "form": frozenset({"own", "missing"}),
     "item": frozenset({"own", "missing"}),
-    "job": frozenset({"missing"}),
+    "job": frozenset({"own", "missing"}),
     "training": ALL | {"missing"},
-    "report": frozenset({"missing"}),
+    "report": ALL | {"missing"},
 }
 
 
@@ -459,7 +460,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     engine = make_engine(url)
     SQLModel.metadata.create_all(engine)
     migrate.stamp_head(engine)
-    world = build_world(engine, directory / "audio")
+    world = build_world(engine, directory, directory / "reports")
     # The cases were drawn from WORLD_KINDS when the tests were collected.
     assert {kind: set(ids) for kind, ids in world.ids.items()} == WORLD_KINDS
     settings = Settings(
@@ -467,6 +468,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         secret_key=TEST_SECRET,
         scheduler_enabled=False,
         demo_dir=directory / "demo",
+        report_dir=directory / "reports",
         _env_file=None,  # type: ignore[call-arg]
     )
     app = create_app(settings)
