@@ -14,6 +14,7 @@ takes (`PARAM_KIND`); the first one is the subject whose `own`, `team`, `other` 
 where they must be refused, and the database must be unchanged afterwards.
 """
 
+import json
 import re
 from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field
@@ -239,7 +240,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/api/calibrations"): Row(LEADS, body={"name": "x"}),
     ("GET", "/api/calibrations/{calibration_id:int}"): Row(EVERYONE, xfail=OTHER_SESSION),
     # The agent's own pages.
-    ("GET", "/me/scorecard"): Row(AGENT),
+    ("GET", "/me/scorecard"): Row(AGENT, query=f"?period={PERIOD}"),
     ("GET", "/me/evaluations"): Row(AGENT),
     ("GET", "/me/evaluations/{evaluation_id:int}"): Row(AGENT),
     ("POST", "/me/evaluations/{evaluation_id:int}/acknowledge"): Row(AGENT),
@@ -527,7 +528,9 @@ def test_status(
 def others_of(targets: tuple[str, ...]) -> list[str]:
     """The names, agent ids and call ids of the people at `targets` in the world."""
     people = [PEOPLE[t] for t in targets]
-    return [text for p in people for text in (p.name, p.agent_id, p.call_id)]
+    texts = [text for p in people for text in (p.name, p.agent_id, p.call_id)]
+    # Chinese names also as JSON writes them when it escapes non-ASCII characters.
+    return texts + [json.dumps(text)[1:-1] for text in texts if not text.isascii()]
 
 
 NOT_FOR = {
@@ -605,3 +608,13 @@ def test_a_hidden_object_answers_exactly_like_a_missing_one(
         answers.append((response.status_code, response.headers.get("content-type"), text))
     assert answers[0][:2] == answers[1][:2]
     assert answers[0][2].splitlines() == answers[1][2].splitlines()
+
+
+@pytest.mark.parametrize("path", ["/calls", "/api/calls"])
+def test_the_leak_check_looks_for_what_a_reviewer_sees(matrix: Matrix, path: str) -> None:
+    """The control for the leak check: a reviewer's call list names every agent and call
+    it looks for (plain text), so its strings are what the pages really show."""
+    response = matrix.send("reviewer", "GET", path, ROUTES[("GET", path)])
+    assert response.status_code == 200
+    plain = [text for text in NOT_FOR["agent"] if "\\u" not in text]
+    assert [text for text in plain if text not in response.text] == []
