@@ -154,9 +154,7 @@ class ReportsController(Controller):
         """The archived reports the user may see, with download links and e-mail states."""
         month, found = _filters(period, kind)
         rows = _rows(db, request.user, month, found)
-        periods = sorted(
-            {r.report.period for r in _rows(db, request.user, None, None)}, reverse=True
-        )
+        periods = sorted({r.period for r in visible_reports(db, request.user)}, reverse=True)
         context = {
             "rows": rows,
             "periods": periods,

@@ -198,3 +198,15 @@ def test_an_empty_archive_says_so(client: Client, archive: dict[tuple[str, str, 
     login(client, "max")
     html = soup(client.get("/reports?period=2026-09").text)
     assert html.select_one("#no-reports") is not None
+
+
+@pytest.mark.parametrize("value", ["\x00", "a" * 5_000, "9999-99", "%", "0000-01", "2026-1"])
+def test_odd_filters_are_refused_not_crashed(
+    client: Client, archive: dict[tuple[str, str, str], int], value: str
+) -> None:
+    login(client, "ada")
+    for name in ("period", "kind"):
+        response = client.get("/api/reports", params={name: value})
+        assert response.status_code in (400, 422), response.text
+    for report_id in ("99999999999999999999", "-1", "abc"):
+        assert client.get(f"/api/reports/{report_id}/pdf").status_code in (400, 404)
