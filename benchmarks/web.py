@@ -17,6 +17,8 @@ one answered) for `--seconds`:
 | search          | `/calls?q=...`: English and Chinese words (2 to 6 characters)   |
 | call page       | `/calls/{id}` of random calls                                   |
 | save evaluation | `PATCH /api/evaluations/{id}` (a comment changed, version kept) |
+| dashboard       | `/teams/{id}/dashboard` of November, as an admin (10 teams)     |
+| scorecard       | `/me/scorecard` of November, as an agent                        |
 
 A route that answers 404 (not built yet) is skipped with a note. Everything is run
 `--runs` times; the table shows the median of the runs' p50/p95/p99 (ms) and requests/s,
@@ -66,6 +68,7 @@ from qm.models import (  # noqa: E402
     Role,
     Segment,
     Stage,
+    Team,
     Transcript,
     TranscriptKind,
 )
@@ -78,8 +81,12 @@ from qm.models.transcript_search import (  # noqa: E402
 SECRET = "benchmark-secret-0123456789abcdef0123"
 PASSWORD = "benchmark-password-1"
 REVIEWER = "bench-rita"
+ADMIN = "bench-ada"  # opens the team dashboards
+AGENT_USER = "bench-alan"  # reads his scorecard (the first agent's)
+TEAMS = [f"team-{i}" for i in range(10)]
+PERIOD = "2026-11"  # the last month of the data
 TARGET_P95_MS = 150.0
-SCHEMA_VERSION = 1  # bump when the generated data changes, so that caches are rebuilt
+SCHEMA_VERSION = 2  # bump when the generated data changes, so that caches are rebuilt
 CHUNK = 10_000
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 DAYS = 180  # calls spread over the last half year
@@ -249,7 +256,16 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
     with engine.begin() as conn:
         # Loading with the index's triggers in place costs more than building it once.
         drop_search_index(conn)
-        _insert(conn, tables["Agent"], [{"id": a, "name": f"Agent {a[-3:]}"} for a in agents])
+        # Ten teams, the agents dealt round (the dashboard reads one team's agents).
+        _insert(conn, Team.__table__, [{"id": t, "name": f"Team {t[-1]}"} for t in TEAMS])  # type: ignore[attr-defined]
+        _insert(
+            conn,
+            tables["Agent"],
+            [
+                {"id": a, "name": f"Agent {a[-3:]}", "team_id": TEAMS[i % len(TEAMS)]}
+                for i, a in enumerate(agents)
+            ],
+        )
         _insert(
             conn, tables["Customer"], [{"id": c, "name": f"Customer {c[-6:]}"} for c in customers]
         )
@@ -378,6 +394,7 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
         create_search_index(conn)
         rebuild_search_index(conn)
     log(f"{calls:,} calls written in {time.perf_counter() - started:.0f} s")
+    _people(engine, agents[0])
     evaluation_ids = _evaluations(engine, call_ids, rng)
     _picks(engine, call_ids, reviewer_id, rng)
     with engine.connect() as conn:
@@ -416,6 +433,17 @@ def _head() -> str:
     )
     digest = hashlib.sha256(repr(shape).encode()).hexdigest()[:12]
     return f"{migrate.head_revision(make_engine('sqlite://')) or ''}-{digest}"
+
+
+def _people(engine: sa.Engine, agent_id: str) -> None:
+    """The admin who opens the dashboards and the agent user who reads a scorecard."""
+    from qm.domain.users import create_user
+
+    with session_scope(engine) as session:
+        create_user(session, username=ADMIN, password=PASSWORD, role=Role.ADMIN)
+        create_user(
+            session, username=AGENT_USER, password=PASSWORD, role=Role.AGENT, agent_id=agent_id
+        )
 
 
 def _evaluations(engine: sa.Engine, call_ids: list[str], rng: random.Random) -> list[int]:
@@ -528,13 +556,14 @@ def sign_in(base: str) -> httpx.Cookies:
         return client.cookies
 
 
-def issue_token(database: Path) -> str:
-    """A fresh API token of the benchmark reviewer (for the JSON saves)."""
+def issue_token(database: Path, username: str = REVIEWER) -> str:
+    """A fresh API token of `username` (the reviewer's for the JSON saves; the admin's
+    and the agent's for the dashboard and the scorecard)."""
     from qm.domain.tokens import issue_token as issue
 
     engine = make_engine(f"sqlite:///{database}")
     with session_scope(engine) as session:
-        token = issue(session, REVIEWER, actor="bench")
+        token = issue(session, username, actor="bench")
     engine.dispose()
     return token
 
@@ -542,7 +571,7 @@ def issue_token(database: Path) -> str:
 Request = Callable[[httpx.Client, random.Random, int], httpx.Response]
 
 
-def routes(data: Dataset, token: str) -> dict[str, Request]:
+def routes(data: Dataset, token: str, tokens: dict[str, str] | None = None) -> dict[str, Request]:
     """Each measured route: a function sending one request as client number `n`."""
     first_day = (NOW - timedelta(days=DAYS)).date()
 
@@ -597,12 +626,23 @@ def routes(data: Dataset, token: str) -> dict[str, Request]:
             versions[evaluation_id] = int(response.json()["version"])
         return response
 
+    def dashboard(client: httpx.Client, rng: random.Random, _n: int) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {(tokens or {})[ADMIN]}"}
+        team = rng.choice(TEAMS)
+        return client.get(f"/teams/{team}/dashboard", params={"period": PERIOD}, headers=headers)
+
+    def scorecard(client: httpx.Client, _rng: random.Random, _n: int) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {(tokens or {})[AGENT_USER]}"}
+        return client.get("/me/scorecard", params={"period": PERIOD}, headers=headers)
+
     return {
         "review queue": review_queue,
         "calls, filtered": call_list,
         "search": search,
         "call page": call_page,
         "save evaluation": save,
+        "dashboard": dashboard,
+        "scorecard": scorecard,
     }
 
 
@@ -676,6 +716,7 @@ def main() -> None:
     seconds = min(args.seconds, 5.0) if args.quick else args.seconds
     data = build(args.data, calls)
     token = issue_token(data.path)
+    tokens = {name: issue_token(data.path, name) for name in (ADMIN, AGENT_USER)}
     results: dict[str, list[Outcome]] = {}
     skipped: dict[str, str] = {}
     for run in range(1, args.runs + 1):
@@ -686,7 +727,7 @@ def main() -> None:
         shutil.copyfile(data.path, work)
         with serving(work, args.workers) as base:
             cookies = sign_in(base)
-            for name, request in routes(data, token).items():
+            for name, request in routes(data, token, tokens).items():
                 if args.only and not any(part in name for part in args.only.split(",")):
                     continue
                 if name in skipped:

@@ -13,6 +13,7 @@ it (the call list filtered by team or agent, the month's days, the key point mis
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -22,6 +23,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 from markupsafe import Markup
+from reportlab.graphics.shapes import Drawing
 from sqlmodel import Session, col, select
 
 from qm import i18n
@@ -122,25 +124,44 @@ def _seconds(value: float) -> str:
     return i18n.format_number(value)
 
 
+def _count(value: float) -> str:
+    return i18n.format_number(value)
+
+
+@lru_cache(maxsize=512)
+def _svg(
+    locale: str, chart: Callable[..., Drawing], label: str, data: tuple[Any, ...], **options: Any
+) -> str:
+    """`chart(data, **options)` as inline SVG, remembered: drawing costs tens of
+    milliseconds (reportlab's shapes and renderer), and the same team and month give the
+    same data. Every argument is part of the key: the locale (numbers are written in its
+    style), the data, the translated labels, the module-level formatting functions."""
+    del locale  # only part of the key
+    return to_svg(chart(list(data), **options), label=label)
+
+
 def charts(d: TeamDashboard) -> dict[str, Markup]:
     """The dashboard's charts as inline SVG, every label translated here."""
     share = i18n.format_share
+    locale = i18n.current_locale()
     targets = {h.metric: h.target for h in d.headline}
-    months = [(p.period, p) for p in d.trend]
+    no_data = _("No data")
 
-    def trend(metric: str, pick: Callable[[Any], float | None], fmt: Callable[[float], str]) -> str:
+    def trend(metric: str, values: list[float | None], fmt: Callable[[float], str]) -> str:
         target = targets.get(metric)
-        title = str(METRIC_LABELS[metric])
-        drawing = trend_chart(
-            [(label, pick(point)) for label, point in months],
-            title=_("%(metric)s, six months", metric=title),
-            empty_label=_("No data"),
+        title = _("%(metric)s, six months", metric=str(METRIC_LABELS[metric]))
+        return _svg(
+            locale,
+            trend_chart,
+            title,
+            tuple(zip([p.period for p in d.trend], values, strict=True)),
+            title=title,
+            empty_label=no_data,
             target=target.value if target is not None and metric != "aht_seconds" else None,
             target_label=_("Target"),
             fmt=fmt,
             y_range=(0.0, 1.0) if fmt is share else None,
         )
-        return to_svg(drawing, label=_("%(metric)s, six months", metric=title))
 
     def handle_label(low: float, high: float | None) -> str:
         if high is None:
@@ -151,58 +172,56 @@ def charts(d: TeamDashboard) -> dict[str, Markup]:
             high=i18n.format_number(high / 60),
         )
 
+    def bars(title: str, rows: tuple[tuple[str, float], ...]) -> str:
+        return _svg(locale, bar_chart, title, rows, title=title, empty_label=no_data, fmt=_count)
+
+    def items(title: str, found: list[ItemRate]) -> str:
+        rows = tuple((i.label, i.rate.value or 0.0) for i in found)
+        return _svg(
+            locale,
+            horizontal_bars,
+            title,
+            rows,
+            title=title,
+            empty_label=_("None this month"),
+            fmt=share,
+            maximum=1.0,
+        )
+
+    scatter_title = _("Average handle time against first-contact resolution, per agent")
     found = {
-        "trend_fcr": trend("fcr", lambda p: p.fcr, share),
-        "trend_compliance": trend("script_compliance", lambda p: p.script_compliance, share),
-        "trend_transfer": trend("transfer_rate", lambda p: p.transfer_rate, share),
-        "trend_aht": trend("aht_seconds", lambda p: p.aht_seconds, _seconds),
-        "handle_time": to_svg(
-            bar_chart(
-                [(handle_label(b.low, b.high), b.count) for b in d.handle_time],
-                title=_("Handle time: calls per range"),
-                empty_label=_("No data"),
-                fmt=lambda v: i18n.format_number(v),
-            ),
-            label=_("Handle time: calls per range"),
+        "trend_fcr": trend("fcr", [p.fcr for p in d.trend], share),
+        "trend_compliance": trend(
+            "script_compliance", [p.script_compliance for p in d.trend], share
         ),
-        "courtesy": to_svg(
-            bar_chart(
-                [(f"{share(b.low)}–{share(b.high)}", b.count) for b in d.courtesy],
-                title=_("Courtesy score: calls per range"),
-                empty_label=_("No data"),
-                fmt=lambda v: i18n.format_number(v),
-            ),
-            label=_("Courtesy score: calls per range"),
+        "trend_transfer": trend("transfer_rate", [p.transfer_rate for p in d.trend], share),
+        "trend_aht": trend("aht_seconds", [p.aht_seconds for p in d.trend], _seconds),
+        "handle_time": bars(
+            _("Handle time: calls per range"),
+            tuple((handle_label(b.low, b.high), b.count) for b in d.handle_time),
         ),
-        "scatter": to_svg(
-            scatter_chart(
-                [Point(p.name, p.aht_seconds, p.fcr) for p in d.scatter],
-                title=_("Average handle time against first-contact resolution, per agent"),
-                x_label=_("Average handle time (s)"),
-                y_label=_("First-contact resolution"),
-                empty_label=_("No data"),
-                x_fmt=_seconds,
-                y_fmt=share,
-                y_range=(0.0, 1.0),
-            ),
-            label=_("Average handle time against first-contact resolution, per agent"),
+        "courtesy": bars(
+            _("Courtesy score: calls per range"),
+            tuple((f"{share(b.low)}–{share(b.high)}", b.count) for b in d.courtesy),
         ),
-        "missed": _item_chart(d.missed_key_points, _("Most-missed key points")),
-        "forbidden": _item_chart(d.forbidden_phrases, _("Forbidden phrases said")),
+        "scatter": _svg(
+            locale,
+            scatter_chart,
+            scatter_title,
+            tuple(Point(p.name, p.aht_seconds, p.fcr) for p in d.scatter),
+            title=scatter_title,
+            x_label=_("Average handle time (s)"),
+            y_label=_("First-contact resolution"),
+            empty_label=no_data,
+            x_fmt=_seconds,
+            y_fmt=share,
+            y_range=(0.0, 1.0),
+        ),
+        "missed": items(_("Most-missed key points"), d.missed_key_points),
+        "forbidden": items(_("Forbidden phrases said"), d.forbidden_phrases),
     }
     # to_svg wrote every text through the XML serializer, which escapes it.
     return {name: Markup(svg) for name, svg in found.items()}
-
-
-def _item_chart(items: list[ItemRate], title: str) -> str:
-    drawing = horizontal_bars(
-        [(i.label, i.rate.value or 0.0) for i in items],
-        title=title,
-        empty_label=_("None this month"),
-        fmt=i18n.format_share,
-        maximum=1.0,
-    )
-    return to_svg(drawing, label=title)
 
 
 def sorted_rows(rows: list[AgentRow], sort: str, descending: bool) -> list[AgentRow]:

@@ -95,6 +95,12 @@ def test_team_and_forbidden_filters(client: Client, world: None) -> None:
     assert sorted(set(listed(client, "/calls?team=south"))) == ["c-south"]
     assert sorted(set(listed(client, "/calls?team=north"))) == ["c-north", "c-north-2"]
     assert listed(client, "/calls?forbidden=blame") == ["c-north-2"]
+    # The filter form keeps them (they are not among its usual fields).
+    form = soup(client.get("/calls?team=north&forbidden=blame").text).select_one("#filters")
+    assert form is not None
+    assert form.select_one("input[name=team]")["value"] == "north"
+    assert form.select_one("input[name=forbidden]")["value"] == "blame"
+    assert soup(client.get("/calls").text).select_one("#filters input[name=team]") is None
     api = client.get("/api/calls", params={"team": "north", "forbidden": "blame"}).json()
     assert [i["call_id"] for i in api["items"]] == ["c-north-2"]
 
