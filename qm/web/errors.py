@@ -66,7 +66,9 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any]]:
         extra = {}
         if isinstance(exc, ValidationException) and exc.extra:
             extra = {"errors": exc.extra}
-        return exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail), extra
+        # The framework's details are mostly the status phrase ("Not Found"): translated
+        # when the catalog has them, else shown as they are.
+        return exc.status_code, HTTPStatus(exc.status_code).phrase, _(str(exc.detail)), extra
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     return status, HTTPStatus(status).phrase, _(UNEXPECTED), {}
 

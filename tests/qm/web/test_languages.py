@@ -225,6 +225,9 @@ def test_errors_in_chinese_name_the_field(zh_reviewer: Client) -> None:
     assert missing.status_code == 404
     text = soup(missing.text).get_text(" ")
     assert "未找到" in text and "没有 ID 为 'nope' 的通话" in text
+    nowhere = zh_reviewer.get("/no-such-page", headers=ZH)  # no route: no user, the browser
+    assert nowhere.status_code == 404
+    assert soup(nowhere.text).select_one("h1").get_text(" ").split() == ["404", "未找到"]  # type: ignore[union-attr]
     bad = zh_reviewer.get("/calls?page=0")
     assert bad.status_code in (400, 422)
     assert "字段 page" in bad.text and "页码从 1 开始" in bad.text
