@@ -132,40 +132,36 @@ def run_monthly_job(ctx: JobContext, job: str, now: datetime) -> bool:
 def _monthly_reports(ctx: JobContext, period: Period, now: datetime) -> None:
     settings = ctx.settings
     folder = settings.report_folder()
-    with session_scope(ctx.engine, immediate=True) as session:
-        run = monthly_reports(
-            session,
-            folder=folder,
-            renderer=ctx.renderer,
-            period=period,
-            default_language=settings.default_language,
-            send=ctx.mailer is not None,
-        )
-        report_ids = [r.id for r in run.reports if r.id is not None]
+    run = monthly_reports(
+        ctx.engine,
+        folder=folder,
+        renderer=ctx.renderer,
+        period=period,
+        default_language=settings.default_language,
+        send=ctx.mailer is not None,
+    )
     if ctx.mailer is not None:
-        with session_scope(ctx.engine, immediate=True) as session:
-            deliver_due(
-                session,
-                folder=folder,
-                mailer=ctx.mailer,
-                sender=settings.smtp_from,
-                now=now,
-                report_ids=report_ids,
-            )
+        deliver_due(
+            ctx.engine,
+            folder=folder,
+            mailer=ctx.mailer,
+            sender=settings.smtp_from,
+            now=now,
+            report_ids=[r.id for r in run.reports],
+        )
 
 
 def run_deliveries(ctx: JobContext, now: datetime) -> DeliveryRun | None:
     """Send the e-mails that are due (new, or past their back-off); None without SMTP."""
     if ctx.mailer is None:
         return None
-    with session_scope(ctx.engine, immediate=True) as session:
-        return deliver_due(
-            session,
-            folder=ctx.settings.report_folder(),
-            mailer=ctx.mailer,
-            sender=ctx.settings.smtp_from,
-            now=now,
-        )
+    return deliver_due(
+        ctx.engine,
+        folder=ctx.settings.report_folder(),
+        mailer=ctx.mailer,
+        sender=ctx.settings.smtp_from,
+        now=now,
+    )
 
 
 def run_due(ctx: JobContext, now: datetime) -> list[str]:

@@ -57,7 +57,6 @@ def monthly_command(
     """
     import shutil
 
-    from qm.db import session_scope
     from qm.domain.mail import SmtpMailer
     from qm.domain.report_delivery import deliver_due, monthly_reports
     from qm.domain.report_rendering import PdfRenderer
@@ -73,43 +72,37 @@ def monthly_command(
         )
     folder = settings.report_folder()
     with open_engine(settings) as engine:
-        with session_scope(engine, immediate=True) as session:
-            run = monthly_reports(
-                session,
-                folder=folder,
-                renderer=PdfRenderer(settings),
-                period=month,
-                default_language=settings.default_language,
-                team_id=team,
-                send=send,
-                resend=resend,
-            )
-            stored = [
-                (r.id, r.path, r.kind, r.team_id or r.agent_id, r.language) for r in run.reports
-            ]
-            queued = len(run.queued)
+        run = monthly_reports(
+            engine,
+            folder=folder,
+            renderer=PdfRenderer(settings),
+            period=month,
+            default_language=settings.default_language,
+            team_id=team,
+            send=send,
+            resend=resend,
+        )
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-            for _rid, path, _kind, _who, _lang in stored:
-                shutil.copyfile(folder / path, out / Path(path).name)
-        for _rid, path, kind, who, language in stored:
-            click.echo(f"{kind} {who} {language}: {folder / path}")
+            for report in run.reports:
+                shutil.copyfile(folder / report.path, out / Path(report.path).name)
+        for report in run.reports:
+            click.echo(f"{report.kind} {report.subject} {report.language}: {folder / report.path}")
         for line in run.skipped:
             click.echo(f"skipped {line}")
         for name in run.no_address:
             click.echo(f"not sent to {name}: no e-mail address (qm users add --email)")
         if mailer is None:
             return
-        click.echo(f"{queued} e-mail(s) queued")
-        with session_scope(engine, immediate=True) as session:
-            sent = deliver_due(
-                session,
-                folder=folder,
-                mailer=mailer,
-                sender=settings.smtp_from,
-                now=utcnow(),
-                report_ids=[rid for rid, *_ in stored if rid is not None],
-            )
+        click.echo(f"{len(run.queued)} e-mail(s) queued")
+        sent = deliver_due(
+            engine,
+            folder=folder,
+            mailer=mailer,
+            sender=settings.smtp_from,
+            now=utcnow(),
+            report_ids=[r.id for r in run.reports],
+        )
     click.echo(f"{sent.sent} sent, {sent.failed} failed")
     for error in sent.errors:
         click.echo(f"failed: {error} (retried later by the scheduler)", err=True)

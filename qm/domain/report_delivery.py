@@ -12,14 +12,16 @@ until MAX_ATTEMPTS; the archive page shows each state.
 """
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from qm.db import session_scope
 from qm.domain.mail import Mailer, MailError, ReportMail, report_message
 from qm.domain.report_archive import (
     ReportKey,
@@ -45,6 +47,9 @@ from scoring.period import Period
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(minutes=5)
+# An e-mail being sent is left alone by other passes this long (then it counts as failed
+# by a process that died, and is tried again).
+SENDING_HOLD = timedelta(minutes=10)
 
 
 class ReportRenderer(Protocol):
@@ -61,13 +66,25 @@ class ReportRenderer(Protocol):
         """The scorecard PDF of `agent_id` for `period`, written in `language`."""
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """A report a run rendered and archived."""
+
+    id: int
+    kind: ReportKind
+    subject: str  # the team's or the agent's id
+    language: str
+    path: str  # relative to the report folder
+
+
 @dataclass
 class MonthlyRun:
     """What one monthly run did."""
 
     period: Period
-    reports: list[Report] = field(default_factory=list)
-    queued: list[ReportDelivery] = field(default_factory=list)
+    reports: list[StoredReport] = field(default_factory=list)
+    # E-mails queued by this run (ids of `ReportDelivery` rows).
+    queued: list[int] = field(default_factory=list)
     # Managers who would have received a report but have no e-mail address.
     no_address: list[str] = field(default_factory=list)
     # Reports that could not be rendered (no data for an agent), with the reason.
@@ -81,6 +98,14 @@ class DeliveryRun:
     sent: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    user_id: int
+    username: str
+    email: str | None
+    language: str
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -112,8 +137,15 @@ def _managers(session: Session, team_id: str) -> list[User]:
     )
 
 
+def _store(engine: Engine, folder: Path, key: ReportKey, pdf: bytes, subject: str) -> StoredReport:
+    with session_scope(engine, immediate=True) as session:
+        report = store_report(session, folder=folder, key=key, pdf=pdf)
+        assert report.id is not None
+        return StoredReport(report.id, key.kind, subject, key.language, report.path)
+
+
 def monthly_reports(
-    session: Session,
+    engine: Engine,
     *,
     folder: Path,
     renderer: ReportRenderer,
@@ -123,7 +155,11 @@ def monthly_reports(
     send: bool = False,
     resend: bool = False,
 ) -> MonthlyRun:
-    """Render and archive the month's reports, and queue their e-mails; the caller commits.
+    """Render and archive the month's reports, and queue their e-mails.
+
+    A batch runner: each PDF is rendered in a read-only session and stored, with its
+    e-mails queued, in a short transaction of its own, so that web requests never wait
+    behind the rendering (SQLite has one writer at a time).
 
     Args:
         folder: the report folder.
@@ -138,46 +174,60 @@ def monthly_reports(
         ValidationFailed: `team_id` names no team.
     """
     run = MonthlyRun(period)
-    for team in _teams(session, team_id):
-        managers = _managers(session, team.id)
-        languages = {language_tag(m.language, default_language) for m in managers} or {
-            language_tag(None, default_language)
+    with Session(engine) as session:
+        teams = {
+            team.id: [
+                _Recipient(
+                    m.id or 0, m.username, m.email, language_tag(m.language, default_language)
+                )
+                for m in _managers(session, team.id)
+            ]
+            for team in _teams(session, team_id)
         }
-        by_language: dict[str, Report] = {}
+        agents = [
+            (agent.id, agent.team_id, language_tag(user.language, default_language))
+            for user, agent in session.exec(
+                select(User, Agent)
+                .join(Agent, col(Agent.id) == col(User.agent_id))
+                .where(col(User.role) == Role.AGENT, col(User.active).is_(True))
+                .where(col(Agent.team_id) == team_id if team_id is not None else sa.true())
+                .order_by(col(Agent.id))
+            ).all()
+        ]
+    for team, managers in teams.items():
+        languages = {m.language for m in managers} or {language_tag(None, default_language)}
         for language in sorted(languages):
-            pdf = renderer.team_report(session, team_id=team.id, period=period, language=language)
-            key = ReportKey(ReportKind.TEAM, period, team.id, None, language)
-            by_language[language] = store_report(session, folder=folder, key=key, pdf=pdf)
-            run.reports.append(by_language[language])
-        if not send:
-            continue
-        for manager in managers:
-            if not manager.email:
-                run.no_address.append(manager.username)
-                continue
-            report = by_language[language_tag(manager.language, default_language)]
-            delivery = queue_delivery(session, report=report, user=manager, resend=resend)
-            if delivery is not None:
-                run.queued.append(delivery)
-    agent_users = session.exec(
-        select(User, Agent)
-        .join(Agent, col(Agent.id) == col(User.agent_id))
-        .where(col(User.role) == Role.AGENT, col(User.active).is_(True))
-        .where(col(Agent.team_id) == team_id if team_id is not None else sa.true())
-        .order_by(col(Agent.id))
-    ).all()
-    for user, agent in agent_users:
-        language = language_tag(user.language, default_language)
-        try:
-            pdf = renderer.agent_report(
-                session, agent_id=agent.id, period=period, language=language
+            with Session(engine) as session:
+                pdf = renderer.team_report(session, team_id=team, period=period, language=language)
+            stored = _store(
+                engine, folder, ReportKey(ReportKind.TEAM, period, team, None, language), pdf, team
             )
+            run.reports.append(stored)
+            if not send:
+                continue
+            for manager in (m for m in managers if m.language == language):
+                if not manager.email:
+                    run.no_address.append(manager.username)
+                    continue
+                with session_scope(engine, immediate=True) as session:
+                    report = session.get(Report, stored.id)
+                    user = session.get(User, manager.user_id)
+                    if report is None or user is None:
+                        continue
+                    delivery = queue_delivery(session, report=report, user=user, resend=resend)
+                    if delivery is not None and delivery.id is not None:
+                        run.queued.append(delivery.id)
+    for agent_id, agent_team, language in agents:
+        try:
+            with Session(engine) as session:
+                pdf = renderer.agent_report(
+                    session, agent_id=agent_id, period=period, language=language
+                )
         except QMError as exc:
-            run.skipped.append(f"{agent.id}: {exc}")
+            run.skipped.append(f"{agent_id}: {exc}")
             continue
-        key = ReportKey(ReportKind.AGENT, period, agent.team_id, agent.id, language)
-        run.reports.append(store_report(session, folder=folder, key=key, pdf=pdf))
-    session.flush()
+        key = ReportKey(ReportKind.AGENT, period, agent_team, agent_id, language)
+        run.reports.append(_store(engine, folder, key, pdf, agent_id))
     return run
 
 
@@ -231,8 +281,59 @@ def _subject_name(session: Session, report: Report) -> str:
     return agent.name if agent is not None else (report.agent_id or "")
 
 
+def _claim_due(
+    engine: Engine, delivery_id: int, now: datetime
+) -> tuple[ReportDelivery, ReportMail] | None:
+    """Take one due e-mail for sending: count the attempt and hold it for SENDING_HOLD, so
+    that another process passing meanwhile leaves it alone. None when it is no longer due."""
+    with session_scope(engine, immediate=True) as session:
+        delivery = session.get(ReportDelivery, delivery_id, with_for_update=True)
+        if delivery is None or not _due(delivery, now):
+            return None
+        report = session.get(Report, delivery.report_id)
+        user = session.get(User, delivery.user_id)
+        delivery.attempts += 1
+        delivery.next_attempt_at = now + SENDING_HOLD
+        session.add(delivery)
+        if report is None or user is None or not user.active:
+            _record(delivery, now, "the recipient's account is disabled")
+            return None
+        mail = ReportMail(
+            subject_name=_subject_name(session, report),
+            period=report.period,
+            team=report.kind == ReportKind.TEAM,
+            file_name=file_name(report_key(report)),
+            pdf=b"",
+        )
+        session.flush()
+        session.expunge(delivery)
+        return delivery, mail
+
+
+def _due(delivery: ReportDelivery, now: datetime) -> bool:
+    return (
+        delivery.state != DeliveryState.SENT
+        and delivery.attempts < MAX_ATTEMPTS
+        and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now)
+    )
+
+
+def _record(delivery: ReportDelivery, now: datetime, error: str | None) -> None:
+    """Write the outcome of a try onto `delivery` (sent, or failed with its back-off)."""
+    if error is None:
+        delivery.state = DeliveryState.SENT
+        delivery.sent_at = now
+        delivery.next_attempt_at = None
+        delivery.last_error = None
+        return
+    delivery.state = DeliveryState.FAILED
+    delivery.last_error = error[:2000]
+    more = delivery.attempts < MAX_ATTEMPTS
+    delivery.next_attempt_at = now + retry_delay(delivery.attempts) if more else None
+
+
 def deliver_due(
-    session: Session,
+    engine: Engine,
     *,
     folder: Path,
     mailer: Mailer,
@@ -242,15 +343,17 @@ def deliver_due(
 ) -> DeliveryRun:
     """Send every queued e-mail that is due (new, or failed and past its back-off).
 
-    Commits after each message, so that one sent is recorded as sent even if a later one
-    brings the process down (and is never sent twice).
+    A batch runner: each e-mail is claimed in a short transaction (its attempt counted),
+    sent with no transaction open, and its outcome recorded in another, so that the
+    database never waits on the mail server and a message recorded as sent is never sent
+    again. One claimed by a process that then died is tried again after SENDING_HOLD.
 
     Args:
         report_ids: only the e-mails of these reports (a command's own run); all when None.
         now: the time of this pass (when back-offs are measured from).
     """
     run = DeliveryRun()
-    query = select(ReportDelivery).where(
+    query = select(ReportDelivery.id).where(
         col(ReportDelivery.state).in_([DeliveryState.PENDING, DeliveryState.FAILED]),
         col(ReportDelivery.attempts) < MAX_ATTEMPTS,
         sa.or_(
@@ -260,46 +363,36 @@ def deliver_due(
     )
     if report_ids is not None:
         query = query.where(col(ReportDelivery.report_id).in_(list(report_ids)))
-    due = session.exec(query.order_by(col(ReportDelivery.id))).all()
-    for delivery in due:
-        # Read it again under a lock: another process may have sent it since the query.
-        session.refresh(delivery, with_for_update=True)
-        still_due = delivery.state != DeliveryState.SENT and (
-            delivery.next_attempt_at is None or delivery.next_attempt_at <= now
-        )
-        if not still_due or delivery.attempts >= MAX_ATTEMPTS:
-            session.commit()
+    with Session(engine) as session:
+        due = [i for i in session.exec(query.order_by(col(ReportDelivery.id))).all() if i]
+    for delivery_id in due:
+        claimed = _claim_due(engine, delivery_id, now)
+        if claimed is None:
             continue
-        report = session.get(Report, delivery.report_id)
-        user = session.get(User, delivery.user_id)
-        delivery.attempts += 1
+        delivery, mail = claimed
+        error: str | None = None
         try:
-            if report is None or user is None or not user.active:
-                raise MailError("the recipient's account is disabled")
-            mail = ReportMail(
-                subject_name=_subject_name(session, report),
-                period=report.period,
-                team=report.kind == ReportKind.TEAM,
-                file_name=file_name(report_key(report)),
-                pdf=read_report(folder, report),
+            with Session(engine) as session:
+                report = session.get(Report, delivery.report_id)
+                if report is None:
+                    raise MailError("the report is gone from the archive")
+                pdf = read_report(folder, report)
+                language = report.language
+            message = report_message(
+                sender=sender, to=delivery.address, language=language, mail=replace(mail, pdf=pdf)
             )
-            mailer(
-                report_message(
-                    sender=sender, to=delivery.address, language=report.language, mail=mail
-                )
-            )
+            mailer(message)
         except (MailError, QMError) as exc:
-            delivery.state = DeliveryState.FAILED
-            delivery.last_error = str(exc)[:2000]
-            more = delivery.attempts < MAX_ATTEMPTS
-            delivery.next_attempt_at = now + retry_delay(delivery.attempts) if more else None
-            run.failed += 1
-            run.errors.append(f"{delivery.address}: {exc}")
-        else:
-            delivery.state = DeliveryState.SENT
-            delivery.sent_at = now
-            delivery.next_attempt_at = None
+            error = str(exc)
+        with session_scope(engine, immediate=True) as session:
+            stored = session.get(ReportDelivery, delivery_id)
+            if stored is None:
+                continue
+            _record(stored, now, error)
+            session.add(stored)
+        if error is None:
             run.sent += 1
-        session.add(delivery)
-        session.commit()
+        else:
+            run.failed += 1
+            run.errors.append(f"{delivery.address}: {error}")
     return run

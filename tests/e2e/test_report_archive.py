@@ -44,22 +44,22 @@ def archive(engine: Engine, settings: Settings) -> None:
     folder = settings.report_folder()
     with session_scope(engine) as session:
         build_world(session)
-        for period in (Period(2026, 10), Period(2026, 11)):
-            monthly_reports(
-                session,
-                folder=folder,
-                renderer=FakeRenderer(),
-                period=period,
-                default_language="en",
-                send=period == Period(2026, 11),
-            )
-        deliver_due(
-            session,
+    for period in (Period(2026, 10), Period(2026, 11)):
+        monthly_reports(
+            engine,
             folder=folder,
-            mailer=OneRefusal(),
-            sender="qm@example.com",
-            now=datetime(2026, 12, 1, 6, tzinfo=UTC),
+            renderer=FakeRenderer(),
+            period=period,
+            default_language="en",
+            send=period == Period(2026, 11),
         )
+    deliver_due(
+        engine,
+        folder=folder,
+        mailer=OneRefusal(),
+        sender="qm@example.com",
+        now=datetime(2026, 12, 1, 6, tzinfo=UTC),
+    )
 
 
 @pytest.fixture

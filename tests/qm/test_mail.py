@@ -83,26 +83,24 @@ def run_month(
     engine: Engine, folder: Path, *, resend: bool = False, renderer: FakeRenderer | None = None
 ) -> int:
     """The monthly job with sending on; returns how many e-mails it queued."""
-    with session_scope(engine) as session:
-        run = monthly_reports(
-            session,
-            folder=folder,
-            renderer=renderer or FakeRenderer(),
-            period=PERIOD,
-            default_language="en",
-            send=True,
-            resend=resend,
-        )
-        assert run.no_address == ["nomail"]
-        return len(run.queued)
+    run = monthly_reports(
+        engine,
+        folder=folder,
+        renderer=renderer or FakeRenderer(),
+        period=PERIOD,
+        default_language="en",
+        send=True,
+        resend=resend,
+    )
+    assert run.no_address == ["nomail"]
+    return len(run.queued)
 
 
 def deliver(
     engine: Engine, folder: Path, mailer: SmtpMailer, now: datetime = NOW
 ) -> tuple[int, int]:
-    with session_scope(engine) as session:
-        run = deliver_due(session, folder=folder, mailer=mailer, sender=SENDER, now=now)
-        return run.sent, run.failed
+    run = deliver_due(engine, folder=folder, mailer=mailer, sender=SENDER, now=now)
+    return run.sent, run.failed
 
 
 def deliveries(engine: Engine) -> list[ReportDelivery]:
@@ -261,3 +259,23 @@ def test_qm_report_monthly_send_then_rerun_then_resend(
     assert no_server.exit_code == 2 and "QM_SMTP_HOST" in no_server.output
     bad_month = invoke(db_url, "report", "monthly", "--period", "2026-13", **env)
     assert bad_month.exit_code == 2 and "--period" in bad_month.output
+
+
+def test_a_pass_running_meanwhile_leaves_an_e_mail_being_sent_alone(
+    world: Engine, tmp_path: Path, inbox: tuple[Inbox, SmtpMailer]
+) -> None:
+    handler, mailer = inbox
+    run_month(world, tmp_path)
+    inner: list[tuple[int, int]] = []
+
+    def slow(message: EmailMessage) -> None:
+        # Another process's pass, while this message is on its way.
+        inner.append(deliver(world, tmp_path, mailer))
+        mailer(message)
+
+    # The outer pass claimed the first e-mail; the inner one, running meanwhile, sent the
+    # other two and left the claimed one alone; the outer then found those already sent.
+    assert deliver(world, tmp_path, slow) == (1, 0)
+    assert inner == [(2, 0)]
+    for address in ("mia@example.com", "wang@example.com", "max@example.com"):
+        assert len(handler.to(address)) == 1

@@ -36,16 +36,16 @@ def archive(engine: Engine, settings: Settings) -> dict[tuple[str, str, str], in
     folder = settings.report_folder()
     with session_scope(engine) as session:
         build_world(session)
-        for period, send in ((Period(2026, 10), False), (Period(2026, 11), True)):
-            monthly_reports(
-                session,
-                folder=folder,
-                renderer=FakeRenderer(),
-                period=period,
-                default_language="en",
-                send=send,
-            )
-        deliver_due(session, folder=folder, mailer=refuse, sender="qm@example.com", now=NOW)
+    for period, send in ((Period(2026, 10), False), (Period(2026, 11), True)):
+        monthly_reports(
+            engine,
+            folder=folder,
+            renderer=FakeRenderer(),
+            period=period,
+            default_language="en",
+            send=send,
+        )
+    deliver_due(engine, folder=folder, mailer=refuse, sender="qm@example.com", now=NOW)
     with Session(engine) as session:
         rows = session.exec(select(Report).where(col(Report.period) == "2026-11")).all()
         return {
