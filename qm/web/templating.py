@@ -15,8 +15,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 MISSING = "—"  # shown for an unknown value
 # Stored values the templates show translated (`{{ _(value) }}`): pipeline and stage
 # stages and statuses, evaluation states and kinds, key-point outcomes, review picks,
-# calibration sessions, speakers.
+# calibration sessions, speakers, the steps of an evaluation's history.
 SHOWN_VALUES = (
+    i18n.N_("create"),
+    i18n.N_("answer"),
+    i18n.N_("submit"),
+    i18n.N_("release"),
+    i18n.N_("acknowledge"),
+    i18n.N_("dispute"),
+    i18n.N_("resolve"),
     i18n.N_("transcribe"),
     i18n.N_("keypoints"),
     i18n.N_("metrics"),
