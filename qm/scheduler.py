@@ -6,7 +6,9 @@ APScheduler 3 (`BackgroundScheduler`, jobs kept in the app database by its
 - `monthly-reports`: on the 1st at `QM_REPORT_DAY_TIME` site time, the month just ended's
   reports rendered, archived and e-mailed to the managers (`qm.domain.report_delivery`);
 - `review-sampling`: at the same time, the month's review picks (`sample_period`);
-- `report-deliveries`: every few minutes, e-mails due for another try.
+- `report-deliveries`: every few minutes, e-mails due for another try;
+- `retention`: daily at the same time, when `QM_RETENTION_DAYS` is set, the recordings and
+  transcripts past retention removed (as `qm retention run`).
 
 It runs in one process only: `qm scheduler`, or a web worker started with
 `QM_SCHEDULER_ENABLED`. Each such process keeps trying to take the database lease
@@ -35,6 +37,7 @@ from sqlalchemy import Engine
 
 from qm.db import session_scope
 from qm.domain.mail import Mailer, SmtpMailer
+from qm.domain.privacy import apply_retention
 from qm.domain.report_delivery import DeliveryRun, ReportRenderer, deliver_due, monthly_reports
 from qm.domain.review_queue.sampling import sample_period
 from qm.domain.schedule import (
@@ -56,6 +59,7 @@ log = logging.getLogger(__name__)
 MONTHLY_REPORTS = "monthly-reports"
 REVIEW_SAMPLING = "review-sampling"
 REPORT_DELIVERIES = "report-deliveries"
+RETENTION = "retention"
 MONTHLY_JOBS = (MONTHLY_REPORTS, REVIEW_SAMPLING)
 # The lease lives this long unless renewed; it is renewed three times as often.
 LEASE_TTL = timedelta(seconds=90)
@@ -164,6 +168,21 @@ def run_deliveries(ctx: JobContext, now: datetime) -> DeliveryRun | None:
     )
 
 
+def run_retention(ctx: JobContext, now: datetime) -> int | None:
+    """Remove what is past `QM_RETENTION_DAYS` (None when unset); the calls purged.
+
+    Safe to run as often as wanted: calls already purged are left alone.
+    """
+    days = ctx.settings.retention_days
+    if days is None:
+        return None
+    with session_scope(ctx.engine, immediate=True) as session:
+        result = apply_retention(session, days=days, actor="scheduler", now=now)
+    for problem in result.delete_files():
+        log.warning("retention: %s", problem)
+    return result.calls
+
+
 def run_due(ctx: JobContext, now: datetime) -> list[str]:
     """Run every job due at `now` and not yet done: the make-up pass on taking the lease.
 
@@ -243,6 +262,8 @@ class SchedulerService:
         now = self.clock()
         if job == REPORT_DELIVERIES:
             run_deliveries(self.ctx, now)
+        elif job == RETENTION:
+            run_retention(self.ctx, now)
         else:
             run_monthly_job(self.ctx, job, now)
 
@@ -263,6 +284,14 @@ class SchedulerService:
             scheduler.add_job(
                 _fire, monthly, args=[job, self.ctx.holder], id=job, replace_existing=True
             )
+        at = day_time(settings.report_day_time)
+        scheduler.add_job(
+            _fire,
+            CronTrigger(hour=at.hour, minute=at.minute, timezone=settings.tz),
+            args=[RETENTION, self.ctx.holder],
+            id=RETENTION,
+            replace_existing=True,
+        )
         scheduler.add_job(
             _fire,
             IntervalTrigger(seconds=int(DELIVERY_INTERVAL.total_seconds())),

@@ -19,11 +19,13 @@ from qm.models import RunState, ScheduledRun, SchedulerLease
 from qm.scheduler import (
     MONTHLY_REPORTS,
     REPORT_DELIVERIES,
+    RETENTION,
     REVIEW_SAMPLING,
     JobContext,
     SchedulerService,
     monthly_trigger,
     run_due,
+    run_retention,
 )
 from qm.settings import Settings
 from scoring.period import Period
@@ -131,12 +133,12 @@ def test_a_missed_run_is_made_up_once_after_a_restart(world: Engine, site: Setti
     # The jobs live in APScheduler's job store in the app database.
     assert first.scheduler is not None
     jobs = {job.id: job for job in first.scheduler.get_jobs()}
-    assert set(jobs) == {MONTHLY_REPORTS, REVIEW_SAMPLING, REPORT_DELIVERIES}
+    assert set(jobs) == {MONTHLY_REPORTS, REVIEW_SAMPLING, REPORT_DELIVERIES, RETENTION}
     next_run = jobs[MONTHLY_REPORTS].next_run_time.astimezone(SITE)
     assert (next_run.day, next_run.hour, next_run.minute) == (1, 6, 30)
     with world.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM apscheduler_jobs")).scalar()
-    assert stored == 3
+    assert stored == 4
     first.stop()
     assert team_periods(renderer) == ["2026-10"]
 
@@ -239,3 +241,10 @@ def test_the_web_app_leaves_the_scheduler_off_unless_enabled(
 ) -> None:
     with TestClient(create_app(settings)) as client:
         assert getattr(client.app.state, "scheduler", None) is None
+
+
+def test_the_retention_job_runs_only_when_retention_is_set(world: Engine, site: Settings) -> None:
+    ctx = context(world, site, FakeRenderer(), "only")
+    assert run_retention(ctx, local(2026, 12, 1, 7)) is None
+    kept = context(world, site.model_copy(update={"retention_days": 30}), FakeRenderer(), "only")
+    assert run_retention(kept, local(2026, 12, 1, 7)) == 0  # no calls: nothing to purge
