@@ -12,8 +12,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 
+from qm.i18n import format_month, use_locale
 from qm.i18n import gettext as _
-from qm.i18n import use_locale
 from qm.settings import Settings
 
 # Seconds to wait for the server before a send counts as failed (and is retried later).
@@ -83,7 +83,7 @@ class ReportMail:
     """What a report's e-mail says: whose report, which month, and the PDF."""
 
     subject_name: str  # the team's or the agent's name
-    period: str
+    period: str  # YYYY-MM; written as the recipient's locale writes a month
     team: bool  # a team report (else an agent's scorecard)
     file_name: str
     pdf: bytes
@@ -92,27 +92,29 @@ class ReportMail:
 def report_message(*, sender: str, to: str, language: str | None, mail: ReportMail) -> EmailMessage:
     """The e-mail carrying `mail`'s PDF to `to`, written in `language` (zh-CN or en)."""
     with use_locale(language):
+        year, _sep, month = mail.period.partition("-")
+        period = format_month(int(year), int(month))
         if mail.team:
             subject = _(
                 "Monthly QA report: %(team)s, %(period)s",
                 team=mail.subject_name,
-                period=mail.period,
+                period=period,
             )
             body = _(
                 "Attached is the monthly quality report of team %(team)s for %(period)s.",
                 team=mail.subject_name,
-                period=mail.period,
+                period=period,
             )
         else:
             subject = _(
                 "Your QA scorecard: %(agent)s, %(period)s",
                 agent=mail.subject_name,
-                period=mail.period,
+                period=period,
             )
             body = _(
                 "Attached is the quality scorecard of %(agent)s for %(period)s.",
                 agent=mail.subject_name,
-                period=mail.period,
+                period=period,
             )
         footer = _("The reports of earlier months are in the report archive.")
     message = EmailMessage()

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from qm.db import session_scope
-from qm.domain.mail import MailError, SmtpMailer
+from qm.domain.mail import Mailer, MailError, SmtpMailer
 from qm.domain.report_archive import read_report
 from qm.domain.report_delivery import (
     MAX_ATTEMPTS,
@@ -97,7 +97,7 @@ def run_month(
 
 
 def deliver(
-    engine: Engine, folder: Path, mailer: SmtpMailer, now: datetime = NOW
+    engine: Engine, folder: Path, mailer: Mailer, now: datetime = NOW
 ) -> tuple[int, int]:
     run = deliver_due(engine, folder=folder, mailer=mailer, sender=SENDER, now=now)
     return run.sent, run.failed
@@ -127,10 +127,13 @@ def test_each_manager_gets_the_team_report_in_their_language(
     (english,) = handler.to("mia@example.com")
     (chinese,) = handler.to("wang@example.com")
     assert english["From"] == SENDER and english["To"] == "mia@example.com"
-    assert english["Subject"] == "Monthly QA report: 一组, 2026-11"
+    assert english["Subject"] == "Monthly QA report: 一组, November 2026"
     with use_locale("zh-CN"):
-        expected = gettext("Monthly QA report: %(team)s, %(period)s", team="一组", period="2026-11")
-    assert chinese["Subject"] == expected
+        expected = gettext(
+            "Monthly QA report: %(team)s, %(period)s", team="一组", period="2026年11月"
+        )
+    assert chinese["Subject"] == expected and expected != english["Subject"]
+    assert "2026年11月" in chinese.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     with Session(world) as session:
         stored = {
             r.language: r
