@@ -24,6 +24,7 @@ from qm.domain.evaluations.queries import (
     EvaluationRow,
     calibration_revealed,
     evaluation_rows,
+    may_open_calibration,
     participants,
 )
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -230,16 +231,13 @@ def _evaluations(session: Session, calibration_id: int) -> list[Evaluation]:
 
 
 def calibration_view(session: Session, calibration_id: int, viewer: User) -> CalibrationView:
-    """The session for a participant, a manager or an admin; blind while it runs.
+    """The session for those who may open it (`may_open_calibration`); blind while it runs.
 
     Raises:
-        NotFound: no such session, or `viewer` is none of those.
+        NotFound: no such session, or `viewer` may not open it (the same error).
     """
     calibration = session.get(CalibrationSession, calibration_id)
-    allowed = calibration is not None and (
-        viewer.id in participants(calibration) or viewer.role in (Role.MANAGER, Role.ADMIN)
-    )
-    if calibration is None or not allowed:
+    if calibration is None or not may_open_calibration(session, viewer, calibration):
         raise NotFound(
             gettext("no calibration session %(calibration_id)s", calibration_id=calibration_id)
         )

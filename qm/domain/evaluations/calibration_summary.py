@@ -12,7 +12,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from qm.domain.evaluations.queries import calibration_revealed, may_see, participants
+from qm.domain.evaluations.queries import (
+    calibration_revealed,
+    may_open_calibration,
+    may_see,
+    participants,
+)
 from qm.errors import Conflict
 from qm.i18n import N_
 from qm.i18n import gettext as _
@@ -149,13 +154,11 @@ def _session_evaluations(session: Session, calibration_ids: list[int]) -> list[E
 
 
 def list_calibrations(session: Session, viewer: User) -> list[SessionLine]:
-    """The sessions `viewer` may open, newest first: managers and admins see every one,
-    anyone else only those they score in."""
+    """The sessions `viewer` may open (`may_open_calibration`), newest first."""
     rows = session.exec(
         select(CalibrationSession).order_by(col(CalibrationSession.id).desc())
     ).all()
-    if viewer.role not in ORGANISERS:
-        rows = [r for r in rows if viewer.id in participants(r)]
+    rows = [r for r in rows if may_open_calibration(session, viewer, r)]
     forms = {
         f.id: f
         for f in session.exec(

@@ -27,6 +27,7 @@ from qm.models import (
     Agent,
     CalibrationSession,
     CalibrationState,
+    Call,
     Dispute,
     DisputeState,
     Evaluation,
@@ -182,6 +183,26 @@ def participants(calibration: CalibrationSession) -> set[int]:
     if calibration.expert_id is not None:
         ids.add(calibration.expert_id)
     return ids
+
+
+def may_open_calibration(session: Session, viewer: User, calibration: CalibrationSession) -> bool:
+    """Whether `viewer` may open the session: its participants, admins, the manager who
+    runs it, and a manager of the teams of all its calls (a manager sees their teams
+    only, and a session shows its calls and every participant's answers)."""
+    if viewer.id in participants(calibration) or viewer.role == Role.ADMIN:
+        return True
+    if viewer.role != Role.MANAGER:
+        return False
+    if calibration.created_by == viewer.username:
+        return True
+    call_teams = set(
+        session.exec(
+            select(Agent.team_id)
+            .join(Call, col(Call.agent_id) == col(Agent.id))
+            .where(col(Call.id).in_(calibration.call_ids))
+        ).all()
+    )
+    return bool(call_teams) and call_teams <= managed_teams(session, viewer)
 
 
 def may_see(session: Session, viewer: User, evaluation: Evaluation) -> bool:

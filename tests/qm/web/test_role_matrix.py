@@ -25,12 +25,15 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import Engine, event
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 import qm.models  # noqa: F401  (registers every table)
 from qm import migrate
 from qm.app import create_app
 from qm.db import make_engine
+from qm.domain.evaluations.queries import may_open_calibration
+from qm.domain.users import get_user
+from qm.models import CalibrationSession
 from qm.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.qm.web.conftest import login
@@ -62,8 +65,9 @@ VISIBLE: dict[str, Mapping[str, Set[str]]] = {
     "agent": BY_TEAM,
     "training": BY_TEAM,
     "pick": {"agent": set(), "manager": {"own", "team"}, "reviewer": ALL, "admin": ALL},
-    # A session is for its organiser, its participants and admins (`own`: organised by
-    # mgr-north, scored by rev1; `other`: the admin's session of team south's calls).
+    # A session is for its organiser, its participants, admins and the managers of all its
+    # calls (`own`: organised by mgr-north, scored by rev1; `other`: the admin's session of
+    # team south's calls).
     "calibration": {"agent": set(), "manager": {"own"}, "reviewer": {"own"}, "admin": ALL},
     "team": {"agent": set(), "manager": {"own"}, "reviewer": set(), "admin": ALL},
     "user": {"agent": set(), "manager": set(), "reviewer": set(), "admin": ALL},
@@ -135,13 +139,6 @@ TRANSCRIPT = {
     "segments": [{"speaker": "agent", "start": 0.0, "end": 1.0, "text": "hello"}],
 }
 
-
-OTHER_SESSION = {
-    ("manager", "other"): (
-        "a manager opens any calibration session, also one they neither organise nor score "
-        "in, of another team's calls (calibration_view in qm/domain/evaluations/calibration.py)"
-    )
-}
 
 ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(EVERYONE, ok=302),
@@ -235,10 +232,10 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/calibrations"): Row(REVIEWERS),
     ("GET", "/calibrations/new"): Row(LEADS),
     ("POST", "/calibrations"): Row(LEADS, body={"name": "x"}),
-    ("GET", "/calibrations/{calibration_id:int}"): Row(EVERYONE, xfail=OTHER_SESSION),
-    ("POST", "/calibrations/{calibration_id:int}/close"): Row(LEADS, xfail=OTHER_SESSION),
+    ("GET", "/calibrations/{calibration_id:int}"): Row(EVERYONE),
+    ("POST", "/calibrations/{calibration_id:int}/close"): Row(LEADS),
     ("POST", "/api/calibrations"): Row(LEADS, body={"name": "x"}),
-    ("GET", "/api/calibrations/{calibration_id:int}"): Row(EVERYONE, xfail=OTHER_SESSION),
+    ("GET", "/api/calibrations/{calibration_id:int}"): Row(EVERYONE),
     # The agent's own pages.
     ("GET", "/me/scorecard"): Row(AGENT, query=f"?period={PERIOD}"),
     ("GET", "/me/evaluations"): Row(AGENT),
@@ -421,6 +418,7 @@ class Matrix:
     """The world, its engine and one signed-in browser per role."""
 
     world: World
+    engine: Engine
     writes: CommittedWrites
     clients: dict[str, Client]
 
@@ -482,7 +480,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
             else:
                 login(client, SIGNED_IN[role])
                 client.get("/api/me")  # sets the CSRF cookie
-        yield Matrix(world, CommittedWrites(app.state.engine), clients)
+        yield Matrix(world, engine, CommittedWrites(app.state.engine), clients)
     engine.dispose()
 
 
@@ -618,3 +616,14 @@ def test_the_leak_check_looks_for_what_a_reviewer_sees(matrix: Matrix, path: str
     assert response.status_code == 200
     plain = [text for text in NOT_FOR["agent"] if "\\u" not in text]
     assert [text for text in plain if text not in response.text] == []
+
+
+def test_a_manager_opens_the_sessions_of_their_teams_calls(matrix: Matrix) -> None:
+    """Not only the sessions they run: the admin's session of team south's calls is open
+    to south's manager (and to no one else's)."""
+    with Session(matrix.engine) as s:
+        session = s.get(CalibrationSession, int(matrix.world.id_of("calibration", "other")))
+        assert session is not None
+        managers = {name: get_user(s, name) for name in ("mgr-south", "mgr-north")}
+        opens = {name: may_open_calibration(s, m, session) for name, m in managers.items()}
+    assert opens == {"mgr-south": True, "mgr-north": False}
