@@ -196,8 +196,8 @@ def test_who_may_decide(session: Session, world: World) -> None:
         decide(world.agent1)  # the agent's own call: seen, but not theirs to decide
     with pytest.raises(NotFound):
         decide(world.agent1, "zh-1")  # another agent's call: not even seen
-    with pytest.raises(Forbidden):
-        decide(world.mgr_south)  # a manager of another team
+    with pytest.raises(NotFound):
+        decide(world.mgr_south)  # a manager of another team: its calls are not even seen
     decide(world.mgr_north)
     assert current_overrides(session, "c-1")["greeting"].reviewer == "mgr_n"
 

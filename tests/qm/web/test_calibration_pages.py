@@ -21,7 +21,7 @@ from qm.domain.evaluations.commands import save_answers, submit
 from qm.domain.evaluations.forms import load_form_file
 from qm.domain.tokens import issue_token
 from qm.domain.users import create_user
-from qm.models import CalibrationSession, Evaluation, EvaluationKind, Role, User
+from qm.models import Agent, CalibrationSession, Evaluation, EvaluationKind, Role, Team, User
 from qm.settings import Settings
 from tests.factories import PASSWORD, make_call, make_results, make_transcript
 from tests.qm.evaluations.conftest import FORMS
@@ -58,8 +58,23 @@ def world(engine: Engine, settings: Settings, seed: Any) -> Iterator[World]:
             "outsider": Role.REVIEWER,
             "boss": Role.ADMIN,
         }
+        # The manager manages the team of both agents: a manager sees only the calls of
+        # the teams they manage (DESIGN.md), and picks a session's calls among them.
+        s.add(Team(id="north", name="north"))
+        s.flush()
+        for agent_id in ("a-1", "a-2"):
+            agent = s.get(Agent, agent_id)
+            assert agent is not None
+            agent.team_id = "north"
         return {
-            name: create_user(s, username=name, password=PASSWORD, role=role).id or 0
+            name: create_user(
+                s,
+                username=name,
+                password=PASSWORD,
+                role=role,
+                team_ids=("north",) if role == Role.MANAGER else (),
+            ).id
+            or 0
             for name, role in people.items()
         }
 
