@@ -627,3 +627,16 @@ def test_a_manager_opens_the_sessions_of_their_teams_calls(matrix: Matrix) -> No
         managers = {name: get_user(s, name) for name in ("mgr-south", "mgr-north")}
         opens = {name: may_open_calibration(s, m, session) for name, m in managers.items()}
     assert opens == {"mgr-south": True, "mgr-north": False}
+
+
+def test_an_agent_sees_only_their_released_evaluation_of_a_scored_call(matrix: Matrix) -> None:
+    """Their call is also in a running calibration session: its blind drafts (never the
+    agent's business) are not listed, to them; a reviewer sees the session's own draft."""
+    own = matrix.world.id_of("evaluation", "own")
+    listed = {}
+    for role in ("agent", "reviewer"):
+        response = matrix.send(role, "GET", "/api/calls/c-n1/evaluations", Row(EVERYONE))
+        assert response.status_code == 200
+        listed[role] = [(e["id"], e["kind"]) for e in response.json()]
+    assert listed["agent"] == [(int(own), "standard")]
+    assert sorted(kind for _, kind in listed["reviewer"]) == ["calibration", "standard"]
