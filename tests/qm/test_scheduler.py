@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from qm.app import create_app
 from qm.db import make_engine, session_scope
-from qm.domain.schedule import day_time, due_period
+from qm.domain.schedule import day_time, due_period, take_lease
 from qm.models import RunState, ScheduledRun, SchedulerLease
 from qm.scheduler import (
     MONTHLY_REPORTS,
@@ -29,6 +29,7 @@ from qm.scheduler import (
 )
 from qm.settings import Settings
 from scoring.period import Period
+from tests.qm.commands.cli import invoke
 from tests.qm.reports_world import FakeRenderer, build_world
 
 SITE = ZoneInfo("Asia/Shanghai")
@@ -248,3 +249,19 @@ def test_the_retention_job_runs_only_when_retention_is_set(world: Engine, site: 
     assert run_retention(ctx, local(2026, 12, 1, 7)) is None
     kept = context(world, site.model_copy(update={"retention_days": 30}), FakeRenderer(), "only")
     assert run_retention(kept, local(2026, 12, 1, 7)) == 0  # no calls: nothing to purge
+
+
+def test_qm_scheduler_once_runs_what_is_due_then_nothing(
+    world: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("qm.domain.report_rendering.PdfRenderer", lambda _settings: FakeRenderer())
+    env = {"QM_REPORT_DIR": str(tmp_path / "reports")}
+    first = invoke(db_url, "scheduler", "--once", **env)
+    assert first.exit_code == 0, first.output
+    assert f"ran: {MONTHLY_REPORTS}, {REVIEW_SAMPLING}" in first.output
+    assert "nothing was due" in invoke(db_url, "scheduler", "--once", **env).output
+    # While another process holds the lease, --once leaves the jobs to it.
+    with session_scope(world, immediate=True) as session:
+        take_lease(session, holder="elsewhere", now=datetime.now(UTC), ttl=timedelta(hours=1))
+    busy = invoke(db_url, "scheduler", "--once", **env)
+    assert busy.exit_code == 1 and "another process" in busy.output
