@@ -11,7 +11,7 @@ spells the path; `test_every_route_has_a_row` reads the routes from the app itse
 route added later without a row fails. Each path parameter names the kind of object it
 takes (`PARAM_KIND`); the first one is the subject whose `own`, `team`, `other` and
 `missing` ids the cases try (see `role_matrix_world`). Unsafe methods are tried only
-where they must be refused, and the database must be unchanged afterwards.
+where they must be refused; no case may commit a write to the database.
 """
 
 import json
@@ -115,7 +115,8 @@ class Row:
     body: sent with an unsafe method: JSON on the API, a form on pages.
     special: statuses that differ from the rule, by (role, target), with why in a comment.
     xfail: (role, target) cases where the app is wrong today, in a file another engineer
-        owns this session: the row keeps the right expectation, marked with the leak.
+        owns this session: the row keeps the right expectation, marked with the leak
+        ((role, "leak") marks the page's case in the leak test).
     """
 
     roles: frozenset[str]
@@ -298,9 +299,12 @@ def is_api(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
+PARAMETER = re.compile(r"\{(\w+):\w+\}")  # a path parameter as Litestar spells it: {name:type}
+
+
 def params(path: str) -> list[str]:
     """The names of the path's parameters, in order."""
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+    return PARAMETER.findall(path)
 
 
 def kind_of(row: Row, name: str) -> str:
@@ -424,12 +428,13 @@ class Matrix:
 
     def url(self, path: str, row: Row, target: str) -> str:
         """`path` with the target's ids filled in (further parameters: their own ids)."""
-        url = path
-        for position, name in enumerate(params(path)):
-            kind = kind_of(row, name)
-            value = self.world.id_of(kind, target if position == 0 else "own")
-            url = url.replace("{" + name + ":" + _type(path, name) + "}", value)
-        return url + row.query
+        names = params(path)
+
+        def fill(found: re.Match[str]) -> str:
+            name = found.group(1)
+            return self.world.id_of(kind_of(row, name), target if name == names[0] else "own")
+
+        return PARAMETER.sub(fill, path) + row.query
 
     def send(self, role: str, method: str, url: str, row: Row) -> Any:
         """The request as that role's browser makes it (with the CSRF token on writes)."""
@@ -442,13 +447,6 @@ class Matrix:
         if method in UNSAFE and row.body is not None:
             body = {"json": row.body} if is_api(url) else {"data": row.body}
         return client.request(method, url, headers=headers, follow_redirects=False, **body)
-
-
-def _type(path: str, name: str) -> str:
-    for part in path.split("/"):
-        if part.startswith("{" + name + ":"):
-            return part[1:-1].split(":")[1]
-    raise KeyError(name)
 
 
 @pytest.fixture(scope="module")
