@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -60,6 +61,7 @@ MONTHLY_REPORTS = "monthly-reports"
 REVIEW_SAMPLING = "review-sampling"
 REPORT_DELIVERIES = "report-deliveries"
 RETENTION = "retention"
+CATCH_UP = "catch-up"
 MONTHLY_JOBS = (MONTHLY_REPORTS, REVIEW_SAMPLING)
 # The lease lives this long unless renewed; it is renewed three times as often.
 LEASE_TTL = timedelta(seconds=90)
@@ -235,8 +237,12 @@ class SchedulerService:
         """True while this process runs the jobs (it holds the lease)."""
         return self.scheduler is not None
 
-    def tick(self) -> bool:
+    def tick(self, *, catch_up_inline: bool = True) -> bool:
         """Take or renew the lease; start the jobs on taking it, stop them on losing it.
+
+        On taking the lease, whatever is due and not done is run (`run_due`): here, before
+        returning, or with `catch_up_inline` off as a job of its own, so that the thread
+        that renews the lease is not kept from renewing it by a long make-up run.
 
         Returns:
             True when this process holds the lease.
@@ -250,8 +256,9 @@ class SchedulerService:
             holding = False
         if holding and self.scheduler is None:
             log.info("scheduler: %s took the lease", self.ctx.holder)
-            run_due(self.ctx, now)
-            self._start_jobs()
+            if catch_up_inline:
+                run_due(self.ctx, now)
+            self._start_jobs(catch_up=not catch_up_inline)
         elif not holding and self.scheduler is not None:
             log.warning("scheduler: %s lost the lease; stopping its jobs", self.ctx.holder)
             self._stop_jobs()
@@ -264,13 +271,18 @@ class SchedulerService:
             run_deliveries(self.ctx, now)
         elif job == RETENTION:
             run_retention(self.ctx, now)
+        elif job == CATCH_UP:
+            run_due(self.ctx, now)
         else:
             run_monthly_job(self.ctx, job, now)
 
-    def _start_jobs(self) -> None:
+    def _start_jobs(self, *, catch_up: bool = False) -> None:
         settings = self.ctx.settings
         scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.engine)},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.ctx.engine),
+                "once": MemoryJobStore(),
+            },
             job_defaults={
                 "coalesce": True,
                 "misfire_grace_time": MISFIRE_GRACE,
@@ -299,6 +311,9 @@ class SchedulerService:
             id=REPORT_DELIVERIES,
             replace_existing=True,
         )
+        if catch_up:
+            # Once, now, in the scheduler's own threads (kept in memory: it is not periodic).
+            scheduler.add_job(_fire, args=[CATCH_UP, self.ctx.holder], id=CATCH_UP, jobstore="once")
         scheduler.start()
         self.scheduler = scheduler
 
@@ -311,7 +326,7 @@ class SchedulerService:
     def _loop(self) -> None:
         interval = self.ttl.total_seconds() / 3
         while not self._stopping.is_set():
-            self.tick()
+            self.tick(catch_up_inline=False)
             self._stopping.wait(interval)
 
     def start(self) -> None:
