@@ -32,6 +32,7 @@ from qm import migrate
 from qm.app import create_app
 from qm.db import make_engine
 from qm.domain.evaluations.queries import may_open_calibration
+from qm.domain.tokens import issue_token
 from qm.domain.users import get_user
 from qm.models import CalibrationSession
 from qm.settings import Settings
@@ -638,3 +639,31 @@ def test_an_agent_sees_only_their_released_evaluation_of_a_scored_call(matrix: M
         listed[role] = [(e["id"], e["kind"]) for e in response.json()]
     assert listed["agent"] == [(int(own), "standard")]
     assert sorted(kind for _, kind in listed["reviewer"]) == ["calibration", "standard"]
+
+
+def token_cases() -> Iterator[Any]:
+    """Every API route an agent reads, on another agent's id (or on none)."""
+    for (method, path), row in ROUTES.items():
+        if method in UNSAFE or not is_api(path):
+            continue
+        target = "other" if "other" in targets(row, path) else targets(row, path)[0]
+        status = expected(method, path, row, "agent", target)
+        yield pytest.param(path, target, status, id=f"{path} {target}")
+
+
+@pytest.mark.parametrize(("path", "target", "status"), list(token_cases()))
+def test_an_api_token_sees_what_its_user_sees(
+    matrix: Matrix, path: str, target: str, status: int
+) -> None:
+    """An integration's `Authorization: Bearer` acts as its user: the agent's token gets
+    the agent's answers, and their lists name no one else."""
+    with Session(matrix.engine) as s:
+        token = issue_token(s, SIGNED_IN["agent"], actor="test")
+        s.commit()
+    row = ROUTES[("GET", path)]
+    url = matrix.url(path, row, target)
+    anonymous = matrix.clients[ANON]
+    response = anonymous.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == status, response.text[:300]
+    if status == 200:  # a refusal repeats the id asked for, and nothing else
+        assert [text for text in NOT_FOR["agent"] if text in response.text] == []
