@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from qm.db import session_scope
-from qm.domain.mail import Mailer, SmtpMailer
+from qm.domain.mail import Mailer, SmtpMailer, archive_link
 from qm.domain.privacy import apply_retention
 from qm.domain.report_delivery import DeliveryRun, ReportRenderer, deliver_due, monthly_reports
 from qm.domain.review_queue.sampling import sample_period
@@ -152,6 +152,7 @@ def _monthly_reports(ctx: JobContext, period: Period, now: datetime) -> None:
             folder=folder,
             mailer=ctx.mailer,
             sender=settings.smtp_from,
+            archive_url=archive_link(settings),
             now=now,
             report_ids=[r.id for r in run.reports],
         )
@@ -166,6 +167,7 @@ def run_deliveries(ctx: JobContext, now: datetime) -> DeliveryRun | None:
         folder=ctx.settings.report_folder(),
         mailer=ctx.mailer,
         sender=ctx.settings.smtp_from,
+        archive_url=archive_link(ctx.settings),
         now=now,
     )
 

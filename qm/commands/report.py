@@ -57,7 +57,7 @@ def monthly_command(
     """
     import shutil
 
-    from qm.domain.mail import SmtpMailer
+    from qm.domain.mail import SmtpMailer, archive_link
     from qm.domain.report_delivery import deliver_due, monthly_reports
     from qm.domain.report_rendering import PdfRenderer
     from qm.models import utcnow
@@ -100,6 +100,7 @@ def monthly_command(
             folder=folder,
             mailer=mailer,
             sender=settings.smtp_from,
+            archive_url=archive_link(settings),
             now=utcnow(),
             report_ids=[r.id for r in run.reports],
         )

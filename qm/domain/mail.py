@@ -89,8 +89,21 @@ class ReportMail:
     pdf: bytes
 
 
-def report_message(*, sender: str, to: str, language: str | None, mail: ReportMail) -> EmailMessage:
-    """The e-mail carrying `mail`'s PDF to `to`, written in `language` (zh-CN or en)."""
+def archive_link(settings: Settings) -> str | None:
+    """The report archive's address for e-mails (None when QM_PUBLIC_URL is not set)."""
+    return f"{settings.public_url.rstrip('/')}/reports" if settings.public_url else None
+
+
+def report_message(
+    *,
+    sender: str,
+    to: str,
+    language: str | None,
+    mail: ReportMail,
+    archive_url: str | None = None,
+) -> EmailMessage:
+    """The e-mail carrying `mail`'s PDF to `to`, written in `language` (zh-CN or en), with
+    a link to the report archive when its address is known."""
     with use_locale(language):
         year, _sep, month = mail.period.partition("-")
         period = format_month(int(year), int(month))
@@ -123,6 +136,7 @@ def report_message(*, sender: str, to: str, language: str | None, mail: ReportMa
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    message.set_content(f"{body}\n\n{footer}\n")
+    link = f"\n{archive_url}" if archive_url else ""
+    message.set_content(f"{body}\n\n{footer}{link}\n")
     message.add_attachment(mail.pdf, maintype="application", subtype="pdf", filename=mail.file_name)
     return message

@@ -340,6 +340,7 @@ def deliver_due(
     sender: str,
     now: datetime,
     report_ids: Collection[int] | None = None,
+    archive_url: str | None = None,
 ) -> DeliveryRun:
     """Send every queued e-mail that is due (new, or failed and past its back-off).
 
@@ -351,6 +352,7 @@ def deliver_due(
     Args:
         report_ids: only the e-mails of these reports (a command's own run); all when None.
         now: the time of this pass (when back-offs are measured from).
+        archive_url: the report archive's address, for a link in the message.
     """
     run = DeliveryRun()
     query = select(ReportDelivery.id).where(
@@ -379,7 +381,11 @@ def deliver_due(
                 pdf = read_report(folder, report)
                 language = report.language
             message = report_message(
-                sender=sender, to=delivery.address, language=language, mail=replace(mail, pdf=pdf)
+                sender=sender,
+                to=delivery.address,
+                language=language,
+                mail=replace(mail, pdf=pdf),
+                archive_url=archive_url,
             )
             mailer(message)
         except (MailError, QMError) as exc:

@@ -96,9 +96,7 @@ def run_month(
     return len(run.queued)
 
 
-def deliver(
-    engine: Engine, folder: Path, mailer: Mailer, now: datetime = NOW
-) -> tuple[int, int]:
+def deliver(engine: Engine, folder: Path, mailer: Mailer, now: datetime = NOW) -> tuple[int, int]:
     run = deliver_due(engine, folder=folder, mailer=mailer, sender=SENDER, now=now)
     return run.sent, run.failed
 
@@ -236,6 +234,7 @@ def test_qm_report_monthly_send_then_rerun_then_resend(
         "QM_SMTP_PORT": str(mailer.port),
         "QM_SMTP_FROM": SENDER,
         "QM_REPORT_DIR": str(tmp_path / "archive"),
+        "QM_PUBLIC_URL": "https://qm.example.com/",
     }
     out = tmp_path / "out"
     args = ("report", "monthly", "--period", "2026-11", "--team", "T1", "--out", str(out))
@@ -243,6 +242,9 @@ def test_qm_report_monthly_send_then_rerun_then_resend(
     assert first.exit_code == 0, first.output
     assert "2 e-mail(s) queued" in first.output and "2 sent, 0 failed" in first.output
     assert "not sent to nomail" in first.output
+    (message,) = handler.to("mia@example.com")
+    body = message.get_body(("plain",))
+    assert body is not None and "https://qm.example.com/reports" in body.get_content()
     assert sorted(p.name for p in out.iterdir()) == [
         "agent-a-1-2026-11-zh-CN.pdf",
         "team-T1-2026-11-en.pdf",
