@@ -5,6 +5,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from qm.models import Role
+from tests.factories import make_user
 from tests.qm.dashboard_world import MARCH, build_dashboard_world
 from tests.qm.web.conftest import Client, login, soup
 
@@ -167,3 +169,12 @@ def test_chinese_page(client: Client, world: None) -> None:
     assert page.html is not None and page.html["lang"] == "zh-CN"
     assert "王芳" in page.select_one("#agents").get_text()
     assert "王芳" in "".join(t.get_text() for t in page.select("svg.chart text"))
+
+
+def test_without_teams_the_page_says_so(client: Client, seed: Callable[..., None]) -> None:
+    seed(lambda s: make_user(s, "ada", Role.ADMIN))
+    seed(lambda s: make_user(s, "lonely", Role.MANAGER))
+    for username in ("ada", "lonely"):
+        login(client, username)
+        page = soup(client.get("/dashboard").text)
+        assert page.select("#teams") == [] and page.select_one("p.empty") is not None
