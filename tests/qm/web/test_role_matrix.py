@@ -25,7 +25,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlalchemy import Engine, event
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 import qm.models  # noqa: F401  (registers every table)
 from qm import migrate
@@ -34,7 +34,7 @@ from qm.db import make_engine
 from qm.domain.evaluations.queries import may_open_calibration
 from qm.domain.tokens import issue_token
 from qm.domain.users import get_user
-from qm.models import CalibrationSession
+from qm.models import CalibrationSession, Evaluation
 from qm.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.qm.web.conftest import login
@@ -667,3 +667,22 @@ def test_an_api_token_sees_what_its_user_sees(
     assert response.status_code == status, response.text[:300]
     if status == 200:  # a refusal repeats the id asked for, and nothing else
         assert [text for text in NOT_FOR["agent"] if text in response.text] == []
+
+
+def test_the_call_page_opens_no_evaluation_an_agent_may_not_see(matrix: Matrix) -> None:
+    """`/calls/{own call}?evaluation=N` for every evaluation in the world: the agent's
+    released one opens; another agent's, and the blind calibration drafts of their own
+    call, answer 404 like a missing one."""
+    with Session(matrix.engine) as s:
+        kinds = {e.id or 0: e.kind for e in s.exec(select(Evaluation)).all()}
+    own = int(matrix.world.id_of("evaluation", "own"))
+    missing = max(kinds) + 1
+    answers = {
+        eid: matrix.clients["agent"].get(f"/calls/c-n1?evaluation={eid}").status_code
+        for eid in [*kinds, missing]
+    }
+    assert answers == {eid: 200 if eid == own else 404 for eid in [*kinds, missing]}
+    assert {kinds[e] for e, status in answers.items() if status == 404 and e in kinds} == {
+        "standard",
+        "calibration",
+    }
