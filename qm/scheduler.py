@@ -6,7 +6,8 @@ APScheduler 3 (`BackgroundScheduler`, jobs kept in the app database by its
 - `monthly-reports`: on the 1st at `QM_REPORT_DAY_TIME` site time, the month just ended's
   reports rendered, archived and e-mailed to the managers (`qm.domain.report_delivery`);
 - `review-sampling`: at the same time, the month's review picks (`sample_period`);
-- `report-deliveries`: every few minutes, e-mails due for another try;
+- `pending-work`: every few minutes, e-mails due for another try, and a monthly run
+  that failed (an hour later) or was missed;
 - `retention`: daily at the same time, when `QM_RETENTION_DAYS` is set, the recordings and
   transcripts past retention removed (as `qm retention run`).
 
@@ -23,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,13 +61,13 @@ log = logging.getLogger(__name__)
 
 MONTHLY_REPORTS = "monthly-reports"
 REVIEW_SAMPLING = "review-sampling"
-REPORT_DELIVERIES = "report-deliveries"
+PENDING_WORK = "pending-work"
 RETENTION = "retention"
 CATCH_UP = "catch-up"
 MONTHLY_JOBS = (MONTHLY_REPORTS, REVIEW_SAMPLING)
 # The lease lives this long unless renewed; it is renewed three times as often.
 LEASE_TTL = timedelta(seconds=90)
-DELIVERY_INTERVAL = timedelta(minutes=5)
+PENDING_INTERVAL = timedelta(minutes=5)
 # A run APScheduler finds late (the process was busy or just started) still runs within
 # this; runs missed for longer are made up by `run_due` when the lease is taken.
 MISFIRE_GRACE = int(timedelta(days=3).total_seconds())
@@ -106,6 +108,12 @@ def _finish(ctx: JobContext, job: str, period: Period, now: datetime, error: str
         finish_run(session, job=job, period=period, now=now, error=error)
 
 
+def _later(now: datetime, began: float) -> datetime:
+    """`now` plus the time spent since `began` (time.monotonic()): the end of a run on the
+    clock its start was read from."""
+    return now + timedelta(seconds=time.monotonic() - began)
+
+
 def run_monthly_job(ctx: JobContext, job: str, now: datetime) -> bool:
     """Run `job` for the month due at `now`, unless that run is claimed or done.
 
@@ -118,6 +126,7 @@ def run_monthly_job(ctx: JobContext, job: str, now: datetime) -> bool:
     if not _claimed(ctx, job, period, now):
         return False
     log.info("scheduler: %s for %s", job, period)
+    began = time.monotonic()
     try:
         if job == MONTHLY_REPORTS:
             _monthly_reports(ctx, period, now)
@@ -129,9 +138,9 @@ def run_monthly_job(ctx: JobContext, job: str, now: datetime) -> bool:
                 )
     except Exception as exc:  # a failed run is recorded, and retried, never lost
         log.exception("scheduler: %s for %s failed", job, period)
-        _finish(ctx, job, period, utcnow(), f"{type(exc).__name__}: {exc}")
+        _finish(ctx, job, period, _later(now, began), f"{type(exc).__name__}: {exc}")
     else:
-        _finish(ctx, job, period, utcnow(), None)
+        _finish(ctx, job, period, _later(now, began), None)
     return True
 
 
@@ -188,7 +197,8 @@ def run_retention(ctx: JobContext, now: datetime) -> int | None:
 
 
 def run_due(ctx: JobContext, now: datetime) -> list[str]:
-    """Run every job due at `now` and not yet done: the make-up pass on taking the lease.
+    """Run every job due at `now` and not yet done (a monthly run missed, or failed an hour
+    ago or more), and send the e-mails due: on taking the lease, then every few minutes.
 
     Returns:
         The monthly jobs this call ran.
@@ -269,8 +279,8 @@ class SchedulerService:
     def fire(self, job: str) -> None:
         """Run one job now (APScheduler calls this through `_fire`)."""
         now = self.clock()
-        if job == REPORT_DELIVERIES:
-            run_deliveries(self.ctx, now)
+        if job == PENDING_WORK:
+            run_due(self.ctx, now)
         elif job == RETENTION:
             run_retention(self.ctx, now)
         elif job == CATCH_UP:
@@ -308,9 +318,9 @@ class SchedulerService:
         )
         scheduler.add_job(
             _fire,
-            IntervalTrigger(seconds=int(DELIVERY_INTERVAL.total_seconds())),
-            args=[REPORT_DELIVERIES, self.ctx.holder],
-            id=REPORT_DELIVERIES,
+            IntervalTrigger(seconds=int(PENDING_INTERVAL.total_seconds())),
+            args=[PENDING_WORK, self.ctx.holder],
+            id=PENDING_WORK,
             replace_existing=True,
         )
         if catch_up:

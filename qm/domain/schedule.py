@@ -26,6 +26,9 @@ LEASE = "scheduler"
 # A run still marked running after this long was cut short (the process died): it may be
 # claimed again.
 STALE_RUN = timedelta(hours=6)
+# A failed run is tried again this long after it failed (not at once: the cause, a server
+# away, a bug, is rarely gone a minute later).
+RETRY_FAILED_RUN = timedelta(hours=1)
 
 
 def day_time(text: str) -> time:
@@ -91,8 +94,9 @@ def claim_run(session: Session, *, job: str, period: Period, holder: str, now: d
     """Claim the run of `job` for `period`; the caller commits (before running the job).
 
     Returns:
-        True when the job should run now: no run was recorded, the last one failed, or
-        one marked running is older than STALE_RUN. False when it is done or running.
+        True when the job should run now: no run was recorded, the last one failed
+        RETRY_FAILED_RUN ago or more, or one marked running is older than STALE_RUN.
+        False when it is done, running, or failed a short while ago.
     """
     run = session.get(ScheduledRun, (job, str(period)))
     if run is None:
@@ -110,6 +114,8 @@ def claim_run(session: Session, *, job: str, period: Period, holder: str, now: d
     if run.state == RunState.DONE or (
         run.state == RunState.RUNNING and now - run.started_at < STALE_RUN
     ):
+        return False
+    if run.state == RunState.FAILED and now - (run.finished_at or now) < RETRY_FAILED_RUN:
         return False
     run.state = RunState.RUNNING
     run.holder = holder

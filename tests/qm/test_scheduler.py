@@ -18,7 +18,7 @@ from qm.domain.schedule import day_time, due_period, take_lease
 from qm.models import RunState, ScheduledRun, SchedulerLease
 from qm.scheduler import (
     MONTHLY_REPORTS,
-    REPORT_DELIVERIES,
+    PENDING_WORK,
     RETENTION,
     REVIEW_SAMPLING,
     JobContext,
@@ -134,7 +134,7 @@ def test_a_missed_run_is_made_up_once_after_a_restart(world: Engine, site: Setti
     # The jobs live in APScheduler's job store in the app database.
     assert first.scheduler is not None
     jobs = {job.id: job for job in first.scheduler.get_jobs()}
-    assert set(jobs) == {MONTHLY_REPORTS, REVIEW_SAMPLING, REPORT_DELIVERIES, RETENTION}
+    assert set(jobs) == {MONTHLY_REPORTS, REVIEW_SAMPLING, PENDING_WORK, RETENTION}
     next_run = jobs[MONTHLY_REPORTS].next_run_time.astimezone(SITE)
     assert (next_run.day, next_run.hour, next_run.minute) == (1, 6, 30)
     with world.connect() as conn:
@@ -210,8 +210,9 @@ def test_a_failed_run_is_recorded_and_tried_again(world: Engine, site: Settings)
         failed = session.get(ScheduledRun, (MONTHLY_REPORTS, "2026-11"))
         assert failed is not None and failed.state == RunState.FAILED
         assert "renderer broke" in (failed.error or "")
-    assert run_due(ctx, now + timedelta(minutes=5)) == [MONTHLY_REPORTS]
-    assert run_due(ctx, now + timedelta(minutes=10)) == []
+    assert run_due(ctx, now + timedelta(minutes=5)) == []  # not at once
+    assert run_due(ctx, now + timedelta(minutes=61)) == [MONTHLY_REPORTS]
+    assert run_due(ctx, now + timedelta(minutes=70)) == []
     assert "2026-11" in team_periods(renderer)
 
 
