@@ -278,3 +278,9 @@ def test_qm_scheduler_once_runs_what_is_due_then_nothing(
         take_lease(session, holder="elsewhere", now=datetime.now(UTC), ttl=timedelta(hours=1))
     busy = invoke(db_url, "scheduler", "--once", **env)
     assert busy.exit_code == 1 and "another process" in busy.output
+
+
+@pytest.mark.parametrize("value", ["25:00", "6", "06:5", "six", "06:60", ""])
+def test_a_bad_report_time_is_refused_naming_the_setting(value: str) -> None:
+    with pytest.raises(ValueError, match="QM_REPORT_DAY_TIME"):
+        Settings(report_day_time=value, _env_file=None)  # type: ignore[call-arg]
