@@ -265,6 +265,8 @@ def build_world(engine: Engine, directory: Path, report_dir: Path) -> World:
             target: _released(s, person.call_id, users["rev1" if target == "own" else "rev2"])
             for target, person in PEOPLE.items()
         }
+        # rev2's draft of the teammate's call: only rev2 may change or submit it.
+        draft = start_evaluation(s, PEOPLE["team"].call_id, actor=users["rev2"]).id or 0
         disputes = {
             target: open_dispute(
                 s,
@@ -320,6 +322,7 @@ def build_world(engine: Engine, directory: Path, report_dir: Path) -> World:
             "form": {"own": "bank-standard"},
             "item": {"own": "greeting"},
             "job": {"own": str(job)},
+            "draft": {"team": str(draft)},
             "report": {t: str(i) for t, i in reports.items()},
         }
         for kind, ids in world.ids.items():

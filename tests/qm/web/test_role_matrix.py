@@ -343,6 +343,7 @@ WORLD_KINDS: dict[str, Set[str]] = {
     "job": frozenset({"own", "missing"}),
     "training": ALL | {"missing"},
     "report": ALL | {"missing"},
+    "draft": frozenset({"team", "missing"}),
 }
 
 
@@ -686,3 +687,25 @@ def test_the_call_page_opens_no_evaluation_an_agent_may_not_see(matrix: Matrix) 
         "standard",
         "calibration",
     }
+
+
+DRAFT_WRITES = [
+    ("PATCH", "/api/evaluations/{draft}", PATCH),
+    ("POST", "/api/evaluations/{draft}/submit", None),
+    ("POST", "/evaluations/{draft}", {"version": "1", "answer.tone": "4"}),
+    ("POST", "/evaluations/{draft}/submit", {}),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body"), DRAFT_WRITES)
+def test_only_its_reviewer_changes_or_submits_a_draft(
+    matrix: Matrix, role: str, method: str, path: str, body: Any
+) -> None:
+    """rev2's draft: the agent does not see it (404); the other reviewer, the team's
+    manager and the admin see it but may not change or submit it (403); nothing is written."""
+    url = path.format(draft=matrix.world.id_of("draft", "team"))
+    matrix.writes.take()
+    response = matrix.send(role, method, url, Row(REVIEWERS, body=body))
+    assert response.status_code == (404 if role == "agent" else 403), response.text[:300]
+    assert matrix.writes.take() == set()
