@@ -3,8 +3,9 @@
 Two teams, each with a manager and two agents (one of them with a Chinese name); two
 reviewers and an admin. Every agent has a processed call (transcript, key-point results,
 metrics, a recording) and a released evaluation of it; the two `alice`/`bob` evaluations
-are disputed. Training assignments, two calibration sessions (one `rev1` scores in, one
-he does not) and review picks for both reviewers complete it.
+are disputed, and rev2 has a draft of 王小明's call. Training assignments, archived
+scorecard PDFs, two calibration sessions (one `rev1` scores in, one he does not), review
+picks for both reviewers and a finished import job complete it.
 
 The signed-in users are `alice` (agent of team north), `mgr-north` (manager of north),
 `rev1` (reviewer) and `boss` (admin). Relative to each of them an object is `own` (of
