@@ -23,6 +23,8 @@ from qm.models import Report, ReportDelivery, ReportKind, Role, User, utcnow
 from scoring.period import Period
 
 NO_REPORT = "no report {report_id}"
+# Reports listed at most at once (the newest); a month filter shows the others.
+LIST_LIMIT = 500
 # Characters kept from a team or agent id in a file name; others become "_".
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -128,9 +130,10 @@ def visible_reports(
     *,
     period: Period | None = None,
     kind: ReportKind | None = None,
-    limit: int = 500,
+    limit: int | None = None,
 ) -> Sequence[Report]:
-    """The archived reports `viewer` may see, newest month first."""
+    """The archived reports `viewer` may see, newest month first (at most `limit`,
+    LIST_LIMIT when None)."""
     query = select(Report)
     if viewer.role == Role.AGENT:
         query = query.where(
@@ -151,7 +154,7 @@ def visible_reports(
         col(Report.agent_id),
         col(Report.language),
     )
-    return session.exec(query.limit(limit)).all()
+    return session.exec(query.limit(limit or LIST_LIMIT)).all()
 
 
 def visible_report(session: Session, report_id: int, viewer: User) -> Report:

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from qm.auth import requires_role
 from qm.domain.report_archive import (
+    LIST_LIMIT,
     deliveries_of,
     file_name,
     read_report,
@@ -160,6 +161,7 @@ class ReportsController(Controller):
             "periods": periods,
             "values": {"period": period or "", "kind": kind or ""},
             "show_deliveries": request.user.role in (Role.ADMIN, Role.MANAGER),
+            "capped": len(rows) >= LIST_LIMIT,
         }
         return Template(template_name="reports/archive.html", context=context)
 

@@ -210,3 +210,18 @@ def test_odd_filters_are_refused_not_crashed(
         assert response.status_code in (400, 422), response.text
     for report_id in ("99999999999999999999", "-1", "abc"):
         assert client.get(f"/api/reports/{report_id}/pdf").status_code in (400, 404)
+
+
+def test_a_long_archive_says_it_shows_the_newest(
+    client: Client, archive: dict[tuple[str, str, str], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("qm.domain.report_archive.LIST_LIMIT", 6)
+    monkeypatch.setattr("qm.web.reports.LIST_LIMIT", 6)
+    login(client, "ada")
+    html = soup(client.get("/reports").text)
+    periods = [row["data-period"] for row in html.select("tr.report")]
+    assert periods == ["2026-11"] * 5 + ["2026-10"]  # ten in all: the newest six
+    assert html.select_one("#reports-capped") is not None
+    month = soup(client.get("/reports?period=2026-10").text)
+    assert len(month.select("tr.report")) == 5
+    assert month.select_one("#reports-capped") is None
