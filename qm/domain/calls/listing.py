@@ -337,6 +337,19 @@ def _count(session: Session, filters: CallFilters, where: list[Any], *, limit: i
     return int(session.execute(counted).scalar_one())
 
 
+def _distinct_by_seeks(session: Session, column: Any) -> list[str]:
+    """The distinct non-null values of an indexed column, in order, by one index seek per
+    value (a "loose index scan" as a recursive query): a DISTINCT reads every entry of the
+    index, 10-20 ms at 100,000 calls on every call-list page (benchmarks/web.py), while a
+    site has a handful of queues and reasons."""
+    first = sa.select(sa.func.min(column)).where(column.is_not(None)).scalar_subquery()
+    seen = sa.select(first.label("value")).cte("seen", recursive=True)
+    after = sa.select(sa.func.min(column)).where(column > seen.c.value).scalar_subquery()
+    seen = seen.union_all(sa.select(after).where(seen.c.value.is_not(None)))
+    query = sa.select(seen.c.value).where(seen.c.value.is_not(None))
+    return [str(v) for v in session.execute(query).scalars()]
+
+
 def filter_options(session: Session, viewer: User) -> FilterOptions:
     """Agents, queues and reasons that occur in the calls `viewer` may see, and the
     scripts' key points."""
@@ -350,6 +363,8 @@ def filter_options(session: Session, viewer: User) -> FilterOptions:
     ).all()
 
     def distinct(column: Any) -> list[str]:
+        if not where:
+            return _distinct_by_seeks(session, column)
         query = sa.select(column).where(column.is_not(None), *where).distinct().order_by(column)
         return [str(v) for v in session.execute(query).scalars()]
 
