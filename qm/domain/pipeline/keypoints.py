@@ -123,7 +123,5 @@ def run_keypoints(
     }
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
-    conn.execute(
-        _SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": prepared.critical_failed}
-    )
+    conn.execute(_SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": prepared.critical_failed})
     return prepared.detail
