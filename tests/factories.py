@@ -23,6 +23,7 @@ from qm.models import (
     Stage,
     StageStatus,
     Transcript,
+    TranscriptKind,
     User,
 )
 
@@ -110,7 +111,7 @@ def make_transcript(
     """A transcript from `(speaker, start, end, text)` tuples, in order."""
     transcript = Transcript(
         call_id=call_id,
-        kind=kind,
+        kind=TranscriptKind(kind),
         language=language,
         duration=max((end for _, _, end, _ in segments), default=0.0),
     )
