@@ -87,17 +87,7 @@ def create_user(
             "user", None, "agent_id", _("no agent with id %(agent_id)s", agent_id=repr(agent_id))
         )
     email = _checked_email(email)
-    if language is not None and language not in LANGUAGES:
-        raise ValidationFailed(
-            "user",
-            None,
-            "language",
-            _(
-                "must be one of %(value)s, not %(language)s",
-                value=", ".join(LANGUAGES),
-                language=repr(language),
-            ),
-        )
+    _check_language(language)
     teams = _checked_teams(role, team_ids)
     if session.exec(select(User).where(col(User.username) == username)).first() is not None:
         raise Conflict(_("a user named %(username)s already exists", username=repr(username)))
@@ -128,6 +118,21 @@ def create_user(
         },
     )
     return user
+
+
+def _check_language(language: str | None) -> None:
+    """Refuse a language that is not one of LANGUAGES (None: follow the browser)."""
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed(
+            "user",
+            None,
+            "language",
+            _(
+                "must be one of %(value)s, not %(language)s",
+                value=", ".join(LANGUAGES),
+                language=repr(language),
+            ),
+        )
 
 
 def _checked_email(email: str | None) -> str | None:
@@ -274,17 +279,7 @@ def set_language(session: Session, username: str, language: str | None, *, actor
         NotFound: no such user.
         ValidationFailed: not one of LANGUAGES.
     """
-    if language is not None and language not in LANGUAGES:
-        raise ValidationFailed(
-            "user",
-            None,
-            "language",
-            _(
-                "must be one of %(value)s, not %(language)s",
-                value=", ".join(LANGUAGES),
-                language=repr(language),
-            ),
-        )
+    _check_language(language)
     user = get_user(session, username)
     if user.language != language:
         audit.record(
@@ -450,17 +445,7 @@ def update_user(
             "user", None, "agent_id", _("no agent with id %(agent_id)s", agent_id=repr(agent_id))
         )
     email = _checked_email((email or "").strip() or None)
-    if language is not None and language not in LANGUAGES:
-        raise ValidationFailed(
-            "user",
-            None,
-            "language",
-            _(
-                "must be one of %(value)s, not %(language)s",
-                value=", ".join(LANGUAGES),
-                language=repr(language),
-            ),
-        )
+    _check_language(language)
     teams = _checked_teams(new_role, team_ids)
     if new_role != Role.ADMIN:
         _keep_an_admin(session, user, "role")
