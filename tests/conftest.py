@@ -70,5 +70,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         secret_key=TEST_SECRET,
         scheduler_enabled=False,
         demo_dir=tmp_path / "demo",
+        # The test's own folders: with a database server the defaults are one folder in
+        # the home directory, shared by every test running at the same time.
+        upload_dir=tmp_path / "uploads",
+        report_dir=tmp_path / "reports",
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -73,8 +73,22 @@ def _request_kwargs(client: Client, case: Case, signed_in: bool) -> dict[str, An
     return kwargs
 
 
+def _file_content(part: Any) -> Any:
+    """The content of one multipart file as httpx takes it: `content` or a tuple
+    `(filename, content[, content_type])`."""
+    if isinstance(part, tuple):
+        return part[1] if len(part) > 1 else part[0]
+    return part
+
+
 def _encodable(kwargs: dict[str, Any]) -> bool:
-    """False for text no HTTP client can send (lone surrogates, non-Latin-1 header values)."""
+    """False for what no HTTP client can send: text with lone surrogates, non-Latin-1
+    header values, a multipart file whose content is not bytes or text (httpx fails to
+    write the body itself, which would read as the server's 500)."""
+    files = kwargs.get("files") or {}
+    parts = files.values() if isinstance(files, dict) else [p for _, p in files]
+    if any(not isinstance(_file_content(p), bytes | str) for p in parts):
+        return False
     try:
         for value in (kwargs["params"] or {}).values():
             str(value).encode("utf-8")
