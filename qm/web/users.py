@@ -61,7 +61,8 @@ def form_problem(form: UserForm) -> str | None:
         value: str = getattr(form, field)
         if field == "password":
             # Any character may be part of a password; only its length is bounded.
-            problem = f"is longer than {limit} characters" if len(value) > limit else None
+            too_long = _("is longer than %(max)s characters", max=limit)
+            problem = too_long if len(value) > limit else None
         else:
             problem = text_problem(value, limit)
         if problem is not None:
@@ -285,7 +286,7 @@ class UserEditController(Controller):
                     "user",
                     None,
                     "password",
-                    f"is longer than {FIELD_LIMITS['password']} characters",
+                    _("is longer than %(max)s characters", max=FIELD_LIMITS["password"]),
                 )
             users.set_password(db, user.username, password, actor=request.user.username)
         except ValidationFailed as exc:
