@@ -22,8 +22,20 @@ from reports.pdf import (
     build,
 )
 
-EVIDENCE_CHARACTERS = 240
+# A quote, not the call: at most this many characters of each excerpt, and this many
+# excerpts under a gap.
+EVIDENCE_CHARACTERS = 160
+MAX_EXCERPTS = 3
 EVIDENCE_COLOUR = "#52606d"
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    """A short quote of a call where a gap showed, already redacted, and where it is from
+    (call, day, time in the call, what was checked), written by the caller."""
+
+    text: str
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +49,11 @@ class Strength:
 @dataclass(frozen=True, slots=True)
 class GapLine:
     """Something the agent falls short on, the figure behind it and short excerpts of
-    calls where it happened (already redacted)."""
+    calls where it happened (already redacted; the first `MAX_EXCERPTS` are shown)."""
 
     label: str
     detail: str
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[Excerpt, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +179,11 @@ def _gaps(w: Writer, data: AgentReportData) -> list[Flowable]:
             w.paragraph(gap.label, 10.5, bold=True, spaceBefore=4),
             w.paragraph(gap.detail),
         ]
-        for excerpt in gap.evidence:
+        for excerpt in gap.evidence[:MAX_EXCERPTS]:
+            quote = "“" + _shorten(excerpt.text) + "”"
             block.append(
                 w.paragraph(
-                    "“" + _shorten(excerpt) + "”",
+                    f"{quote} — {excerpt.source}" if excerpt.source else quote,
                     8.5,
                     leftIndent=14,
                     textColor=EVIDENCE_COLOUR,
@@ -178,7 +191,8 @@ def _gaps(w: Writer, data: AgentReportData) -> list[Flowable]:
                 )
             )
         story.append(KeepTogether(block))
-    story.append(w.note(_("Excerpts come from redacted transcripts.")))
+    if any(gap.evidence for gap in data.gaps):
+        story.append(w.note(_("Excerpts come from redacted transcripts.")))
     return story
 
 

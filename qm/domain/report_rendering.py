@@ -11,12 +11,14 @@ come from the same catalogs as the web.
 from collections import Counter
 from dataclasses import fields
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.agent_scorecard import AgentScorecard, agent_scorecard
 from qm.domain.dashboard import TeamDashboard, TrendPoint, team_dashboard
+from qm.domain.stored_transcripts import current_transcript_info
 from qm.domain.targets import scorecard_config
 from qm.errors import NotFound
 from qm.i18n import (
@@ -38,12 +40,21 @@ from qm.models import (
     Evaluation,
     KeyPointResult,
     ResultKind,
+    Segment,
     Team,
     TrainingAssignment,
     utcnow,
 )
 from qm.settings import Settings
-from reports.agent_scorecard import AgentReportData, GapLine, Strength, TrainingItem
+from reports.agent_scorecard import (
+    EVIDENCE_CHARACTERS,
+    MAX_EXCERPTS,
+    AgentReportData,
+    Excerpt,
+    GapLine,
+    Strength,
+    TrainingItem,
+)
 from reports.agent_scorecard import render_agent_report as render_agent_pdf
 from reports.monthly import (
     AgentLine,
@@ -184,14 +195,116 @@ def _describe(key: str, value: float, target: float | None) -> str:
     return gettext("%(value)s (target %(target)s)", value=as_text, target=goal)
 
 
+# Which key-point results are evidence of a gap in which component: a forbidden phrase
+# said (courtesy), a required key point missed where something like it was found but did
+# not count (script compliance: said by the wrong speaker, too late, out of order). A
+# miss with nothing found has no text to quote.
+_EVIDENCE_OF = {
+    "courtesy": sa.and_(
+        col(KeyPointResult.kind) == ResultKind.FORBIDDEN, col(KeyPointResult.hit).is_(True)
+    ),
+    "script_compliance": sa.and_(
+        col(KeyPointResult.kind) == ResultKind.KEY_POINT,
+        col(KeyPointResult.hit).is_(False),
+        col(KeyPointResult.required).is_(True),
+        col(KeyPointResult.start).is_not(None),
+    ),
+}
+# Results read per component to find MAX_EXCERPTS from different calls.
+_EVIDENCE_ROWS = 30
+
+
+def _clock(seconds: float) -> str:
+    """A time in the call as m:ss (the same in every language)."""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def _quote(session: Session, result: KeyPointResult) -> str:
+    """What was said: the utterance(s) holding the result's span in the call's shown
+    transcript when that is short enough to quote whole, else the matched text itself.
+
+    Both are stored redacted (transcripts and evidence are redacted at ingest), so
+    nothing here reads a recording or an unredacted source.
+    """
+    info = current_transcript_info(session, result.call_id)
+    if info is not None and result.start is not None:
+        end = result.end if result.end is not None else result.start
+        said = session.exec(
+            select(Segment.text)
+            .where(
+                col(Segment.transcript_id) == info.id,
+                col(Segment.end) > result.start,
+                col(Segment.start) < max(end, result.start + 0.01),
+            )
+            .order_by(col(Segment.position))
+        ).all()
+        whole = " ".join(" ".join(said).split())
+        if whole and len(whole) <= EVIDENCE_CHARACTERS:
+            return whole
+    return " ".join(result.evidence.split())
+
+
+def gap_evidence(
+    session: Session, agent_id: str, period: Period, tz: ZoneInfo
+) -> dict[str, tuple[Excerpt, ...]]:
+    """Short excerpts of the agent's calls in `period` that show a gap, per component
+    (courtesy: forbidden phrases said; script compliance: key points attempted but not
+    counted), critical ones first, then the month's earliest, one per call and at most
+    `MAX_EXCERPTS` each. Each names its call, day, time in the call and the item."""
+    start, end = period.bounds(tz)
+    found: dict[str, tuple[Excerpt, ...]] = {}
+    for key, condition in _EVIDENCE_OF.items():
+        rows = session.exec(
+            select(KeyPointResult, Call.started_at)
+            .join(Call, col(Call.id) == col(KeyPointResult.call_id))
+            .where(
+                col(Call.agent_id) == agent_id,
+                col(Call.started_at) >= start,
+                col(Call.started_at) < end,
+                condition,
+            )
+            .order_by(
+                col(KeyPointResult.critical).desc(),
+                col(Call.started_at),
+                col(Call.id),
+                col(KeyPointResult.item_id),
+            )
+            .limit(_EVIDENCE_ROWS)
+        ).all()
+        excerpts: list[Excerpt] = []
+        calls: set[str] = set()
+        for result, started in rows:
+            if result.call_id in calls:
+                continue
+            text = _quote(session, result)
+            if not text:
+                continue
+            calls.add(result.call_id)
+            where = [result.call_id, format_day(started.astimezone(tz))]
+            if result.start is not None:
+                where.append(_clock(result.start))
+            where.append(result.label or result.item_id)
+            excerpts.append(Excerpt(text, " · ".join(where)))
+            if len(excerpts) == MAX_EXCERPTS:
+                break
+        if excerpts:
+            found[key] = tuple(excerpts)
+    return found
+
+
 def agent_report_data(
     session: Session,
     agent: Agent,
     card: AgentScorecard,
     generated_at: datetime,
+    *,
+    evidence: dict[str, tuple[Excerpt, ...]] | None = None,
 ) -> AgentReportData:
     """The agent's scorecard arranged as their PDF shows it: components against targets,
-    six months of trend, strengths and gaps (targets met and missed), the training plan."""
+    six months of trend, strengths and gaps (targets missed, with `evidence`'s excerpts
+    for that component), the training plan."""
+    evidence = evidence or {}
     team = session.get(Team, agent.team_id) if agent.team_id else None
     components = tuple(
         Figure(
@@ -203,14 +316,17 @@ def agent_report_data(
         for row in card.rows
     )
     strengths: list[tuple[str, str]] = []
-    gaps: list[tuple[str, str]] = []
+    gaps: list[GapLine] = []
     for row in card.rows:
         value = row.estimate.value
         if value is None or row.met is None:
             continue
         label = gettext(METRIC_LABELS.get(row.key, row.key))
         detail = _describe(row.key, value, row.target.value if row.target else None)
-        (strengths if row.met else gaps).append((label, detail))
+        if row.met:
+            strengths.append((label, detail))
+        else:
+            gaps.append(GapLine(label, detail, evidence.get(row.key, ())))
     assignments = session.exec(
         select(TrainingAssignment)
         .where(col(TrainingAssignment.agent_id) == agent.id)
@@ -235,7 +351,7 @@ def agent_report_data(
             for row in card.rows
         ),
         strengths=tuple(Strength(label, detail) for label, detail in strengths),
-        gaps=tuple(GapLine(label, detail) for label, detail in gaps),
+        gaps=tuple(gaps),
         training=tuple(
             TrainingItem(
                 module=a.module_title,
@@ -296,7 +412,9 @@ class PdfRenderer:
             raise NotFound(f"agent {agent_id!r} has no calls in {period}")
         now = utcnow()
         with use_locale(language) as locale:
-            data = agent_report_data(session, agent, card, now)
+            # Inside the locale: the excerpts' days are written in the reader's language.
+            evidence = gap_evidence(session, agent.id, period, self.settings.tz)
+            data = agent_report_data(session, agent, card, now, evidence=evidence)
             return render_agent_pdf(
                 data, gettext=gettext, locale=locale, formats=app_formats(self.settings)
             )

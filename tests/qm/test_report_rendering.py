@@ -2,6 +2,7 @@
 name the team and its agents, in both languages, from the dashboard's figures."""
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pypdf
@@ -10,12 +11,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from qm.db import session_scope
-from qm.domain.report_rendering import PdfRenderer, trend_metrics
+from qm.domain.report_rendering import PdfRenderer, gap_evidence, trend_metrics
 from qm.errors import NotFound
 from qm.settings import Settings
 from scoring.period import Period
-from tests.factories import make_call, make_metrics, make_results
+from tests.factories import make_call, make_metrics, make_results, make_transcript
 from tests.qm.reports_world import build_world
+from tests.reports.test_agent_pdf import save_pages
+from transcripts.redact import redact_text
 
 NOVEMBER = Period(2026, 11)
 
@@ -85,3 +88,124 @@ def test_the_agent_pdf_is_the_agents_month(calls: Engine, settings: Settings) ->
 
 def test_the_trend_charts_follow_the_dashboards_trend() -> None:
     assert "fcr" in trend_metrics() and "period" not in trend_metrics()
+
+
+CARD = "4111 1111 1111 1111"
+CARD_PATTERN = re.compile(r"\d(?:[ -]?\d){12,18}")
+
+
+@pytest.fixture
+def gaps(engine: Engine) -> Engine:
+    """A month of 安娜's calls the way ingest stores them (text redacted on the way in),
+    in English and Chinese: callers read out a card number, she says a forbidden phrase on
+    four calls and greets after the time limit on three."""
+    with session_scope(engine) as session:
+        build_world(session)
+        start = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+        for i in range(12):
+            call_id = f"g-{i}"
+            chinese = i % 2 == 1
+            language = "zh" if chinese else "en"
+            make_call(
+                session,
+                call_id,
+                agent_id="a-1",
+                customer_id=f"k-{i}",
+                started_at=start + timedelta(days=i),
+            )
+            if chinese:
+                said = [
+                    ("customer", 1.0, 4.0, f"我的卡号是{CARD}"),
+                    ("agent", 4.5, 7.0, "你别烦我，这不是我的问题"),
+                    ("agent", 40.0, 43.0, "您好，欢迎致电银行"),
+                ]
+                forbidden, greeting = "你别烦我", "您好，欢迎致电银行"
+            else:
+                said = [
+                    ("customer", 1.0, 4.0, f"my card number is {CARD}"),
+                    ("agent", 4.5, 7.0, "calm down, that's not my problem"),
+                    ("agent", 40.0, 43.0, "thank you for calling acme"),
+                ]
+                forbidden, greeting = "calm down", "thank you for calling acme"
+            make_transcript(
+                session,
+                call_id,
+                [(who, a, b, redact_text(text, language)) for who, a, b, text in said],
+                language=language,
+            )
+            make_metrics(
+                session,
+                call_id,
+                handle_seconds=300.0,
+                transferred=False,
+                compliance=0.5,
+                courtesy={"polite_count": 0, "forbidden_count": 1 if i < 4 else 0},
+            )
+            items: list[dict[str, object]] = []
+            if i < 4:
+                items.append(
+                    {
+                        "item_id": "dismissive",
+                        "label": "推卸责任" if chinese else "Dismissive",
+                        "kind": "forbidden",
+                        "hit": True,
+                        "start": 4.5,
+                        "end": 6.0,
+                        "evidence": forbidden,
+                    }
+                )
+            if i < 3:
+                items.append(
+                    {
+                        "item_id": "greeting",
+                        "label": "Greets with company name",
+                        "hit": False,
+                        "start": 40.0,
+                        "end": 43.0,
+                        "evidence": greeting,
+                        "note": "at 40.0 s, after the 30 s limit",
+                    }
+                )
+            make_results(session, call_id, items)
+    return engine
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_agents_gaps_quote_their_calls_redacted(
+    gaps: Engine, settings: Settings, language: str
+) -> None:
+    with Session(gaps) as session:
+        pdf = PdfRenderer(settings).agent_report(
+            session, agent_id="a-1", period=NOVEMBER, language=language
+        )
+    text = text_of(pdf)
+    compact = "".join(text.split())
+    # Courtesy: the forbidden phrases said, each with its call; at most three.
+    assert "calm down, that's not my problem" in text
+    assert "你别烦我，这不是我的问题" in compact
+    assert "g-0" in text and "g-1" in text and "g-2" in text
+    assert "g-3" not in text
+    # Script compliance: the greeting said too late, quoted from the transcript.
+    assert "thank you for calling acme" in text and "您好，欢迎致电银行" in compact
+    assert "0:40" in text
+    # The card numbers the callers read out are in no excerpt: only redacted text is quoted.
+    assert not CARD_PATTERN.search(text)
+    if language == "zh-CN":
+        assert "2026年11月3日" in compact
+    save_pages(pdf, f"agent-gaps-{language}")
+
+
+def test_gap_evidence_is_the_months_and_one_excerpt_per_call(
+    gaps: Engine, settings: Settings
+) -> None:
+    with Session(gaps) as session:
+        found = gap_evidence(session, "a-1", NOVEMBER, settings.tz)
+        assert gap_evidence(session, "a-1", Period(2026, 10), settings.tz) == {}
+        assert gap_evidence(session, "a-2", NOVEMBER, settings.tz) == {}
+    assert set(found) == {"courtesy", "script_compliance"}
+    assert [e.source.split(" · ")[0] for e in found["courtesy"]] == ["g-0", "g-1", "g-2"]
+    assert [e.text for e in found["script_compliance"]] == [
+        "thank you for calling acme",
+        "您好，欢迎致电银行",
+        "thank you for calling acme",
+    ]

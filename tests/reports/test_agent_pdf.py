@@ -12,6 +12,7 @@ import pypdf
 
 from reports.agent_scorecard import (
     AgentReportData,
+    Excerpt,
     GapLine,
     Strength,
     TrainingItem,
@@ -78,8 +79,14 @@ def agent(name: str = "Alice Martin", **changes: Any) -> AgentReportData:
                 "Verify the caller's identity",
                 "missed on 14 of 40 calls",
                 evidence=(
-                    "Agent: Hello, how can I help? Customer: my card [CARD] was declined",
-                    "客服：您好，请问有什么可以帮您？客户：我的卡号是[CARD]。" + "很长的摘录" * 80,
+                    Excerpt(
+                        "Agent: Hello, how can I help? Customer: my card [CARD] was declined",
+                        "c-0001 · 3 Nov · 0:42",
+                    ),
+                    Excerpt(
+                        "客服：您好，请问有什么可以帮您？客户：我的卡号是[CARD]。"
+                        + "很长的摘录" * 80
+                    ),
                 ),
             ),
         ),
@@ -172,3 +179,19 @@ def test_the_same_data_gives_the_same_bytes() -> None:
     first = render_agent_report(agent("张伟"), gettext=zh_gettext, locale="zh_CN")
     assert render_agent_report(agent("张伟"), gettext=zh_gettext, locale="zh_CN") == first
     assert render_agent_report(agent("王芳"), gettext=zh_gettext, locale="zh_CN") != first
+
+
+def test_a_gap_shows_at_most_three_excerpts_with_where_they_are_from() -> None:
+    excerpts = tuple(Excerpt(f"excerpt number {i}", f"call c-{i}") for i in range(1, 6))
+    data = agent(gaps=(GapLine("Courtesy", "80% (target 90%)", evidence=excerpts),))
+    text = text_of(render_agent_report(data, gettext=plain_gettext, locale="en"))
+    for i in (1, 2, 3):
+        assert f"“excerpt number {i}” — call c-{i}" in text
+    assert "excerpt number 4" not in text and "c-5" not in text
+    assert "Excerpts come from redacted transcripts." in text
+
+
+def test_no_excerpt_no_note_about_them() -> None:
+    data = agent(gaps=(GapLine("Transfer rate", "20% (target 10%)"),))
+    text = text_of(render_agent_report(data, gettext=plain_gettext, locale="en"))
+    assert "Transfer rate" in text and "redacted transcripts" not in text
