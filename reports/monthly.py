@@ -117,11 +117,15 @@ class Disputes:
 
 @dataclass(frozen=True, slots=True)
 class FollowUpLine:
-    """A criterion's hit rate before an assignment and on the calls after it."""
+    """A criterion of a completed assignment, measured in the assignment's month (before)
+    and on the agent's calls after it: a hit or pass rate, or the metric named by
+    `metric` (which says how its values are written)."""
 
     label: str
     before: Estimate
     after: Estimate
+    agent: str = ""
+    metric: str = "script_compliance"
 
     @property
     def change(self) -> float | None:
@@ -473,17 +477,27 @@ def _training(w: Writer, data: TeamReportData) -> list[Flowable]:
     story += w.heading(_("Before and after training"), 2)
     if not t.follow_ups:
         return [*story, w.paragraph(_("No re-measure yet."))]
-    header = [_("Criterion"), _("Before"), _("n"), _("After"), _("n"), _("Change")]
+    header = [_("Agent"), _("Criterion"), _("Before"), _("n"), _("After"), _("n"), _("Change")]
     rows = [
         [
+            w.cell(f.agent),
             w.cell(f.label),
-            w.share(f.before.value),
+            w.value(f.metric, f.before.value),
             w.count(f.before.n),
-            w.share(f.after.value),
+            w.value(f.metric, f.after.value),
             w.count(f.after.n),
-            w.change("fcr", f.change),
+            w.change(f.metric, f.change),
         ]
         for f in t.follow_ups
     ]
-    story.append(w.table(header, rows, [200, 60, 50, 60, 50, FRAME_WIDTH - 420]))
+    widths = [95, 160, 55, 40, 55, 40, FRAME_WIDTH - 445]
+    story.append(w.table(header, rows, widths, numeric_from=2))
+    story.append(
+        w.note(
+            _(
+                "Completed assignments: each criterion in the assignment's month and on the "
+                "agent's calls since."
+            )
+        )
+    )
     return story

@@ -10,7 +10,7 @@ come from the same catalogs as the web.
 
 from collections import Counter
 from dataclasses import fields
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -20,8 +20,10 @@ from qm.domain.agent_scorecard import AgentScorecard, agent_scorecard
 from qm.domain.dashboard import TeamDashboard, TrendPoint, team_dashboard
 from qm.domain.stored_transcripts import current_transcript_info
 from qm.domain.targets import scorecard_config
+from qm.domain.training import follow_ups
 from qm.errors import NotFound
 from qm.i18n import (
+    N_,
     format_day,
     format_duration,
     format_instant,
@@ -43,6 +45,7 @@ from qm.models import (
     Segment,
     Team,
     TrainingAssignment,
+    TrainingStatus,
     utcnow,
 )
 from qm.settings import Settings
@@ -60,6 +63,7 @@ from reports.monthly import (
     AgentLine,
     Coverage,
     Disputes,
+    FollowUpLine,
     HandleFcr,
     ItemCount,
     MysteryComparison,
@@ -145,12 +149,87 @@ def _disputes(session: Session, dash: TeamDashboard, settings: Settings) -> Disp
     )
 
 
+# Completed assignments re-measured in the team report (newest months first).
+FOLLOW_UP_ASSIGNMENTS = 20
+# A training criterion's kind ("key_point:verify") as the report names it.
+CRITERION_KINDS = {
+    "key_point": N_("Key point"),
+    "metric": N_("Metric"),
+    "mystery": N_("Mystery-shopper item"),
+}
+
+
+def _criterion_label(criterion: str) -> str:
+    """`Key point: verify`, `Metric: First-contact resolution` in the current locale."""
+    kind, _sep, name = criterion.partition(":")
+    if kind == "metric":
+        name = gettext(METRIC_LABELS.get(name, name))
+    return f"{gettext(CRITERION_KINDS[kind])}: {name}" if kind in CRITERION_KINDS else criterion
+
+
+def _training(session: Session, dash: TeamDashboard, settings: Settings, today: date) -> Training:
+    """The team's assignments by state as of `today` (assigned: not yet completed, overdue
+    among them; completed), and the re-measure of each criterion of the assignments
+    completed for `dash.period` or before, as the agent's training page computes it
+    (`qm.domain.training.follow_ups`)."""
+    team_agents = select(Agent.id).where(col(Agent.team_id) == dash.team_id)
+    done = col(TrainingAssignment.status) == TrainingStatus.COMPLETED.value
+    assigned, overdue, completed = session.execute(
+        sa.select(
+            sa.func.count().filter(sa.not_(done)),
+            sa.func.count().filter(sa.not_(done), col(TrainingAssignment.due_date) < today),
+            sa.func.count().filter(done),
+        ).where(col(TrainingAssignment.agent_id).in_(team_agents))
+    ).one()
+    finished = session.exec(
+        select(TrainingAssignment, Agent.name)
+        .join(Agent, col(Agent.id) == col(TrainingAssignment.agent_id))
+        .where(
+            col(Agent.team_id) == dash.team_id,
+            done,
+            col(TrainingAssignment.period) <= dash.period,
+        )
+        .order_by(
+            col(TrainingAssignment.period).desc(),
+            col(Agent.name),
+            col(TrainingAssignment.id),
+        )
+        .limit(FOLLOW_UP_ASSIGNMENTS)
+    ).all()
+    config = scorecard_config(session, settings, dash.team_id)
+    lines = [
+        FollowUpLine(
+            label=f"{assignment.module_title} · {_criterion_label(f.criterion)}",
+            before=f.before,
+            after=f.after,
+            agent=name,
+            metric=f.criterion.partition(":")[2]
+            if f.criterion.startswith("metric:")
+            else "script_compliance",
+        )
+        for assignment, name in finished
+        for f in follow_ups(session, assignment, tz=settings.tz, config=config)
+    ]
+    return Training(
+        assigned=int(assigned or 0),
+        overdue=int(overdue or 0),
+        completed=int(completed or 0),
+        follow_ups=tuple(lines),
+    )
+
+
 def team_report_data(
-    session: Session, dash: TeamDashboard, settings: Settings, generated_at: datetime
+    session: Session,
+    dash: TeamDashboard,
+    settings: Settings,
+    generated_at: datetime,
+    *,
+    today: date | None = None,
 ) -> TeamReportData:
-    """The team dashboard's figures arranged as the monthly report shows them."""
+    """The team dashboard's figures arranged as the monthly report shows them; the
+    training counts are as of `today` (default: `generated_at`'s day in the site's zone)."""
     targets = {h.metric: h.target.value if h.target else None for h in dash.headline}
-    counts = dash.training_counts
+    today = today or generated_at.astimezone(settings.tz).date()
     return TeamReportData(
         team_name=dash.team_name,
         period=dash.period,
@@ -179,11 +258,7 @@ def team_report_data(
         coverage=Coverage(dash.coverage.calls, dash.coverage.random, dash.coverage.targeted),
         agreement=dash.agreement,
         disputes=_disputes(session, dash, settings),
-        training=Training(
-            assigned=counts.get("assigned", 0) + counts.get("acknowledged", 0),
-            overdue=counts.get("overdue", 0),
-            completed=counts.get("completed", 0),
-        ),
+        training=_training(session, dash, settings, today),
     )
 
 

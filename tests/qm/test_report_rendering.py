@@ -3,16 +3,25 @@ name the team and its agents, in both languages, from the dashboard's figures.""
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pypdf
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from qm.db import session_scope
-from qm.domain.report_rendering import PdfRenderer, gap_evidence, trend_metrics
+from qm.domain.dashboard import team_dashboard
+from qm.domain.report_rendering import (
+    PdfRenderer,
+    gap_evidence,
+    team_report_data,
+    trend_metrics,
+)
+from qm.domain.targets import scorecard_config
+from qm.domain.training import follow_ups
 from qm.errors import NotFound
+from qm.models import TrainingAssignment, TrainingStatus
 from qm.settings import Settings
 from scoring.period import Period
 from tests.factories import make_call, make_metrics, make_results, make_transcript
@@ -209,3 +218,82 @@ def test_gap_evidence_is_the_months_and_one_excerpt_per_call(
         "您好，欢迎致电银行",
         "thank you for calling acme",
     ]
+
+
+@pytest.fixture
+def trained(calls: Engine) -> Engine:
+    """安娜 checked the caller's identity on 4 of 10 October calls and was trained for it
+    (completed); a second assignment of hers is open and past its due date, a third
+    open one is not yet due."""
+    with session_scope(calls) as session:
+        start = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+        for i in range(10):
+            call_id = f"o-{i}"
+            make_call(
+                session,
+                call_id,
+                agent_id="a-1",
+                customer_id=f"ko-{i}",
+                started_at=start + timedelta(days=i),
+            )
+            make_metrics(session, call_id, handle_seconds=300.0, transferred=False, compliance=0.5)
+            make_results(
+                session,
+                call_id,
+                [{"item_id": "verify-id", "label": "核实身份", "hit": i < 4, "critical": True}],
+            )
+        criteria = [{"criterion": "key_point:verify-id", "rate": 0.6, "n": 10, "impact": 3.0}]
+        for module, period, status, due in (
+            ("身份核实培训", "2026-10", TrainingStatus.COMPLETED, date(2026, 11, 10)),
+            ("Call handling", "2026-10", TrainingStatus.ACKNOWLEDGED, date(2026, 11, 20)),
+            ("Courtesy refresher", "2026-11", TrainingStatus.ASSIGNED, date(2027, 1, 5)),
+        ):
+            session.add(
+                TrainingAssignment(
+                    agent_id="a-1",
+                    module_id=module,
+                    module_title=module,
+                    period=period,
+                    criteria=criteria,
+                    status=status,
+                    due_date=due,
+                )
+            )
+    return calls
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_team_report_remeasures_completed_training(
+    trained: Engine, settings: Settings, language: str
+) -> None:
+    with Session(trained) as session:
+        assignment = session.exec(
+            select(TrainingAssignment).where(TrainingAssignment.module_id == "身份核实培训")
+        ).one()
+        config = scorecard_config(session, settings, "T1")
+        (measured,) = follow_ups(session, assignment, tz=settings.tz, config=config)
+        dash = team_dashboard(session, "T1", "2026-11", settings, today=date(2026, 12, 1))
+        data = team_report_data(
+            session, dash, settings, datetime(2026, 12, 1, 6, tzinfo=UTC), today=date(2026, 12, 1)
+        )
+        pdf = PdfRenderer(settings).team_report(
+            session, team_id="T1", period=NOVEMBER, language=language
+        )
+    # The training page's re-measure: 4 of 10 in October, 11 of 12 since.
+    assert (measured.before.n, measured.after.n) == (10, 12)
+    assert measured.before.value == pytest.approx(0.4)
+    assert measured.after.value == pytest.approx(11 / 12)
+    training = data.training
+    assert (training.assigned, training.overdue, training.completed) == (2, 1, 1)
+    (line,) = training.follow_ups
+    assert (line.agent, line.before, line.after) == ("安娜", measured.before, measured.after)
+    text = " ".join(text_of(pdf).split())
+    if language == "zh-CN":
+        assert "身份核实培训 · 关键点: verify-id" in text
+        assert "安娜" in text and "40% 10 92% 12 +51.7" in text
+        assert "已完成的培训" in text
+        save_pages(pdf, "team-training-zh-CN")
+    else:
+        assert "身份核实培训 · Key point: verify-id" in text
+        assert "40% 10 92% 12 +51.7 pts" in text
+        assert "Assigned Overdue Completed 2 1 1" in text
