@@ -20,6 +20,11 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+from qm.domain.repeat_contacts import track_repeat_contacts
+
+# Every session keeps the calls' repeat-contact flags current (see that module).
+track_repeat_contacts()
+
 # Execution option: start the transaction with BEGIN IMMEDIATE on SQLite.
 IMMEDIATE = "qm_sqlite_immediate"
 # Seconds a SQLite connection waits for another one's write lock before giving up.

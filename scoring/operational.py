@@ -14,7 +14,7 @@ contacts in order, so a million contacts cost one sort, never a pairwise compari
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -63,26 +63,24 @@ class FcrRules:
         return self.window
 
 
-def first_contact_resolution(
-    contacts: Sequence[Contact], *, as_of: datetime | None = None, rules: FcrRules | None = None
+def repeat_contacts(
+    contacts: Sequence[Contact], *, rules: FcrRules | None = None
 ) -> list[bool | None]:
-    """Classify every contact for FCR.
+    """Whether a repeat followed each contact, whatever the as-of time.
 
     Args:
         contacts: the contacts, in any order; all `started_at` must be timezone-aware.
-        as_of: the time up to which repeats are known (default: the latest start).
         rules: the window(s) and whether only same-reason repeats count.
 
     Returns:
-        One value per contact, in input order: True when resolved at first contact,
-        False when a repeat followed inside the window, None when not eligible.
+        One value per contact, in input order: True when another contact of the same
+        customer (and reason, with `same_reason`) starts in (t, t + W], False when none
+        does, None when the customer is unknown. A contact's FCR is `not repeat` once it
+        is eligible (`first_contact_resolution`); the application stores this flag per
+        call so that its monthly figures are sums over the calls.
     """
     rules = rules or FcrRules()
-    if not contacts:
-        return []
     starts = [c.started_at.timestamp() for c in contacts]
-    limit = as_of.timestamp() if as_of is not None else max(starts)
-    windows = [rules.window_for(c.queue).total_seconds() for c in contacts]
 
     def key(i: int) -> tuple[str, str, float]:
         c = contacts[i]
@@ -103,10 +101,39 @@ def first_contact_resolution(
         t = starts[i]
         if next_start is not None and next_start > t:
             next_later = next_start
-        if t + windows[i] <= limit:
-            result[i] = next_later is None or next_later > t + windows[i]
+        window = rules.window_for(c.queue).total_seconds()
+        result[i] = next_later is not None and next_later <= t + window
         next_start = t
     return result
+
+
+def first_contact_resolution(
+    contacts: Sequence[Contact], *, as_of: datetime | None = None, rules: FcrRules | None = None
+) -> list[bool | None]:
+    """Classify every contact for FCR.
+
+    Args:
+        contacts: the contacts, in any order; all `started_at` must be timezone-aware.
+        as_of: the time up to which repeats are known (default: the latest start).
+        rules: the window(s) and whether only same-reason repeats count.
+
+    Returns:
+        One value per contact, in input order: True when resolved at first contact,
+        False when a repeat followed inside the window, None when not eligible.
+    """
+    rules = rules or FcrRules()
+    if not contacts:
+        return []
+    limit = (
+        as_of.timestamp() if as_of is not None else max(c.started_at.timestamp() for c in contacts)
+    )
+    return [
+        None
+        if repeat is None
+        or c.started_at.timestamp() + rules.window_for(c.queue).total_seconds() > limit
+        else not repeat
+        for c, repeat in zip(contacts, repeat_contacts(contacts, rules=rules), strict=True)
+    ]
 
 
 class HandleBand(StrEnum):
@@ -146,12 +173,17 @@ class Tally:
     transferred: int = 0
     handle_n: int = 0
     handle_sum: float = 0.0
-    handle_values: list[float] = field(default_factory=list)
+    handle_sq_sum: float = 0.0  # the sum of squares, for the interval of the mean
     handle_banded: int = 0
     handle_short: int = 0
     handle_long: int = 0
     declared_n: int = 0
     declared_resolved: int = 0
+
+    def add(self, other: "Tally") -> None:
+        """Add `other`'s counts and sums to this tally (a team's month from its agents')."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def fcr(self) -> float | None:
@@ -224,7 +256,7 @@ def _add(tally: Tally, contact: Contact, outcome: bool | None, target: HandleTar
     if handle is not None:
         tally.handle_n += 1
         tally.handle_sum += handle
-        tally.handle_values.append(handle)
+        tally.handle_sq_sum += handle * handle
         band = target.classify(handle) if target is not None else None
         tally.handle_banded += band is not None
         tally.handle_short += band is HandleBand.SHORT

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from scoring.mystery import ItemGap, Shop, item_gaps, shop_score
 from scoring.operational import Contact, HandleTarget, Tally, monthly_tallies
 from scoring.period import Period
-from scoring.stats import EMPTY, UNIT, Estimate, mean, proportion
+from scoring.stats import EMPTY, UNIT, Estimate, bounded_mean, mean, mean_of_sums, proportion
 
 Z95 = 1.959963984540054
 
@@ -206,19 +206,39 @@ def _goodness(metrics: Metrics, in_band: Estimate) -> dict[str, Estimate]:
     }
 
 
+@dataclass(slots=True)
+class QualitySums:
+    """One agent's month of per-call quality scores, added up (each score is in [0, 1])."""
+
+    compliance_n: int = 0
+    compliance_sum: float = 0.0
+    courtesy_n: int = 0
+    courtesy_sum: float = 0.0
+
+    @property
+    def compliance_mean(self) -> float | None:
+        """The mean compliance score (None without a checked call)."""
+        return self.compliance_sum / self.compliance_n if self.compliance_n else None
+
+    def add(self, other: "QualitySums") -> None:
+        """Add `other`'s counts and sums (a team's month from its agents')."""
+        self.compliance_n += other.compliance_n
+        self.compliance_sum += other.compliance_sum
+        self.courtesy_n += other.courtesy_n
+        self.courtesy_sum += other.courtesy_sum
+
+
 def _components(
-    tally: Tally | None,
-    compliance: Sequence[float],
-    courtesy: Sequence[float],
-    shops: Sequence[float],
+    tally: Tally | None, quality: QualitySums | None, shops: Sequence[float]
 ) -> tuple[Metrics, Estimate]:
     t = tally or Tally()
+    q = quality or QualitySums()
     metrics = Metrics(
         fcr=proportion(t.fcr_resolved, t.fcr_eligible),
         transfer_rate=proportion(t.transferred, t.transfer_known),
-        aht_seconds=mean(t.handle_values),
-        courtesy=mean(courtesy, bounds=UNIT),
-        script_compliance=mean(compliance, bounds=UNIT),
+        aht_seconds=mean_of_sums(t.handle_n, t.handle_sum, t.handle_sq_sum),
+        courtesy=bounded_mean(q.courtesy_n, q.courtesy_sum, UNIT),
+        script_compliance=bounded_mean(q.compliance_n, q.compliance_sum, UNIT),
         mystery_shopper=mean(shops, bounds=UNIT),
     )
     in_band = proportion(t.handle_banded - t.handle_short - t.handle_long, t.handle_banded)
@@ -260,15 +280,54 @@ def build_scorecards(
         for key, t in monthly_tallies(contacts, fcr, tz=tz, targets=config.targets).items()
         if key[1] in wanted
     }
-    compliance: dict[tuple[str, str], list[float]] = defaultdict(list)
-    courtesy: dict[tuple[str, str], list[float]] = defaultdict(list)
+    sums: dict[tuple[str, str], QualitySums] = defaultdict(QualitySums)
     for q in quality:
         month = str(Period.of(q.started_at, tz))
-        if month in wanted:
-            if q.compliance is not None:
-                compliance[(q.agent_id, month)].append(q.compliance)
-            if q.courtesy is not None:
-                courtesy[(q.agent_id, month)].append(q.courtesy)
+        if month in wanted and (q.compliance is not None or q.courtesy is not None):
+            add_quality(sums[(q.agent_id, month)], q.compliance, q.courtesy)
+    return scorecards_from_totals(
+        period, tallies=tallies, quality=sums, shops=shops, config=config, real_hits=real_hits
+    )
+
+
+def add_quality(sums: QualitySums, compliance: float | None, courtesy: float | None) -> None:
+    """Count one call's compliance and courtesy scores (either may be None) into `sums`."""
+    if compliance is not None:
+        sums.compliance_n += 1
+        sums.compliance_sum += compliance
+    if courtesy is not None:
+        sums.courtesy_n += 1
+        sums.courtesy_sum += courtesy
+
+
+def scorecards_from_totals(
+    period: str,
+    *,
+    tallies: Mapping[tuple[str, str], Tally],
+    quality: Mapping[tuple[str, str], QualitySums],
+    shops: Iterable[Shop],
+    config: ScorecardConfig | None = None,
+    real_hits: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+) -> list[Scorecard]:
+    """Scorecards from per-(agent, month) totals of `period` and the month before it:
+    what `build_scorecards` computes from contacts, when the totals were added up
+    elsewhere (the application has its database do it). Every agent with a tally, a
+    quality score or a mystery shop in `period` gets a card.
+
+    Args:
+        period: "YYYY-MM".
+        tallies: (agent, month) -> operational counts (FCR, transfers, handle time).
+        quality: (agent, month) -> compliance and courtesy sums.
+        shops: mystery-shopper results (those of other months are left out).
+        config: weights and minimum n (its handle-time bands were applied in the tallies).
+        real_hits: as in `build_scorecards`.
+
+    Raises:
+        ValueError: when `period` is not a month written as YYYY-MM.
+    """
+    config = config or ScorecardConfig()
+    before = str(Period.parse(period).previous())
+    wanted = {period, before}
     shop_scores: dict[tuple[str, str], list[float]] = defaultdict(list)
     this_month: list[Shop] = []
     for shop in shops:
@@ -282,19 +341,14 @@ def build_scorecards(
     for gap in item_gaps(this_month, real_hits or {}):
         if gap.mystery.n:
             gaps[gap.agent_id].append(gap)
-    agents = sorted(
-        {a for (a, m) in (*tallies, *compliance, *courtesy, *shop_scores) if m == period}
-    )
+    agents = sorted({a for (a, m) in (*tallies, *quality, *shop_scores) if m == period})
     cards = []
     for agent in agents:
 
         def parts(month: str, agent: str = agent) -> tuple[Metrics, Estimate, Tally | None]:
             key = (agent, month)
             metrics, in_band = _components(
-                tallies.get(key),
-                compliance.get(key, []),
-                courtesy.get(key, []),
-                shop_scores.get(key, []),
+                tallies.get(key), quality.get(key), shop_scores.get(key, [])
             )
             return metrics, in_band, tallies.get(key)
 

@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from qm.domain.call_totals import monthly_totals
 from qm.domain.scorecards import ScorecardRequest, compute_scorecards, parse_period
 from qm.domain.targets import Target, site_targets
-from qm.models import Agent, Call
+from qm.models import Agent, Call, MysteryShop
+from scoring.mystery import Shop
 from scoring.period import Period
-from scoring.scorecard import Scorecard, ScorecardConfig
+from scoring.scorecard import Scorecard, ScorecardConfig, scorecards_from_totals
 from scoring.stats import EMPTY, Estimate
 
 TREND_MONTHS = 6
@@ -111,6 +113,42 @@ def default_period(session: Session, agent_id: str, tz: ZoneInfo, now: datetime)
     return months[0] if months else str(current.previous())
 
 
+def _history(
+    session: Session,
+    agent_id: str,
+    months: list[Period],
+    *,
+    tz: ZoneInfo,
+    config: ScorecardConfig,
+) -> dict[str, dict[str, Estimate]]:
+    """The agent's components in each of `months`, from one pass over their calls."""
+    as_of = session.exec(select(sa.func.max(Call.started_at))).one()
+    tallies, quality = monthly_totals(session, months, tz, as_of=as_of, agents=[agent_id])
+    first, _ = months[0].bounds(tz)
+    _, end = months[-1].bounds(tz)
+    shops = [
+        Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario)
+        for s in session.exec(
+            select(MysteryShop).where(
+                col(MysteryShop.agent_id) == agent_id,
+                col(MysteryShop.date) >= first.date(),
+                col(MysteryShop.date) < end.date(),
+            )
+        )
+    ]
+    history = {}
+    for month in months:
+        cards = scorecards_from_totals(
+            str(month),
+            tallies=tallies,
+            quality=quality,
+            shops=shops,
+            config=config,
+        )
+        history[str(month)] = _values(next((c for c in cards if c.agent_id == agent_id), None))
+    return history
+
+
 def _team_mean(cards: Sequence[Scorecard], key: str) -> float | None:
     values = [v for v in (_values(c)[key].value for c in cards) if v is not None]
     return sum(values) / len(values) if len(values) >= MIN_TEAM else None
@@ -130,6 +168,8 @@ def agent_scorecard(
         ValidationFailed: `period` is not a month written as YYYY-MM.
     """
     month = parse_period(period)
+    # Every agent's card of the month (the rank is among all of them, the team's
+    # figures among the team's).
     everyone = compute_scorecards(session, ScorecardRequest(str(month)), tz=tz, config=config)
     team_ids = set(
         session.exec(select(Agent.id).where(col(Agent.team_id) == agent.team_id)).all()
@@ -141,12 +181,8 @@ def agent_scorecard(
     months = [month]
     while len(months) < TREND_MONTHS:
         months.insert(0, months[0].previous())
-    history: dict[str, dict[str, Estimate]] = {str(month): _values(card)}
-    for earlier in months[:-1]:
-        cards = compute_scorecards(
-            session, ScorecardRequest(str(earlier), agent.id), tz=tz, config=config
-        )
-        history[str(earlier)] = _values(cards[0] if cards else None)
+    history = _history(session, agent.id, months, tz=tz, config=config)
+    history[str(month)] = _values(card)
     weights = dict(config.weights.as_dict()) if card is None else dict(card.weights)
     targets = site_targets(session, agent.team_id)
     this = _values(card)

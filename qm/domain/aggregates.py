@@ -1,6 +1,7 @@
 """Read-side aggregates over the stored per-call results."""
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -10,10 +11,15 @@ from qm.models import Call, KeyPointResult, MysteryShop, ResultKind
 
 
 def key_point_counts(
-    session: Session, start: datetime, end: datetime | None
+    session: Session,
+    start: datetime,
+    end: datetime | None,
+    *,
+    agents: Collection[str] | None = None,
 ) -> dict[tuple[str, str], tuple[int, int, float, bool]]:
     """(agent, key point) -> (hits, calls checked, weight, critical) for required key
-    points on calls started in [start, end) (open-ended when `end` is None)."""
+    points on calls started in [start, end) (open-ended when `end` is None), of `agents`
+    only when given."""
     query = (
         sa.select(
             col(Call.agent_id),
@@ -33,6 +39,8 @@ def key_point_counts(
     )
     if end is not None:
         query = query.where(col(Call.started_at) < end)
+    if agents is not None:
+        query = query.where(col(Call.agent_id).in_(sorted(agents)))
     return {
         (agent, item): (int(hits), int(n), float(weight), bool(critical))
         for agent, item, hits, n, weight, critical in session.execute(query).all()

@@ -12,24 +12,24 @@
   reviewer agreement on the team's calls, and the training plan, overdue first.
 
 Everything is limited to the team's agents (their team now, as everywhere else). The
-figures follow the scorecard's definitions: the contacts are read once, as columns (not
-ORM objects), for the six months plus the longest FCR window after them, with the later
-contacts of the same customers taken by other teams (a repeat counts against the first
-contact whoever answers it); the other parts are aggregated by the database.
+figures follow the scorecard's definitions and are added up by the database: the cards,
+the team's figures and the trend come from one pass of `qm.domain.call_totals` over the
+six months (a repeat counts against the first contact whoever answers it: each call's
+repeat flag is kept over all teams' calls), the other parts are aggregated per query.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from qm.domain.call_totals import monthly_totals
 from qm.domain.scorecards import parse_period
 from qm.domain.targets import Target, scorecard_config, site_targets
 from qm.errors import NotFound
@@ -42,7 +42,6 @@ from qm.models import (
     KeyPointOverride,
     KeyPointResult,
     MysteryShop,
-    Queue,
     ResultKind,
     Team,
     TrainingAssignment,
@@ -50,20 +49,12 @@ from qm.models import (
 )
 from qm.settings import Settings
 from scoring.mystery import Shop, item_gaps
-from scoring.operational import (
-    DEFAULT_FCR_WINDOW,
-    Contact,
-    FcrRules,
-    HandleTarget,
-    first_contact_resolution,
-)
+from scoring.operational import Tally
 from scoring.period import Period
-from scoring.scorecard import CallQuality, Scorecard, ScorecardConfig, build_scorecards
-from scoring.scorecard import courtesy_score as score_courtesy
+from scoring.scorecard import QualitySums, Scorecard, ScorecardConfig, scorecards_from_totals
 from scoring.stats import Estimate, proportion
 
 TREND_MONTHS = 6
-DEFAULT_WINDOW_DAYS = DEFAULT_FCR_WINDOW.days  # the FCR window of a call without a queue
 # Handle-time buckets in seconds (the last one open-ended) and courtesy buckets (shares).
 HANDLE_EDGES = (0, 120, 240, 360, 480, 600, 900)
 COURTESY_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -241,26 +232,6 @@ def _six_months(period: Period) -> list[Period]:
     return months
 
 
-def _fcr_rules(session: Session) -> tuple[FcrRules, dict[str, HandleTarget], timedelta]:
-    """The queues' repeat windows and handle-time bands, and the longest window."""
-    queues = session.execute(
-        sa.select(
-            col(Queue.id),
-            col(Queue.fcr_window_days),
-            col(Queue.aht_min_seconds),
-            col(Queue.aht_max_seconds),
-        )
-    ).all()
-    windows = {q: timedelta(days=days) for q, days, _, _ in queues}
-    bands = {
-        q: HandleTarget(low, high)
-        for q, _, low, high in queues
-        if low is not None or high is not None
-    }
-    rules = FcrRules(queue_windows=windows)
-    return rules, bands, max([rules.window, *windows.values()])
-
-
 def _team(session: Session, team_id: str) -> tuple[Team, dict[str, str]]:
     team = session.get(Team, team_id) if len(team_id) <= 64 else None
     if team is None:
@@ -273,64 +244,6 @@ def _team(session: Session, team_id: str) -> tuple[Team, dict[str, str]]:
 
 def _team_agent_ids(team_id: str) -> Any:
     return sa.select(col(Agent.id)).where(col(Agent.team_id) == team_id).scalar_subquery()
-
-
-def _contacts(
-    session: Session, team_id: str, start: datetime, end: datetime, horizon: datetime
-) -> tuple[list[Contact], list[CallQuality]]:
-    """The team's contacts from `start` to `horizon` with their quality scores, and the
-    other teams' contacts up to `horizon` of the customers the team spoke to in
-    [start, end) (their repeats decide the team's FCR)."""
-    team_agents = sa.select(col(Agent.id)).where(col(Agent.team_id) == team_id)
-    customers = (
-        sa.select(col(Call.customer_id))
-        .where(
-            col(Call.agent_id).in_(team_agents),
-            col(Call.started_at) >= start,
-            col(Call.started_at) < end,
-            col(Call.customer_id).is_not(None),
-        )
-        .distinct()
-    )
-    columns = (
-        col(Call.id),
-        col(Call.agent_id),
-        col(Call.started_at),
-        col(Call.customer_id),
-        col(Call.queue),
-        col(Call.reason),
-        col(Call.talk_seconds),
-        col(Call.hold_seconds),
-        col(Call.wrap_seconds),
-        col(Call.transfers),
-        col(Call.resolved),
-    )
-    in_range = (col(Call.started_at) >= start, col(Call.started_at) < horizon)
-    own = session.execute(
-        sa.select(*columns, col(CallMetrics.compliance), col(CallMetrics.courtesy))
-        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
-        .where(col(Call.agent_id).in_(team_agents), *in_range)
-    ).all()
-    others = session.execute(
-        sa.select(*columns).where(
-            col(Call.agent_id).not_in(team_agents),
-            col(Call.customer_id).in_(customers),
-            *in_range,
-        )
-    ).all()
-    contacts = [Contact(*row[:11]) for row in own] + [Contact(*row) for row in others]
-    quality = [
-        CallQuality(
-            row[0],
-            row[1],
-            row[2],
-            row[11],
-            score_courtesy(row[12]) if row[12] else None,
-        )
-        for row in own
-        if row[11] is not None or row[12]
-    ]
-    return contacts, quality
 
 
 def _shops(session: Session, team_id: str, first: date, end: date) -> list[Shop]:
@@ -502,83 +415,69 @@ def _training(
     return found, counts
 
 
-def _day_number(session: Session, value: Any) -> Any:
-    """An instant as a number of days, in SQL: date arithmetic differs between SQLite
-    (julianday) and PostgreSQL (epoch seconds), a difference of days does not."""
-    if session.get_bind().dialect.name == "sqlite":
-        return sa.func.julianday(value)
-    return sa.extract("epoch", value) / 86400.0
+def _as_team(
+    tallies: dict[tuple[str, str], Tally],
+    quality: dict[tuple[str, str], QualitySums],
+    team_key: str,
+) -> tuple[dict[tuple[str, str], Tally], dict[tuple[str, str], QualitySums]]:
+    """The agents' monthly totals added up per month, under `team_key`."""
+    team_tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
+    team_quality: dict[tuple[str, str], QualitySums] = defaultdict(QualitySums)
+    for (_agent, month), tally in tallies.items():
+        team_tallies[(team_key, month)].add(tally)
+    for (_agent, month), sums in quality.items():
+        team_quality[(team_key, month)].add(sums)
+    return dict(team_tallies), dict(team_quality)
 
 
 def _trend(
-    session: Session, team_id: str, months: list[Period], tz: ZoneInfo, as_of: datetime | None
+    tallies: dict[tuple[str, str], Tally],
+    quality: dict[tuple[str, str], QualitySums],
+    team_key: str,
+    months: list[Period],
 ) -> list[TrendPoint]:
-    """The team's figures per month, aggregated by the database in one pass over the
-    team's calls of the six months.
-
-    FCR follows `scoring.operational.first_contact_resolution`: a contact with a known
-    customer is eligible once its queue's window (7 days without a queue) has passed by
-    `as_of`, and resolved when no contact of the same customer starts in (t, t + window].
-    """
-    edges = [m.bounds(tz)[0] for m in months] + [months[-1].bounds(tz)[1]]
-    month_of = sa.case(
-        *[(col(Call.started_at) < edge, i) for i, edge in enumerate(edges[1:])], else_=None
-    )
-    handle = col(Call.talk_seconds) + col(Call.hold_seconds) + col(Call.wrap_seconds)
-    window = sa.func.coalesce(col(Queue.fcr_window_days), DEFAULT_WINDOW_DAYS)
-    later = aliased(Call)
-    start_day = _day_number(session, col(Call.started_at))
-    repeat = sa.exists().where(
-        col(later.customer_id) == col(Call.customer_id),
-        col(later.started_at) > col(Call.started_at),
-        _day_number(session, col(later.started_at)) <= start_day + window,
-    )
-    limit = _day_number(session, sa.literal(as_of.replace(tzinfo=None))) if as_of else None
-    eligible = (
-        sa.and_(col(Call.customer_id).is_not(None), start_day + window <= limit)
-        if limit is not None
-        else sa.false()
-    )
-    rows = session.execute(
-        sa.select(
-            month_of,
-            sa.func.count(),
-            sa.func.count(col(Call.transfers)),
-            sa.func.sum(sa.case((col(Call.transfers) >= 1, 1), else_=0)),
-            sa.func.avg(handle),
-            sa.func.avg(col(CallMetrics.compliance)),
-            sa.func.sum(sa.case((eligible, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(eligible, ~repeat), 1), else_=0)),
-        )
-        .select_from(Call)
-        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
-        .outerjoin(Queue, col(Queue.id) == col(Call.queue))
-        .where(
-            col(Call.agent_id).in_(_team_agent_ids(team_id)),
-            col(Call.started_at) >= edges[0],
-            col(Call.started_at) < edges[-1],
-        )
-        .group_by(month_of)
-    ).all()
-    found = {int(row[0]): row for row in rows if row[0] is not None}
+    """The team's figures per month (the same totals as the cards)."""
     points = []
-    for i, month in enumerate(months):
-        row = found.get(i)
-        if row is None:
-            points.append(TrendPoint(str(month), 0, None, None, None, None))
+    for month in months:
+        tally = tallies.get((team_key, str(month)))
+        sums = quality.get((team_key, str(month)), QualitySums())
+        if tally is None:
+            points.append(TrendPoint(str(month), 0, None, None, None, sums.compliance_mean))
             continue
-        _, contacts, known, transferred, aht, compliance, fcr_n, fcr_ok = row
         points.append(
             TrendPoint(
                 period=str(month),
-                contacts=int(contacts),
-                fcr=int(fcr_ok or 0) / int(fcr_n) if fcr_n else None,
-                transfer_rate=int(transferred or 0) / int(known) if known else None,
-                aht_seconds=None if aht is None else float(aht),
-                script_compliance=None if compliance is None else float(compliance),
+                contacts=tally.contacts,
+                fcr=tally.fcr,
+                transfer_rate=tally.transfer_rate,
+                aht_seconds=tally.aht,
+                script_compliance=sums.compliance_mean,
             )
         )
     return points
+
+
+def _distributions(
+    session: Session, team_id: str, start: datetime, end: datetime
+) -> tuple[list[Bucket], list[Bucket]]:
+    """Handle times and courtesy scores of the team's calls in [start, end), bucketed."""
+    handle = col(Call.talk_seconds) + col(Call.hold_seconds) + col(Call.wrap_seconds)
+    rows = session.execute(
+        sa.select(handle, col(CallMetrics.courtesy_score))
+        .select_from(Call)
+        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
+        .where(
+            col(Call.agent_id).in_(_team_agent_ids(team_id)),
+            col(Call.started_at) >= start,
+            col(Call.started_at) < end,
+        )
+    ).all()
+    handles = [float(h) for h, _ in rows if h is not None]
+    scores = [float(c) for _, c in rows if c is not None]
+    return (
+        _buckets(handles, HANDLE_EDGES, closed=False),
+        _buckets(scores, COURTESY_EDGES, closed=True),
+    )
 
 
 def _headline(team_card: Scorecard | None, targets: dict[str, Target]) -> list[Headline]:
@@ -622,49 +521,38 @@ def team_dashboard(
     month = parse_period(period)
     team, names = _team(session, team_id)
     months = _six_months(month)
-    # The cards compare with the month before; the six months' trend is the database's.
-    start, _ = month.previous().bounds(tz)
     month_start, end = month.bounds(tz)
-    rules, bands, longest = _fcr_rules(session)
-    contacts, quality = _contacts(session, team_id, start, end, end + longest)
     # Repeats are known up to the newest call anywhere, as on the scorecards.
     as_of = session.execute(sa.select(sa.func.max(Call.started_at))).scalar()
-    fcr = first_contact_resolution(contacts, as_of=as_of, rules=rules)
-    team_agents = set(names)
-    mine = [i for i, c in enumerate(contacts) if c.agent_id in team_agents]
-    own_contacts = [contacts[i] for i in mine]
-    own_fcr = [fcr[i] for i in mine]
+    # One pass over the team's six months: the cards (this month and the one before)
+    # and the trend come from the same totals.
+    tallies, quality = monthly_totals(
+        session, months, tz, as_of=as_of, agents=_team_agent_ids(team_id)
+    )
     shops = _shops(session, team_id, month.previous().first_day(), end.astimezone(tz).date())
     key_points = _item_counts(session, team_id, month_start, end, ResultKind.KEY_POINT)
     real_hits = {(agent, item): (hits, n) for agent, item, _, hits, n in key_points}
     base = scorecard_config(session, settings, team_id)
-    config = ScorecardConfig(base.weights, base.min_contacts, bands)
+    config = ScorecardConfig(base.weights, base.min_contacts)
     label = str(month)
-    cards = build_scorecards(
+    cards = scorecards_from_totals(
         label,
-        contacts=own_contacts,
-        fcr=own_fcr,
+        tallies=tallies,
         quality=quality,
         shops=shops,
-        tz=tz,
         config=config,
         real_hits=real_hits,
     )
-    # The team as one: every contact counted for the team, so that its figures carry
-    # the same n and intervals as an agent's card.
+    # The team as one: its agents' totals added up, so that its figures carry the same
+    # n and intervals as an agent's card.
     team_key = f"team:{team_id}"
-    as_team = [_relabel(c, team_key) for c in own_contacts]
-    team_cards = build_scorecards(
+    team_tallies, team_quality = _as_team(tallies, quality, team_key)
+    team_cards = scorecards_from_totals(
         label,
-        contacts=as_team,
-        fcr=own_fcr,
-        quality=[
-            CallQuality(q.call_id, team_key, q.started_at, q.compliance, q.courtesy)
-            for q in quality
-        ],
+        tallies=team_tallies,
+        quality=team_quality,
         shops=[Shop(s.shop_id, team_key, s.day, s.items, s.score, s.scenario) for s in shops],
-        tz=tz,
-        config=ScorecardConfig(config.weights, 0, bands),
+        config=ScorecardConfig(config.weights, 0),
     )
     targets = site_targets(session, team_id)
     coverage = _coverage(session, team_id, month_start, end)
@@ -679,11 +567,7 @@ def team_dashboard(
         )
         for card in cards
     ]
-    in_month = [c for c in own_contacts if month_start <= c.started_at < end]
-    handle = [h for c in in_month if (h := c.handle_seconds) is not None]
-    courtesy = [
-        q.courtesy for q in quality if q.courtesy is not None and month_start <= q.started_at < end
-    ]
+    handle, courtesy = _distributions(session, team_id, month_start, end)
     missed, labels = _rates(key_points, missed=True)
     forbidden, _ = _rates(
         _item_counts(session, team_id, month_start, end, ResultKind.FORBIDDEN), missed=False
@@ -705,6 +589,7 @@ def team_dashboard(
     training, training_counts = _training(session, team_id, names, today or date.today())
     randoms = sum(r for r, _ in coverage.values())
     targeted = sum(t for _, t in coverage.values())
+    calls_this_month = team_tallies.get((team_key, label), Tally()).contacts
     return TeamDashboard(
         team_id=team.id,
         team_name=team.name,
@@ -714,9 +599,9 @@ def team_dashboard(
         min_contacts=config.min_contacts,
         headline=_headline(team_cards[0] if team_cards else None, targets),
         agents=agent_rows,
-        trend=_trend(session, team_id, months, tz, as_of),
-        handle_time=_buckets(handle, HANDLE_EDGES, closed=False),
-        courtesy=_buckets(courtesy, COURTESY_EDGES, closed=True),
+        trend=_trend(team_tallies, team_quality, team_key, months),
+        handle_time=handle,
+        courtesy=courtesy,
         scatter=[
             AgentPoint(
                 r.agent_id,
@@ -731,26 +616,10 @@ def team_dashboard(
         missed_key_points=missed,
         forbidden_phrases=forbidden,
         mystery=mystery,
-        coverage=Coverage(len(in_month), randoms + targeted, randoms, targeted),
+        coverage=Coverage(calls_this_month, randoms + targeted, randoms, targeted),
         agreement=_agreement(session, team_id, month_start, end),
         training=training,
         training_counts=training_counts,
-    )
-
-
-def _relabel(contact: Contact, group: str) -> Contact:
-    return Contact(
-        contact.call_id,
-        group,
-        contact.started_at,
-        contact.customer_id,
-        contact.queue,
-        contact.reason,
-        contact.talk_seconds,
-        contact.hold_seconds,
-        contact.wrap_seconds,
-        contact.transfers,
-        contact.resolved,
     )
 
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.aggregates import key_point_counts
+from qm.domain.call_totals import monthly_totals
 from qm.errors import ValidationFailed
 from qm.models import Call, CallMetrics, MysteryShop, Queue
 from scoring.mystery import Shop
@@ -19,7 +20,7 @@ from scoring.scorecard import (
     Scorecard,
     ScorecardConfig,
     build_scorecards,
-    courtesy_score,
+    scorecards_from_totals,
 )
 
 
@@ -73,25 +74,67 @@ def _queue_settings(
 def compute_scorecards(
     session: Session, request: ScorecardRequest, *, tz: ZoneInfo, config: ScorecardConfig
 ) -> list[Scorecard]:
-    """Scorecards for `request.period` (and the previous month, for the trend)."""
+    """Scorecards for `request.period` (and the previous month, for the trend).
+
+    With the queues' own FCR windows the database adds the month up from the stored
+    per-call flags (`qm.domain.call_totals`); a window given for every queue or
+    same-reason repeats are a different question, answered from the calls themselves.
+    """
     period = parse_period(request.period)
     start, end = period.bounds(tz)
     prev_start, _ = period.previous().bounds(tz)
-    rules, targets, longest = _queue_settings(session, request.fcr_window_days)
-    rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)
     as_of = request.as_of or session.exec(select(sa.func.max(Call.started_at))).one()
+    shops = session.exec(
+        select(MysteryShop).where(
+            col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
+        )
+    ).all()
+    # Real calls' hits beside the mystery-shop items: only shopped agents have any.
+    shopped = {s.agent_id for s in shops if start.date() <= s.date}
+    hits = key_point_counts(session, start, end, agents=shopped) if shopped else {}
+    _, targets, _ = _queue_settings(session, request.fcr_window_days)
+    card_config = ScorecardConfig(config.weights, config.min_contacts, targets)
+    mystery = [Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in shops]
+    real_hits = {key: (h, n) for key, (h, n, _w, _c) in hits.items()}
+    if request.fcr_window_days is None and not request.same_reason:
+        # Every agent's month: the rank is among all of them.
+        tallies, quality = monthly_totals(session, [period.previous(), period], tz, as_of=as_of)
+        cards = scorecards_from_totals(
+            request.period,
+            tallies=tallies,
+            quality=quality,
+            shops=mystery,
+            config=card_config,
+            real_hits=real_hits,
+        )
+    else:
+        cards = _from_calls(session, request, tz, mystery, card_config, real_hits, as_of)
+    if request.agent_id is not None:
+        cards = [c for c in cards if c.agent_id == request.agent_id]
+    return cards
+
+
+def _from_calls(
+    session: Session,
+    request: ScorecardRequest,
+    tz: ZoneInfo,
+    shops: list[Shop],
+    config: ScorecardConfig,
+    real_hits: dict[tuple[str, str], tuple[int, int]],
+    as_of: datetime | None,
+) -> list[Scorecard]:
+    """The cards from the calls themselves, with the request's own FCR rules."""
+    period = parse_period(request.period)
+    _, end = period.bounds(tz)
+    prev_start, _ = period.previous().bounds(tz)
+    rules, _, longest = _queue_settings(session, request.fcr_window_days)
+    rules = FcrRules(rules.window, rules.queue_windows, request.same_reason)
     # Contacts up to one window after the month decide FCR of the month's contacts.
     rows = session.exec(
         select(Call, CallMetrics)
         .join(CallMetrics, col(CallMetrics.call_id) == col(Call.id), isouter=True)
         .where(col(Call.started_at) >= prev_start, col(Call.started_at) < end + longest)
     ).all()
-    shops = session.exec(
-        select(MysteryShop).where(
-            col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
-        )
-    ).all()
-    hits = key_point_counts(session, start, end)
     contacts = [
         Contact(
             call_id=c.id,
@@ -109,30 +152,21 @@ def compute_scorecards(
         for c, _ in rows
     ]
     quality = [
-        CallQuality(
-            c.id,
-            c.agent_id,
-            c.started_at,
-            m.compliance,
-            courtesy_score(m.courtesy) if m.courtesy else None,
-        )
+        CallQuality(c.id, c.agent_id, c.started_at, m.compliance, m.courtesy_score)
         for c, m in rows
         if m is not None
     ]
     fcr = first_contact_resolution(contacts, as_of=as_of, rules=rules)
-    cards = build_scorecards(
+    return build_scorecards(
         request.period,
         contacts=contacts,
         fcr=fcr,
         quality=quality,
-        shops=[Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in shops],
+        shops=shops,
         tz=tz,
-        config=ScorecardConfig(config.weights, config.min_contacts, targets),
-        real_hits={key: (h, n) for key, (h, n, _w, _c) in hits.items()},
+        config=config,
+        real_hits=real_hits,
     )
-    if request.agent_id is not None:
-        cards = [c for c in cards if c.agent_id == request.agent_id]
-    return cards
 
 
 def describe(cards: Sequence[Scorecard]) -> list[str]:

@@ -73,6 +73,10 @@ class Call(SQLModel, table=True):
     # only writer): the call list filters on it with the partial indexes above, which
     # cannot span the two tables.
     critical_failed: bool | None = None
+    # Whether the same customer called again within this call's FCR window (DESIGN.md):
+    # None when the customer is unknown. Kept current by qm.domain.repeat_contacts, so
+    # that a month's FCR is a sum over its calls (qm.domain.call_totals).
+    repeat_contact: bool | None = None
 
 
 class Stage(StrEnum):

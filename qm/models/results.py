@@ -4,10 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from qm.models.base import UTCDateTime, utcnow
+from scoring.scorecard import courtesy_score
 
 
 class ResultKind(StrEnum):
@@ -62,6 +63,9 @@ class CallMetrics(SQLModel, table=True):
     critical_failed: bool | None = None
     uncertain_items: int = 0
     courtesy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # `scoring.scorecard.courtesy_score(courtesy)`, kept beside it (set on every write, see
+    # `_score_courtesy` below) so that the database can add a month's scores up.
+    courtesy_score: float | None = None
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Which script version the key-point stage checked the call with, and when (None until
     # checked, or when there was no script). Kept here, once per call, rather than on each
@@ -71,3 +75,11 @@ class CallMetrics(SQLModel, table=True):
     script_key: str | None = Field(default=None, max_length=100)
     script_version: int | None = None
     checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+@event.listens_for(CallMetrics, "before_insert")
+@event.listens_for(CallMetrics, "before_update")
+def _score_courtesy(_mapper: Any, _connection: Any, target: CallMetrics) -> None:
+    """Keep `courtesy_score` in step with `courtesy` on every ORM write (the pipeline's
+    Core writes set both themselves)."""
+    target.courtesy_score = courtesy_score(target.courtesy) if target.courtesy else None

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 
 from qm.domain.audit import record
 from qm.domain.imports.manifest import ManifestRow, read_manifest
+from qm.domain.repeat_contacts import refresh_customers
 from qm.domain.stored_transcripts import replace_transcript
 from qm.domain.upserts import existing_ids, upsert
 from qm.models import Agent, Call, CallStage, Customer, Queue, utcnow
@@ -68,6 +69,22 @@ def _table(model: Any) -> sa.Table:
     return table
 
 
+def _customers_of(conn: Connection, call_ids: set[str]) -> set[str]:
+    calls = _table(Call)
+    found: set[str] = set()
+    ordered = sorted(call_ids)
+    for i in range(0, len(ordered), 900):
+        chunk = ordered[i : i + 900]
+        found.update(
+            c
+            for c in conn.execute(
+                sa.select(calls.c.customer_id).where(calls.c.id.in_(chunk))
+            ).scalars()
+            if c
+        )
+    return found
+
+
 def store_calls(conn: Connection, records: Sequence[CallRecord], report: ImportReport) -> None:
     """Upsert a batch of calls with their agents, customers, queues and transcripts."""
     if not records:
@@ -100,7 +117,10 @@ def store_calls(conn: Connection, records: Sequence[CallRecord], report: ImportR
     )
     ids = [rec.values["id"] for rec in records]
     before = existing_ids(conn, _table(Call).c.id, ids)
+    # An updated call may have moved to another customer, whose flags change too.
+    moved_from = _customers_of(conn, before)
     upsert(conn, _table(Call), [rec.values for rec in records], key=["id"], update=CALL_FIELDS)
+    refresh_customers(conn, moved_from | set(customers), calls=ids)
     if before:
         # Updated calls go through the pipeline again.
         stages = _table(CallStage)

@@ -10,6 +10,7 @@ from qm.domain.call_checks import courtesy_for, handle_seconds
 from qm.domain.pipeline.statements import METRICS, NEW_METRICS, upsert
 from qm.domain.pipeline.work import CallWork, PipelineContext, StageInputs, read_inputs
 from qm.models import utcnow
+from scoring.scorecard import courtesy_score
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ def run_metrics(
     # A removed transcript leaves the courtesy figures measured before the removal.
     if prepared.courtesy is not None or call.purged_at is None:
         values["courtesy"] = prepared.courtesy
+        values["courtesy_score"] = courtesy_score(prepared.courtesy) if prepared.courtesy else None
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn = session.connection()
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)

@@ -32,6 +32,7 @@ NEW_METRICS: dict[str, Any] = {
     "critical_failed": None,
     "uncertain_items": 0,
     "courtesy": None,
+    "courtesy_score": None,
 }
 
 

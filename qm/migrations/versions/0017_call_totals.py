@@ -1,0 +1,59 @@
+"""per-call repeat-contact flag and courtesy score, so that a month's figures are sums
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-04 21:00:00.000000
+
+`call.repeat_contact`: whether the same customer called again within the call's FCR
+window (qm.domain.repeat_contacts); `call_metrics.courtesy_score`: the call's courtesy
+score in [0, 1] (scoring.scorecard.courtesy_score of `courtesy`). Both are filled here for
+the calls already stored.
+"""
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0017'
+down_revision: Union[str, None] = '0016'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    # Imported here: the functions read the tables through the current models, which
+    # is right only once the columns exist.
+    from qm.domain.repeat_contacts import refresh_all
+    from scoring.scorecard import courtesy_score
+
+    with op.batch_alter_table('call', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('repeat_contact', sa.Boolean(), nullable=True))
+    with op.batch_alter_table('call_metrics', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('courtesy_score', sa.Float(), nullable=True))
+    conn = op.get_bind()
+    refresh_all(conn)
+    metrics = sa.table(
+        'call_metrics', sa.column('call_id', sa.String), sa.column('courtesy', sa.JSON)
+    )
+    scores = [
+        {'row_id': call_id, 'score': courtesy_score(courtesy)}
+        for call_id, courtesy in conn.execute(
+            sa.select(metrics.c.call_id, metrics.c.courtesy).where(
+                metrics.c.courtesy.is_not(None)
+            )
+        )
+        if courtesy
+    ]
+    if scores:
+        conn.execute(
+            sa.text('UPDATE call_metrics SET courtesy_score = :score WHERE call_id = :row_id'),
+            scores,
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('call_metrics', schema=None) as batch_op:
+        batch_op.drop_column('courtesy_score')
+    with op.batch_alter_table('call', schema=None) as batch_op:
+        batch_op.drop_column('repeat_contact')
