@@ -10,6 +10,9 @@ APScheduler 3 (`BackgroundScheduler`, jobs kept in the app database by its
   that failed (an hour later) or was missed;
 - `retention`: daily at the same time, when `QM_RETENTION_DAYS` is set, the recordings and
   transcripts past retention removed (as `qm retention run`).
+- `watched-folder`: every `QM_WATCH_INTERVAL_MINUTES`, when `QM_WATCH_DIR` is set, the
+  call manifests and mystery-shopper CSVs dropped there imported
+  (`qm.domain.imports.watched_folder`).
 
 It runs in one process only: `qm scheduler`, or a web worker started with
 `QM_SCHEDULER_ENABLED`. Each such process keeps trying to take the database lease
@@ -39,6 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from qm.db import session_scope
+from qm.domain.imports.watched_folder import WatchReport, watch_pass
 from qm.domain.mail import Mailer, SmtpMailer, archive_link
 from qm.domain.privacy import apply_retention
 from qm.domain.report_delivery import DeliveryRun, ReportRenderer, deliver_due, monthly_reports
@@ -63,6 +67,7 @@ MONTHLY_REPORTS = "monthly-reports"
 REVIEW_SAMPLING = "review-sampling"
 PENDING_WORK = "pending-work"
 RETENTION = "retention"
+WATCHED_FOLDER = "watched-folder"
 CATCH_UP = "catch-up"
 MONTHLY_JOBS = (MONTHLY_REPORTS, REVIEW_SAMPLING)
 # The lease lives this long unless renewed; it is renewed three times as often.
@@ -196,6 +201,14 @@ def run_retention(ctx: JobContext, now: datetime) -> int | None:
     return result.calls
 
 
+def run_watched_folder(ctx: JobContext, now: datetime) -> WatchReport | None:
+    """Import what was dropped in `QM_WATCH_DIR` and is ready (None when unset)."""
+    folder = ctx.settings.watch_dir
+    if folder is None:
+        return None
+    return watch_pass(ctx.engine, ctx.settings, folder, now=now)
+
+
 def run_due(ctx: JobContext, now: datetime) -> list[str]:
     """Run every job due at `now` and not yet done (a monthly run missed, or failed an hour
     ago or more), and send the e-mails due: on taking the lease, then every few minutes.
@@ -283,6 +296,8 @@ class SchedulerService:
             run_due(self.ctx, now)
         elif job == RETENTION:
             run_retention(self.ctx, now)
+        elif job == WATCHED_FOLDER:
+            run_watched_folder(self.ctx, now)
         elif job == CATCH_UP:
             run_due(self.ctx, now)
         else:
@@ -323,6 +338,15 @@ class SchedulerService:
             id=PENDING_WORK,
             replace_existing=True,
         )
+        if settings.watch_dir is not None:
+            # (A job stored while the folder was set fires to no effect once it is unset.)
+            scheduler.add_job(
+                _fire,
+                IntervalTrigger(minutes=settings.watch_interval_minutes),
+                args=[WATCHED_FOLDER, self.ctx.holder],
+                id=WATCHED_FOLDER,
+                replace_existing=True,
+            )
         if catch_up:
             # Once, now, in the scheduler's own threads (kept in memory: it is not periodic).
             scheduler.add_job(_fire, args=[CATCH_UP, self.ctx.holder], id=CATCH_UP, jobstore="once")

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # None: `uploads/` in QM_IMPORT_ROOT when set, else a folder beside the SQLite database
     # (`qm.db` -> `qm.db.uploads/`), or ~/.local/share/qm/uploads for a database server.
     upload_dir: Path | None = None
+    # A folder the scheduler imports call manifests (with the files they name) and
+    # mystery-shopper CSVs from, every QM_WATCH_INTERVAL_MINUTES; unset: not watched.
+    watch_dir: Path | None = None
+    watch_interval_minutes: int = Field(default=5, ge=1, le=1440)
 
     # --- Privacy ------------------------------------------------------------------------
     # Audio and transcripts older than this many days are removed (scores and audit stay).
