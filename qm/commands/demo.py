@@ -23,7 +23,8 @@ def demo(settings: "Settings", host: str | None, port: int | None, no_serve: boo
 
     The demo holds the real Harper Valley bank calls and a generated bilingual call
     center (a Chinese telecom hotline and an English retail bank, six months of
-    history); docs/demo.md says what is real and what is synthetic. Generated files go
+    history), and the report archive the last month's PDFs, in Chinese and English;
+    docs/demo.md says what is real and what is synthetic. Generated files go
     to QM_DEMO_DIR (default: a folder beside the SQLite database). A second run reuses
     the database it finds and only runs what is still pending.
     """
@@ -58,6 +59,14 @@ def demo(settings: "Settings", host: str | None, port: int | None, no_serve: boo
             )
             build.finish_demo(engine, settings, teams, generated)
             click.echo(f"Built in {time.monotonic() - started:.0f} s.")
+        month = build.last_month()
+        if not build.has_reports(engine, month):
+            step = time.monotonic()
+            click.echo(f"Rendering the reports of {month} for the report archive ...")
+            run = build.archive_reports(engine, settings, month)
+            click.echo(f"Archived {len(run.reports)} report(s) in {time.monotonic() - step:.0f} s.")
+            for skipped in run.skipped:
+                click.echo(f"  not rendered: {skipped}")
         logins = build.demo_logins(teams)
     finally:
         engine.dispose()

@@ -8,6 +8,8 @@ its mystery-shopper CSVs (through `ingest_mystery`). The pipeline then runs as
 with their states, reviewer evaluations (released, acknowledged, disputed and
 resolved), a calibration session, and the demo logins. It runs last, in one transaction
 with the logins, so a build that stopped half-way is simply built again.
+`archive_reports` then leaves the last demo month's PDFs in the report archive, as the
+scheduler's monthly job would have on the 1st (nothing is e-mailed).
 """
 
 from dataclasses import dataclass
@@ -34,13 +36,14 @@ from qm.domain.imports.harper_valley import ingest_harper_valley
 from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.imports.mystery import ingest_mystery
 from qm.domain.queues import configure_queue
+from qm.domain.report_delivery import MonthlyRun, monthly_reports
 from qm.domain.review_queue.rules import RuleInput, store_rule
 from qm.domain.review_queue.sampling import sample_period
 from qm.domain.scorecards import month_bounds
 from qm.domain.teams import place_agent, save_team
 from qm.domain.training import build_training_plan, set_status
 from qm.domain.users import create_user
-from qm.models import Call, Role, TrainingAssignment, TrainingStatus, User
+from qm.models import Call, Report, Role, TrainingAssignment, TrainingStatus, User
 from qm.settings import Settings
 from scoring.period import Period
 from scoring.scorecard import ScorecardConfig
@@ -279,3 +282,34 @@ def finish_demo(
             actor=ACTOR,
         )
     return logins
+
+
+def last_month() -> Period:
+    """The last complete month of the demo: the one before its fixed "today"."""
+    return Period.of_day(DEMO_TODAY).previous()
+
+
+def has_reports(engine: Engine, period: Period) -> bool:
+    """True when the report archive holds reports of `period`."""
+    with Session(engine) as session:
+        found = session.exec(select(Report.id).where(col(Report.period) == str(period)))
+        return found.first() is not None
+
+
+def archive_reports(engine: Engine, settings: Settings, period: Period | None = None) -> MonthlyRun:
+    """Render and archive `period`'s reports (the last demo month by default) through the
+    scheduler's own `monthly_reports`: each team's report in its managers' languages (a
+    team without a manager: the site's), each agent login's scorecard PDF. Nothing is
+    e-mailed: the demo's addresses are not real.
+    """
+    # Imported here: the renderer pulls in ReportLab, which the rest of the build needs not.
+    from qm.domain.report_rendering import PdfRenderer
+
+    return monthly_reports(
+        engine,
+        folder=settings.report_folder(),
+        renderer=PdfRenderer(settings),
+        period=period or last_month(),
+        default_language=settings.default_language,
+        send=False,
+    )

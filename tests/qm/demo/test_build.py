@@ -1,8 +1,10 @@
 """Building a (small) demo through the product's own paths, on SQLite and PostgreSQL."""
 
+import io
 import re
 from pathlib import Path
 
+import pypdf
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -13,6 +15,7 @@ from qm.domain.demo import build
 from qm.domain.demo.generate import Generated
 from qm.domain.evaluations.calibration import calibration_results
 from qm.domain.pipeline import process_pending
+from qm.domain.report_archive import read_report, visible_reports
 from qm.models import (
     Agent,
     CalibrationSession,
@@ -20,6 +23,8 @@ from qm.models import (
     Dispute,
     Evaluation,
     Queue,
+    ReportDelivery,
+    ReportKind,
     Segment,
     TrainingAssignment,
     User,
@@ -37,12 +42,19 @@ def built(settings: Settings, tmp_path: Path):  # type: ignore[no-untyped-def]
     report = process_pending(engine, settings)
     assert not [f for f in report.failed if f[0] != "demo-stereo-1"]  # no model for the clip
     logins = build.finish_demo(engine, settings, teams, generated)
+    # As `qm demo` does last; the site's language Chinese, so that the Harper Valley team
+    # (which has no manager) gets its report in Chinese and the mini team's in English.
+    zh_site = settings.model_copy(update={"default_language": "zh-CN"})
+    assert not build.has_reports(engine, build.last_month())
+    run = build.archive_reports(engine, zh_site)
+    assert build.has_reports(engine, build.last_month()) and not run.queued
     yield engine, generated, logins, tmp_path / "demo"
     engine.dispose()
 
 
-def test_the_demo_is_loaded_with_people_and_history(built) -> None:  # type: ignore[no-untyped-def]
-    """One build (it takes a while) checked twice: what it holds, and no card number."""
+def test_the_demo_is_loaded_with_people_and_history(built, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """One build (it takes a while) checked three times: what it holds, no card number,
+    and the report archive."""
     engine, generated, logins, folder = built
     assert build.is_built(engine)
     assert (folder / "calls.csv").is_file() and (folder / "mystery-mini.csv").is_file()
@@ -70,6 +82,39 @@ def test_the_demo_is_loaded_with_people_and_history(built) -> None:  # type: ign
         assert {"assigned", "acknowledged"} <= training
     assert [login.username for login in logins][:2] == ["admin", "qa.lead"]
     card_numbers_read_out_are_not_stored(engine, generated)
+    the_archive_holds_the_last_month_in_both_languages(engine, settings)
+
+
+def the_archive_holds_the_last_month_in_both_languages(engine: Engine, settings: Settings) -> None:
+    """The PDFs `qm demo` leaves in the archive, as the admin and the mini team's manager
+    list them, and what they say when read back."""
+    month = build.last_month()
+    assert str(month) == "2026-10"
+    with Session(engine) as session:
+        admin = session.exec(select(User).where(col(User.username) == "admin")).one()
+        manager = session.exec(select(User).where(col(User.username) == "manager.mini")).one()
+        listed = visible_reports(session, admin, period=month)
+        found = {(r.kind, r.team_id, r.agent_id, r.language) for r in listed}
+        assert found == {
+            (ReportKind.TEAM, "mini", None, "en"),
+            (ReportKind.TEAM, build.HV_TEAM[0], None, "zh-CN"),
+            (ReportKind.AGENT, "mini", "mini-a01", "en"),
+        }
+        assert {r.team_id for r in visible_reports(session, manager, period=month)} == {"mini"}
+        texts = {
+            (r.kind, r.language): pdf_text(read_report(settings.report_folder(), r)) for r in listed
+        }
+        assert not session.exec(select(ReportDelivery)).all()  # nothing e-mailed
+    assert "Mini bank" in texts[ReportKind.TEAM, "en"]
+    for agent in ("Ann Thorough", "Fred Fast", "Rod Rude"):
+        assert agent in texts[ReportKind.TEAM, "en"], agent
+    assert "2026年10月" in texts[ReportKind.TEAM, "zh-CN"]
+    assert "Ann Thorough" in texts[ReportKind.AGENT, "en"]
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "".join((page.extract_text() or "").replace("\n", " ") for page in reader.pages)
 
 
 def card_numbers_read_out_are_not_stored(engine: Engine, generated: Generated) -> None:
