@@ -27,6 +27,7 @@ counts as a hit, an uncertain match or nothing is decided by length-aware thresh
 short phrases must match almost exactly, long ones may carry a few ASR errors.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -301,14 +302,32 @@ def _semantic_matrix(
     read = np.array(
         [w.first == w.last and (speakers is None or w.speaker in speakers) for w in wins]
     )
-    texts = list(dict.fromkeys(w.text for w, r in zip(wins, read, strict=True) if r))
+    parts = {i: semantic_parts(wins[i].text) for i, r in enumerate(read) if r}
+    texts = list(dict.fromkeys(t for ts in parts.values() for t in ts))
     matrix = np.zeros((len(phrases), len(wins)), dtype=np.float32)
     if texts:
         scored = matcher.similarities([p.text for p in phrases], texts)
         column = {t: i for i, t in enumerate(texts)}
-        where = [i for i, r in enumerate(read) if r]
-        matrix[:, where] = scored[:, np.array([column[wins[i].text] for i in where])]
+        for i, ts in parts.items():
+            # A line is as close to a phrase as its closest sentence (or itself).
+            matrix[:, i] = scored[:, [column[t] for t in ts]].max(axis=1)
     return matrix, read
+
+
+# Where a line breaks into sentences: end punctuation, and in Chinese also the spaces
+# that join a chat agent's quick messages or an ASR engine's phrases.
+_SENTENCE_END = re.compile(r"(?<=[.!?;~…])\s+|[。！？；~…\n]+")
+_ZH_SPACE = re.compile(r"(?<=[\u4e00-\u9fff?？~])\s+(?=[\u4e00-\u9fff])")
+
+
+@lru_cache(maxsize=65536)
+def semantic_parts(text: str) -> tuple[str, ...]:
+    """The texts the semantic stage embeds for one line: the line, and each of its
+    sentences when it has several (a long line's vector is an average that a short
+    phrase said in one sentence of it does not come close to)."""
+    pieces = [p.strip() for part in _SENTENCE_END.split(text) for p in _ZH_SPACE.split(part)]
+    sentences = [p for p in pieces if len(normalize(p)) >= 2]
+    return (text, *sentences) if len(sentences) > 1 else (text,)
 
 
 def find_candidates(

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.matching import semantic_speakers
+from scoring.matching import semantic_parts, semantic_speakers
 from scoring.script import Script
 from scoring.transcript import CallTranscript
 
@@ -288,11 +288,14 @@ def load_sentence_transformer(
 
 def semantic_texts(script: Script, transcript: CallTranscript) -> list[str]:
     """Every text the semantic stage embeds for this call: the script's phrases, then the
-    single utterances of the speakers that some item needs (`semantic_speakers`)."""
+    single utterances of the speakers that some item needs (`semantic_speakers`), each
+    with its sentences (`semantic_parts`)."""
     phrases = [p for kp in script.key_points for p in kp.phrases]
     phrases += [p for rule in script.forbidden for p in rule.phrases]
     speakers = semantic_speakers(script)
-    said = [u.text for u in transcript.utterances if u.speaker in speakers]
+    said = [
+        t for u in transcript.utterances if u.speaker in speakers for t in semantic_parts(u.text)
+    ]
     return list(dict.fromkeys([*phrases, *said]))
 
 

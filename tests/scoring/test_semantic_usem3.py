@@ -130,3 +130,36 @@ def test_cues_agree_only_on_the_same_negation_and_a_done_phrase_needs_done() -> 
     assert not cues_agree("我也清楚", "我不清楚")
     assert not cues_agree(normalize("I have updated it"), normalize("I will update it"))
     assert cues_agree(normalize("I will update it"), normalize("I have updated it"))
+
+
+def test_a_long_line_is_also_read_sentence_by_sentence() -> None:
+    from scoring.matching import semantic_parts
+
+    line = "请问还有其他还可以帮到您的吗? 这边价保的确只支持七天的呢 给您带来不便，还请您见谅~"
+    assert semantic_parts(line) == (
+        line,
+        "请问还有其他还可以帮到您的吗?",
+        "这边价保的确只支持七天的呢",
+        "给您带来不便，还请您见谅",
+    )
+    tweet = "Hi Carrie. Thanks for taking the time to share your feedback. Glad you like it"
+    assert semantic_parts(tweet)[1:] == (
+        "Hi Carrie.",
+        "Thanks for taking the time to share your feedback.",
+        "Glad you like it",
+    )
+    assert semantic_parts("hello there") == ("hello there",)
+    assert semantic_parts("您好") == ("您好",)
+
+
+def test_a_sentence_of_a_long_line_matches_the_phrase_it_says(usem3: EmbeddingMatcher) -> None:
+    s = script("zh", ("apology", "非常抱歉给您带来不便"))
+    line = "请问还有其他还可以帮到您的吗? 这边价保的确只支持七天的呢 给您带来不便，还请您见谅~"
+    whole = usem3.cosines(["非常抱歉给您带来不便"], [line])[0, 0]
+    part = usem3.cosines(["非常抱歉给您带来不便"], ["给您带来不便，还请您见谅"])[0, 0]
+    assert part > whole  # the premise: the sentence is closer than the line
+    # Read as a whole, the line's meaning is too far from the phrase to back the
+    # sound-alike match, and the veto made it a reviewer's question; read by sentence,
+    # the meaning backs it.
+    assert (whole - usem3.low) / (usem3.high - usem3.low) < 0.75 - 0.25
+    assert check_call(s, agent_says("zh", line), matcher=usem3).key_points[0].hit
