@@ -1,16 +1,21 @@
 """Users: argon2 hashing, unique names, authentication, password changes, audit."""
 
 import pytest
+from argon2 import PasswordHasher, extract_parameters, profiles
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from qm.db import session_scope
 from qm.domain.tokens import issue_token, user_for_token
 from qm.domain.users import (
+    StoredCredentials,
     authenticate,
     create_user,
     disable_user,
+    hash_password,
+    password_matches,
     set_password,
+    upgraded_hash,
     user_summaries,
 )
 from qm.errors import Conflict, NotFound, ValidationFailed
@@ -99,6 +104,24 @@ def test_authenticate(engine: Engine) -> None:
         s.add(user)
     with session_scope(engine) as s:
         assert authenticate(s, "rita", "s3cret-pass") is None
+
+
+def test_production_hashes_cost_what_the_sign_in_guard_expects(
+    production_password_hashing: None,
+) -> None:
+    """The other tests hash with argon2's cheapest parameters (tests/conftest.py); the
+    product's own: argon2id, 3 passes over 64 MiB, and weaker stored hashes are upgraded."""
+    hashed = hash_password("s3cret-pass")
+    params = extract_parameters(hashed)
+    assert (params.type.name, params.time_cost, params.memory_cost) == ("ID", 3, 64 * 1024)
+    stored = StoredCredentials(user_id=1, password_hash=hashed)
+    assert password_matches(stored, "s3cret-pass")
+    assert not password_matches(stored, "wrong-pass")
+    assert upgraded_hash(stored, "s3cret-pass") is None
+
+    weak = PasswordHasher.from_parameters(profiles.CHEAPEST).hash("s3cret-pass")
+    upgraded = upgraded_hash(StoredCredentials(user_id=1, password_hash=weak), "s3cret-pass")
+    assert upgraded is not None and extract_parameters(upgraded) == params
 
 
 def test_set_password(engine: Engine) -> None:
