@@ -159,12 +159,25 @@ CRITERION_KINDS = {
 }
 
 
-def _criterion_label(criterion: str) -> str:
-    """`Key point: verify`, `Metric: First-contact resolution` in the current locale."""
+def _criterion_label(criterion: str, labels: dict[str, str]) -> str:
+    """`Key point: Verify the caller's identity`, `Metric: First-contact resolution` in
+    the current locale; a key point or mystery item by its script label from `labels`
+    (item id -> label), else by its id."""
     kind, _sep, name = criterion.partition(":")
-    if kind == "metric":
-        name = gettext(METRIC_LABELS.get(name, name))
+    name = gettext(METRIC_LABELS.get(name, name)) if kind == "metric" else labels.get(name, name)
     return f"{gettext(CRITERION_KINDS[kind])}: {name}" if kind in CRITERION_KINDS else criterion
+
+
+def _item_labels(session: Session, item_ids: set[str]) -> dict[str, str]:
+    """The label the key-point results give each of `item_ids` (the scripts' own words)."""
+    if not item_ids:
+        return {}
+    rows = session.execute(
+        sa.select(col(KeyPointResult.item_id), sa.func.max(col(KeyPointResult.label)))
+        .where(col(KeyPointResult.item_id).in_(sorted(item_ids)), col(KeyPointResult.label) != "")
+        .group_by(col(KeyPointResult.item_id))
+    ).all()
+    return {item_id: label for item_id, label in rows if label}
 
 
 def _training(session: Session, dash: TeamDashboard, settings: Settings, today: date) -> Training:
@@ -197,9 +210,18 @@ def _training(session: Session, dash: TeamDashboard, settings: Settings, today: 
         .limit(FOLLOW_UP_ASSIGNMENTS)
     ).all()
     config = scorecard_config(session, settings, dash.team_id)
+    labels = _item_labels(
+        session,
+        {
+            str(c.get("criterion", "")).partition(":")[2]
+            for assignment, _name in finished
+            for c in assignment.criteria
+            if not str(c.get("criterion", "")).startswith("metric:")
+        },
+    )
     lines = [
         FollowUpLine(
-            label=f"{assignment.module_title} · {_criterion_label(f.criterion)}",
+            label=f"{assignment.module_title} · {_criterion_label(f.criterion, labels)}",
             before=f.before,
             after=f.after,
             agent=name,

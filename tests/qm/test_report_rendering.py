@@ -289,11 +289,11 @@ def test_the_team_report_remeasures_completed_training(
     assert (line.agent, line.before, line.after) == ("安娜", measured.before, measured.after)
     text = " ".join(text_of(pdf).split())
     if language == "zh-CN":
-        assert "身份核实培训 · 关键点: verify-id" in text
+        assert "身份核实培训 · 关键点: 核实身份" in text
         assert "安娜" in text and "40% 10 92% 12 +51.7" in text
         assert "已完成的培训" in text
         save_pages(pdf, "team-training-zh-CN")
     else:
-        assert "身份核实培训 · Key point: verify-id" in text
+        assert "身份核实培训 · Key point: 核实身份" in text
         assert "40% 10 92% 12 +51.7 pts" in text
         assert "Assigned Overdue Completed 2 1 1" in text
