@@ -58,6 +58,7 @@ sys.path.insert(0, str(REPO))
 
 from qm import migrate  # noqa: E402
 from qm.db import make_engine, session_scope  # noqa: E402
+from qm.domain.repeat_contacts import refresh_all  # noqa: E402
 from qm.models import (  # noqa: E402
     Agent,
     Call,
@@ -77,6 +78,7 @@ from qm.models.transcript_search import (  # noqa: E402
     drop_search_index,
     rebuild_search_index,
 )
+from scoring.scorecard import courtesy_score  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789abcdef0123"
 PASSWORD = "benchmark-password-1"
@@ -86,7 +88,7 @@ AGENT_USER = "bench-alan"  # reads his scorecard (the first agent's)
 TEAMS = [f"team-{i}" for i in range(10)]
 PERIOD = "2026-11"  # the last month of the data
 TARGET_P95_MS = 150.0
-SCHEMA_VERSION = 2  # bump when the generated data changes, so that caches are rebuilt
+SCHEMA_VERSION = 3  # bump when the generated data changes, so that caches are rebuilt
 CHUNK = 10_000
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 DAYS = 180  # calls spread over the last half year
@@ -357,6 +359,12 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
                     }
                 )
             compliance = 0.0 if critical_failed else hits / max(1, len(key_points))
+            courtesy = {
+                "polite_count": rng.choice([0, 1, 2, 3]),
+                "forbidden_count": rng.choice([0, 0, 0, 1]),
+                "interruptions": rng.choice([0, 0, 1, 2]),
+                "long_silences": rng.choice([0, 0, 1]),
+            }
             call_rows[-1]["critical_failed"] = critical_failed  # the call list's copy
             metric_rows.append(
                 {
@@ -366,6 +374,8 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
                     "compliance": compliance,
                     "critical_failed": critical_failed,
                     "uncertain_items": uncertain,
+                    "courtesy": courtesy,
+                    "courtesy_score": courtesy_score(courtesy),
                 }
             )
             for stage in Stage:
@@ -393,6 +403,8 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
         )
         create_search_index(conn)
         rebuild_search_index(conn)
+        # The rows went in with bulk inserts, past the session hook that keeps the flags.
+        refresh_all(conn)
     log(f"{calls:,} calls written in {time.perf_counter() - started:.0f} s")
     _people(engine, agents[0])
     evaluation_ids = _evaluations(engine, call_ids, rng)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.domain.call_totals import monthly_totals
-from qm.domain.scorecards import ScorecardRequest, compute_scorecards, parse_period
+from qm.domain.scorecards import parse_period
 from qm.domain.targets import Target, site_targets
 from qm.models import Agent, Call, MysteryShop
 from scoring.mystery import Shop
@@ -113,6 +113,23 @@ def default_period(session: Session, agent_id: str, tz: ZoneInfo, now: datetime)
     return months[0] if months else str(current.previous())
 
 
+def _shops(
+    session: Session, months: list[Period], tz: ZoneInfo, agent_id: str | None = None
+) -> list[Shop]:
+    """The mystery shops dated within `months` (of one agent when given)."""
+    first, _ = months[0].bounds(tz)
+    _, end = months[-1].bounds(tz)
+    query = select(MysteryShop).where(
+        col(MysteryShop.date) >= first.astimezone(tz).date(),
+        col(MysteryShop.date) < end.astimezone(tz).date(),
+    )
+    if agent_id is not None:
+        query = query.where(col(MysteryShop.agent_id) == agent_id)
+    return [
+        Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in session.exec(query)
+    ]
+
+
 def _history(
     session: Session,
     agent_id: str,
@@ -120,22 +137,11 @@ def _history(
     *,
     tz: ZoneInfo,
     config: ScorecardConfig,
+    as_of: datetime | None,
 ) -> dict[str, dict[str, Estimate]]:
     """The agent's components in each of `months`, from one pass over their calls."""
-    as_of = session.exec(select(sa.func.max(Call.started_at))).one()
     tallies, quality = monthly_totals(session, months, tz, as_of=as_of, agents=[agent_id])
-    first, _ = months[0].bounds(tz)
-    _, end = months[-1].bounds(tz)
-    shops = [
-        Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario)
-        for s in session.exec(
-            select(MysteryShop).where(
-                col(MysteryShop.agent_id) == agent_id,
-                col(MysteryShop.date) >= first.date(),
-                col(MysteryShop.date) < end.date(),
-            )
-        )
-    ]
+    shops = _shops(session, months, tz, agent_id)
     history = {}
     for month in months:
         cards = scorecards_from_totals(
@@ -168,9 +174,18 @@ def agent_scorecard(
         ValidationFailed: `period` is not a month written as YYYY-MM.
     """
     month = parse_period(period)
+    as_of = session.exec(select(sa.func.max(Call.started_at))).one()
     # Every agent's card of the month (the rank is among all of them, the team's
-    # figures among the team's).
-    everyone = compute_scorecards(session, ScorecardRequest(str(month)), tz=tz, config=config)
+    # figures among the team's): the same totals as `compute_scorecards`, for this month
+    # alone, since the page compares with earlier months through its own trend.
+    tallies, quality = monthly_totals(session, [month], tz, as_of=as_of)
+    everyone = scorecards_from_totals(
+        str(month),
+        tallies=tallies,
+        quality=quality,
+        shops=_shops(session, [month], tz),
+        config=config,
+    )
     team_ids = set(
         session.exec(select(Agent.id).where(col(Agent.team_id) == agent.team_id)).all()
         if agent.team_id is not None
@@ -181,8 +196,7 @@ def agent_scorecard(
     months = [month]
     while len(months) < TREND_MONTHS:
         months.insert(0, months[0].previous())
-    history = _history(session, agent.id, months, tz=tz, config=config)
-    history[str(month)] = _values(card)
+    history = _history(session, agent.id, months, tz=tz, config=config, as_of=as_of)
     weights = dict(config.weights.as_dict()) if card is None else dict(card.weights)
     targets = site_targets(session, agent.team_id)
     this = _values(card)

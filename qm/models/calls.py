@@ -20,13 +20,32 @@ class Queue(SQLModel, table=True):
     aht_max_seconds: float | None = None
 
 
+# What a month's totals read of a call besides its agent and start (see the indexes).
+TOTALS_COLUMNS = (
+    "queue",
+    "customer_id",
+    "repeat_contact",
+    "talk_seconds",
+    "hold_seconds",
+    "wrap_seconds",
+    "transfers",
+    "resolved",
+    "id",
+)
+
+
 class Call(SQLModel, table=True):
     """A customer contact with the call-manifest fields of DESIGN.md."""
 
     # The call list reads newest first within an agent or a queue; the filter form lists
     # the distinct reasons on every page (benchmarks/web.py measured both).
     __table_args__ = (
-        Index("ix_call_agent_started", "agent_id", "started_at"),
+        # Monthly totals (qm.domain.call_totals) read every column they add up from these
+        # two indexes alone, per agent or for everyone, without visiting the table: at
+        # 100,000 calls a team's six months took 61 ms with table visits and 15 ms
+        # without. The first one also serves "newest first within an agent".
+        Index("ix_call_agent_totals", "agent_id", "started_at", *TOTALS_COLUMNS),
+        Index("ix_call_month_totals", "started_at", "agent_id", *TOTALS_COLUMNS),
         Index("ix_call_queue_started", "queue", "started_at"),
         # "Critical key point missed" is rare (a few % of calls): these partial indexes
         # hold only those calls, newest first, alone or within an agent or a queue, so that

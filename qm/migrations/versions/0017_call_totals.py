@@ -4,6 +4,7 @@ Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-04 21:00:00.000000
 
+Covering indexes let the monthly totals read a month without visiting the tables.
 `call.repeat_contact`: whether the same customer called again within the call's FCR
 window (qm.domain.repeat_contacts); `call_metrics.courtesy_score`: the call's courtesy
 score in [0, 1] (scoring.scorecard.courtesy_score of `courtesy`). Both are filled here for
@@ -21,6 +22,19 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
+TOTALS_COLUMNS = [
+    'queue',
+    'customer_id',
+    'repeat_contact',
+    'talk_seconds',
+    'hold_seconds',
+    'wrap_seconds',
+    'transfers',
+    'resolved',
+    'id',
+]
+
+
 def upgrade() -> None:
     # Imported here: the functions read the tables through the current models, which
     # is right only once the columns exist.
@@ -31,6 +45,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('repeat_contact', sa.Boolean(), nullable=True))
     with op.batch_alter_table('call_metrics', schema=None) as batch_op:
         batch_op.add_column(sa.Column('courtesy_score', sa.Float(), nullable=True))
+    # Covering indexes for the monthly totals; the first replaces (agent, start).
+    op.drop_index('ix_call_agent_started', table_name='call')
+    op.create_index('ix_call_agent_totals', 'call', ['agent_id', 'started_at', *TOTALS_COLUMNS])
+    op.create_index('ix_call_month_totals', 'call', ['started_at', 'agent_id', *TOTALS_COLUMNS])
+    op.create_index(
+        'ix_call_metrics_scores', 'call_metrics', ['call_id', 'compliance', 'courtesy_score']
+    )
     conn = op.get_bind()
     refresh_all(conn)
     metrics = sa.table(
@@ -53,6 +74,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_call_metrics_scores', table_name='call_metrics')
+    op.drop_index('ix_call_month_totals', table_name='call')
+    op.drop_index('ix_call_agent_totals', table_name='call')
+    op.create_index('ix_call_agent_started', 'call', ['agent_id', 'started_at'])
     with op.batch_alter_table('call_metrics', schema=None) as batch_op:
         batch_op.drop_column('courtesy_score')
     with op.batch_alter_table('call', schema=None) as batch_op:
