@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from qm.db import make_engine
 from qm.domain.demo.build import load_teams
-from qm.models import Call, KeyPointResult
+from qm.models import Call, KeyPointResult, Report, ReportKind
 from tests.qm.commands.subprocess_qm import run_qm
 
 LAST, FIRST = "2026-10", "2026-05"
@@ -50,8 +50,13 @@ def test_demo_builds_both_teams_and_the_scorecards_find_the_profiles(tmp_path: P
     assert (tmp_path / "qm.db.demo" / "calls.csv").is_file()
     assert (tmp_path / "qm.db.demo" / "enrichment.csv").is_file()
 
+    # The report archive holds the last month's PDFs, rendered once.
+    assert f"Rendering the reports of {LAST} for the report archive" in first
+    assert "Archived 5 report(s)" in first and "not rendered" not in first
+
     second = run_qm("demo", "--no-serve", db_url=db_url, cwd=tmp_path).stdout
     assert "Reusing the demo database" in second and "Processed 0 call(s)" in second
+    assert "Rendering the reports" not in second
 
     cards = scorecards(db_url, tmp_path, LAST)
     first_month = scorecards(db_url, tmp_path, FIRST)
@@ -100,5 +105,13 @@ def test_demo_builds_both_teams_and_the_scorecards_find_the_profiles(tmp_path: P
             assert {c.id for c in real} <= checked
             audio = session.get(Call, "demo-stereo-1")
             assert audio is not None and audio.audio_path is not None
+            archived = session.exec(select(Report).where(col(Report.period) == LAST)).all()
+            assert {(r.kind, r.team_id, r.language) for r in archived} >= {
+                (ReportKind.TEAM, "zh-hotline", "zh-CN"),
+                (ReportKind.TEAM, "en-bank", "en"),
+                (ReportKind.AGENT, "zh-hotline", "zh-CN"),
+                (ReportKind.AGENT, "en-bank", "en"),
+            }
+            assert all((tmp_path / "qm.db.reports" / r.path).is_file() for r in archived)
     finally:
         engine.dispose()
