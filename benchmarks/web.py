@@ -378,6 +378,9 @@ def build(folder: Path, calls: int, seed: int = 7) -> Dataset:
                     "courtesy_score": courtesy_score(courtesy),
                 }
             )
+            # The call's copies of its scores, as the pipeline writes them.
+            call_rows[-1]["compliance"] = compliance
+            call_rows[-1]["courtesy_score"] = metric_rows[-1]["courtesy_score"]
             for stage in Stage:
                 stage_rows.append({"call_id": call_id, "stage": stage.value, "status": "done"})
             if len(call_rows) >= CHUNK:

@@ -4,9 +4,10 @@ A scorecard's components are sums over an agent's calls of the month: contacts, 
 eligible and resolved, transfers, handle time (sum and sum of squares, for the interval),
 calls in the queue's handle-time band, declared resolutions, compliance and courtesy
 scores. With each call's repeat-contact flag stored (`qm.domain.repeat_contacts`) and its
-courtesy score beside its courtesy measures, none of them needs the calls in Python: one
-GROUP BY per page instead of reading tens of thousands of rows (`benchmarks/web.py`
-measured the dashboard and scorecard pages at 0.5 - 5 s at 100,000 calls that way).
+two scores copied onto it (`Call.compliance`), none of them needs the calls in Python:
+one GROUP BY over one covering index per page instead of reading tens of thousands of
+rows (`benchmarks/web.py` measured the dashboard and scorecard pages at 0.5 - 5 s at
+100,000 calls that way).
 
 The figures are those of `scoring.operational` / `scoring.scorecard` (DESIGN.md's
 definitions): a contact is FCR-eligible when its customer is known and t + W <= as-of (W
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from qm.models import Call, CallMetrics, Queue, UTCDateTime
+from qm.models import Call, Queue, UTCDateTime
 from scoring.operational import DEFAULT_FCR_WINDOW, Tally
 from scoring.period import Period
 from scoring.scorecard import QualitySums
@@ -35,23 +36,41 @@ def _one(condition: Any) -> Any:
     return sa.case((condition, 1), else_=0)
 
 
-def _eligible_before(session: Session, as_of: datetime) -> Any:
-    """The latest start at which a call of each queue is FCR-eligible: as-of minus the
-    queue's window, as a CASE over the queues (exact instants, no date arithmetic in SQL,
-    which SQLite and PostgreSQL spell differently)."""
-    windows = session.execute(sa.select(col(Queue.id), col(Queue.fcr_window_days))).all()
-
-    def instant(days: timedelta) -> Any:
-        return sa.literal(as_of - days, UTCDateTime)
-
-    default = instant(DEFAULT_FCR_WINDOW)
-    if not windows:
+def _per_queue(values: dict[str, Any], default: Any) -> Any:
+    """A CASE over the call's queue: each queue's value, `default` for any other. The
+    queues' settings go into the query as constants rather than a join: a join per call
+    cost more than the rest of the query."""
+    if not values:
         return default
-    return sa.case(
-        {str(queue): instant(timedelta(days=days)) for queue, days in windows},
-        value=col(Call.queue),
-        else_=default,
-    )
+    return sa.case(values, value=col(Call.queue), else_=default)
+
+
+def _queue_terms(session: Session, as_of: datetime | None) -> tuple[Any, Any, Any, list[str]]:
+    """Per call, from its queue: the latest start at which it is FCR-eligible (as-of minus
+    the window; exact instants, no date arithmetic in SQL, which SQLite and PostgreSQL
+    spell differently), the handle-time band's two ends, and the queues with a band."""
+    queues = session.execute(
+        sa.select(
+            col(Queue.id),
+            col(Queue.fcr_window_days),
+            col(Queue.aht_min_seconds),
+            col(Queue.aht_max_seconds),
+        )
+    ).all()
+    eligible_before = None
+    if as_of is not None:
+        eligible_before = _per_queue(
+            {
+                str(q): sa.literal(as_of - timedelta(days=days), UTCDateTime)
+                for q, days, _, _ in queues
+            },
+            sa.literal(as_of - DEFAULT_FCR_WINDOW, UTCDateTime),
+        )
+    none = sa.cast(sa.null(), sa.Float)
+    low = _per_queue({str(q): sa.literal(v) for q, _, v, _ in queues if v is not None}, none)
+    high = _per_queue({str(q): sa.literal(v) for q, _, _, v in queues if v is not None}, none)
+    banded = [str(q) for q, _, v, w in queues if v is not None or w is not None]
+    return eligible_before, low, high, banded
 
 
 def monthly_totals(
@@ -78,14 +97,12 @@ def monthly_totals(
         *[(col(Call.started_at) < edge, i) for i, edge in enumerate(edges[1:])], else_=None
     )
     handle = col(Call.talk_seconds) + col(Call.hold_seconds) + col(Call.wrap_seconds)
-    low, high = col(Queue.aht_min_seconds), col(Queue.aht_max_seconds)
-    short = sa.and_(low.is_not(None), handle < low)
+    eligible_before, low, high, banded = _queue_terms(session, as_of)
+    # A comparison with NULL (a queue without that end of the band) is never true.
+    short = handle < low
     eligible = (
-        sa.and_(
-            col(Call.customer_id).is_not(None),
-            col(Call.started_at) <= _eligible_before(session, as_of),
-        )
-        if as_of is not None
+        sa.and_(col(Call.customer_id).is_not(None), col(Call.started_at) <= eligible_before)
+        if eligible_before is not None
         else sa.false()
     )
     query = (
@@ -102,21 +119,16 @@ def monthly_totals(
             sa.func.count(handle),
             sa.func.sum(handle),
             sa.func.sum(handle * handle),
-            sa.func.sum(
-                _one(sa.and_(handle.is_not(None), sa.or_(low.is_not(None), high.is_not(None))))
-            ),
+            sa.func.sum(_one(sa.and_(handle.is_not(None), col(Call.queue).in_(banded)))),
             sa.func.sum(_one(short)),
-            sa.func.sum(_one(sa.and_(~short, high.is_not(None), handle > high))),
+            sa.func.sum(_one(sa.and_(sa.or_(low.is_(None), handle >= low), handle > high))),
             sa.func.count(col(Call.resolved)),
             sa.func.sum(_one(col(Call.resolved))),
-            sa.func.count(col(CallMetrics.compliance)),
-            sa.func.sum(col(CallMetrics.compliance)),
-            sa.func.count(col(CallMetrics.courtesy_score)),
-            sa.func.sum(col(CallMetrics.courtesy_score)),
+            sa.func.count(col(Call.compliance)),
+            sa.func.sum(col(Call.compliance)),
+            sa.func.count(col(Call.courtesy_score)),
+            sa.func.sum(col(Call.courtesy_score)),
         )
-        .select_from(Call)
-        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
-        .outerjoin(Queue, col(Queue.id) == col(Call.queue))
         .where(col(Call.started_at) >= edges[0], col(Call.started_at) < edges[-1])
         .group_by(col(Call.agent_id), month_of)
     )

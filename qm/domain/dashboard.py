@@ -36,7 +36,6 @@ from qm.errors import NotFound
 from qm.models import (
     Agent,
     Call,
-    CallMetrics,
     Evaluation,
     EvaluationKind,
     KeyPointOverride,
@@ -265,11 +264,14 @@ def _shops(session: Session, team_id: str, first: date, end: date) -> list[Shop]
 
 
 def _item_counts(
-    session: Session, team_id: str, start: datetime, end: datetime, kind: ResultKind
-) -> list[tuple[str, str, str, int, int]]:
-    """(agent, item, label, hits, calls checked) of the team's calls in [start, end)."""
+    session: Session, team_id: str, start: datetime, end: datetime
+) -> dict[ResultKind, list[tuple[str, str, str, int, int]]]:
+    """Per kind (key point, forbidden phrase): (agent, item, label, hits, calls checked)
+    of the team's calls in [start, end), from one pass over their results."""
+    kind = col(KeyPointResult.kind)
     query = (
         sa.select(
+            kind,
             col(Call.agent_id),
             col(KeyPointResult.item_id),
             sa.func.max(KeyPointResult.label),
@@ -281,15 +283,23 @@ def _item_counts(
             col(Call.agent_id).in_(_team_agent_ids(team_id)),
             col(Call.started_at) >= start,
             col(Call.started_at) < end,
-            col(KeyPointResult.kind) == kind.value,
+            sa.or_(
+                kind == ResultKind.FORBIDDEN.value,
+                # As in the scorecard: optional key points are not counted as missed,
+                # and an uncertain result waits for a person.
+                sa.and_(
+                    kind == ResultKind.KEY_POINT.value,
+                    col(KeyPointResult.required),
+                    ~col(KeyPointResult.uncertain),
+                ),
+            ),
         )
-        .group_by(col(Call.agent_id), col(KeyPointResult.item_id))
+        .group_by(kind, col(Call.agent_id), col(KeyPointResult.item_id))
     )
-    if kind == ResultKind.KEY_POINT:
-        # As in the scorecard: optional key points are not counted as missed, and an
-        # uncertain result waits for a person.
-        query = query.where(col(KeyPointResult.required), ~col(KeyPointResult.uncertain))
-    return [(a, i, label or i, int(h), int(n)) for a, i, label, h, n in session.execute(query)]
+    counts: dict[ResultKind, list[tuple[str, str, str, int, int]]] = {k: [] for k in ResultKind}
+    for k, a, i, label, h, n in session.execute(query):
+        counts[ResultKind(k)].append((a, i, label or i, int(h), int(n)))
+    return counts
 
 
 def _rates(
@@ -463,10 +473,7 @@ def _distributions(
     """Handle times and courtesy scores of the team's calls in [start, end), bucketed."""
     handle = col(Call.talk_seconds) + col(Call.hold_seconds) + col(Call.wrap_seconds)
     rows = session.execute(
-        sa.select(handle, col(CallMetrics.courtesy_score))
-        .select_from(Call)
-        .outerjoin(CallMetrics, col(CallMetrics.call_id) == col(Call.id))
-        .where(
+        sa.select(handle, col(Call.courtesy_score)).where(
             col(Call.agent_id).in_(_team_agent_ids(team_id)),
             col(Call.started_at) >= start,
             col(Call.started_at) < end,
@@ -530,7 +537,8 @@ def team_dashboard(
         session, months, tz, as_of=as_of, agents=_team_agent_ids(team_id)
     )
     shops = _shops(session, team_id, month.previous().first_day(), end.astimezone(tz).date())
-    key_points = _item_counts(session, team_id, month_start, end, ResultKind.KEY_POINT)
+    items = _item_counts(session, team_id, month_start, end)
+    key_points = items[ResultKind.KEY_POINT]
     real_hits = {(agent, item): (hits, n) for agent, item, _, hits, n in key_points}
     base = scorecard_config(session, settings, team_id)
     config = ScorecardConfig(base.weights, base.min_contacts)
@@ -569,9 +577,7 @@ def team_dashboard(
     ]
     handle, courtesy = _distributions(session, team_id, month_start, end)
     missed, labels = _rates(key_points, missed=True)
-    forbidden, _ = _rates(
-        _item_counts(session, team_id, month_start, end, ResultKind.FORBIDDEN), missed=False
-    )
+    forbidden, _ = _rates(items[ResultKind.FORBIDDEN], missed=False)
     this_month_shops = [
         Shop(s.shop_id, team_key, s.day, s.items, s.score, s.scenario)
         for s in shops

@@ -30,7 +30,8 @@ TOTALS_COLUMNS = (
     "wrap_seconds",
     "transfers",
     "resolved",
-    "id",
+    "compliance",
+    "courtesy_score",
 )
 
 
@@ -41,9 +42,9 @@ class Call(SQLModel, table=True):
     # the distinct reasons on every page (benchmarks/web.py measured both).
     __table_args__ = (
         # Monthly totals (qm.domain.call_totals) read every column they add up from these
-        # two indexes alone, per agent or for everyone, without visiting the table: at
-        # 100,000 calls a team's six months took 61 ms with table visits and 15 ms
-        # without. The first one also serves "newest first within an agent".
+        # two indexes alone, per agent or for everyone, without visiting the table (at
+        # 100,000 calls a team's six months took 61 ms with table visits and joins, 15 ms
+        # from the index). The first one also serves "newest first within an agent".
         Index("ix_call_agent_totals", "agent_id", "started_at", *TOTALS_COLUMNS),
         Index("ix_call_month_totals", "started_at", "agent_id", *TOTALS_COLUMNS),
         Index("ix_call_queue_started", "queue", "started_at"),
@@ -92,6 +93,12 @@ class Call(SQLModel, table=True):
     # only writer): the call list filters on it with the partial indexes above, which
     # cannot span the two tables.
     critical_failed: bool | None = None
+    # Copies of `CallMetrics.compliance` and `.courtesy_score`, written with them (the
+    # pipeline's stages; `qm.models.results` for ORM writes): a month's totals then read
+    # one index of one table (qm.domain.call_totals), a join per call cost three times
+    # the rest of the query.
+    compliance: float | None = None
+    courtesy_score: float | None = None
     # Whether the same customer called again within this call's FCR window (DESIGN.md):
     # None when the customer is unknown. Kept current by qm.domain.repeat_contacts, so
     # that a month's FCR is a sum over its calls (qm.domain.call_totals).

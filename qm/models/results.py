@@ -4,10 +4,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, event
+import sqlalchemy as sa
+from sqlalchemy import JSON, Column, String, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from qm.models.base import UTCDateTime, utcnow
+from qm.models.calls import Call
 from scoring.scorecard import courtesy_score
 
 
@@ -54,9 +56,6 @@ class CallMetrics(SQLModel, table=True):
     """The per-call figures that scorecards aggregate."""
 
     __tablename__ = "call_metrics"
-    # The monthly totals join a month's calls to these two scores: covered here, each
-    # call costs one index lookup instead of two (qm.domain.call_totals).
-    __table_args__ = (Index("ix_call_metrics_scores", "call_id", "compliance", "courtesy_score"),)
 
     call_id: str = Field(primary_key=True, foreign_key="call.id", ondelete="CASCADE")
     handle_seconds: float | None = None
@@ -86,3 +85,14 @@ def _score_courtesy(_mapper: Any, _connection: Any, target: CallMetrics) -> None
     """Keep `courtesy_score` in step with `courtesy` on every ORM write (the pipeline's
     Core writes set both themselves)."""
     target.courtesy_score = courtesy_score(target.courtesy) if target.courtesy else None
+
+
+@event.listens_for(CallMetrics, "after_insert")
+@event.listens_for(CallMetrics, "after_update")
+def _copy_scores(_mapper: Any, connection: sa.Connection, target: CallMetrics) -> None:
+    """The call's copies of the two scores (`Call.compliance`), on ORM writes."""
+    connection.execute(
+        sa.update(Call.__table__)  # type: ignore[attr-defined]
+        .where(Call.__table__.c.id == target.call_id)  # type: ignore[attr-defined]
+        .values(compliance=target.compliance, courtesy_score=target.courtesy_score)
+    )

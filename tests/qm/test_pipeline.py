@@ -100,6 +100,10 @@ def test_stages_run_and_record_their_outcome(imported: Engine, settings: Setting
         # The call list's copy of the flag follows the metrics row.
         good_call = session.get(Call, "good")
         assert good_call is not None and good_call.critical_failed is False
+        # So do its copies of the two scores, which the monthly totals add up.
+        assert good_call.compliance == good.compliance
+        assert good.courtesy_score is not None
+        assert good_call.courtesy_score == good.courtesy_score
         cdr_call = session.get(Call, "cdr-only")
         assert cdr_call is not None and cdr_call.critical_failed is None
         assert good.courtesy is not None

@@ -26,11 +26,12 @@ from scoring.semantic import EmbeddingMatcher
 _RESULTS = table_of(KeyPointResult)
 _DELETE_RESULTS = sa.delete(_RESULTS).where(_RESULTS.c.call_id == sa.bindparam("call_id"))
 _CALLS = table_of(Call)
-# The call's copy of the flag, which the call list's critical filter reads (qm.models.calls).
+# The call's copies of the flag, which the call list's critical filter reads, and of the
+# compliance, which the monthly totals add up (qm.models.calls).
 _SET_CALL_CRITICAL = (
     sa.update(_CALLS)
     .where(_CALLS.c.id == sa.bindparam("row_call_id"))
-    .values(critical_failed=sa.bindparam("critical"))
+    .values(critical_failed=sa.bindparam("critical"), compliance=sa.bindparam("compliance"))
 )
 _CLEAR_COMPLIANCE = (
     sa.update(METRICS)
@@ -118,7 +119,9 @@ def run_keypoints(
     conn.execute(_DELETE_RESULTS, {"call_id": call.id})
     if prepared.skip is not None:
         conn.execute(_CLEAR_COMPLIANCE, {"row_call_id": call.id})
-        conn.execute(_SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": None})
+        conn.execute(
+            _SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": None, "compliance": None}
+        )
         raise StageSkipped(prepared.skip)
     if prepared.rows:
         conn.execute(sa.insert(_RESULTS), prepared.rows)
@@ -133,5 +136,12 @@ def run_keypoints(
     }
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
-    conn.execute(_SET_CALL_CRITICAL, {"row_call_id": call.id, "critical": prepared.critical_failed})
+    conn.execute(
+        _SET_CALL_CRITICAL,
+        {
+            "row_call_id": call.id,
+            "critical": prepared.critical_failed,
+            "compliance": prepared.compliance,
+        },
+    )
     return prepared.detail

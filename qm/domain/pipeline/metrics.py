@@ -4,13 +4,21 @@ courtesy sub-measures of its transcript."""
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from qm.domain.call_checks import courtesy_for, handle_seconds
-from qm.domain.pipeline.statements import METRICS, NEW_METRICS, upsert
+from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
 from qm.domain.pipeline.work import CallWork, PipelineContext, StageInputs, read_inputs
-from qm.models import utcnow
+from qm.models import Call, utcnow
 from scoring.scorecard import courtesy_score
+
+_CALLS = table_of(Call)
+_SET_CALL_COURTESY = (
+    sa.update(_CALLS)
+    .where(_CALLS.c.id == sa.bindparam("row_call_id"))
+    .values(courtesy_score=sa.bindparam("score"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +63,8 @@ def run_metrics(
     new = {**NEW_METRICS, "call_id": call.id, **values}
     conn = session.connection()
     conn.execute(upsert(conn.dialect.name, METRICS, tuple(values)), new)
+    if "courtesy_score" in values:  # the call's copy (qm.models.calls)
+        conn.execute(
+            _SET_CALL_COURTESY, {"row_call_id": call.id, "score": values["courtesy_score"]}
+        )
     return "computed"
