@@ -74,9 +74,10 @@ def server(engine: Engine, settings: Settings) -> Iterator[Server]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Debian chromium under Playwright."""
+@pytest.fixture(scope="package")
+def _chromium() -> Iterator[Any]:
+    """One headless chromium for the browser tests of a test process (starting one costs
+    seconds); each test works in contexts of its own, see `browser`."""
     if CHROMIUM is None:
         pytest.skip(INSTALL_HINT)
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e .[dev]")
@@ -86,3 +87,12 @@ def browser() -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def browser(_chromium: Any) -> Iterator[Any]:
+    """Headless Debian chromium under Playwright. The contexts (cookies, storage, pages) a
+    test opens are closed after it, so that the next test starts as in a fresh browser."""
+    yield _chromium
+    for context in list(_chromium.contexts):
+        context.close()
