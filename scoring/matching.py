@@ -299,8 +299,13 @@ def _semantic_matrix(
     Only single utterances by `speakers` (None: anyone) are read; a text said twice in
     a call is embedded once.
     """
+    # A line with no words (silence marks, punctuation) is not read: an empty text still
+    # gets a vector, and it sits near everything.
     read = np.array(
-        [w.first == w.last and (speakers is None or w.speaker in speakers) for w in wins]
+        [
+            w.first == w.last and bool(w.norm) and (speakers is None or w.speaker in speakers)
+            for w in wins
+        ]
     )
     parts = {i: semantic_parts(wins[i].text) for i, r in enumerate(read) if r}
     texts = list(dict.fromkeys(t for ts in parts.values() for t in ts))

