@@ -30,9 +30,11 @@ from scoring.matching import (
     Candidate,
     Matcher,
     Phrase,
+    cues,
     find_candidates,
     pinyin,
     prepare,
+    semantic_parts,
     semantic_speakers,
     windows,
 )
@@ -216,8 +218,9 @@ def _check_key_point(
 
 
 def clear_caches() -> None:
-    """Forget every cached normal form, pinyin, word similarity and prepared script."""
-    for cached in (normalize, pinyin, word_similarity, prepare, _prepared):
+    """Forget every cached normal form, pinyin, cue, sentence split, word similarity and
+    prepared script."""
+    for cached in (normalize, pinyin, cues, semantic_parts, word_similarity, prepare, _prepared):
         cached.cache_clear()
 
 

@@ -18,9 +18,14 @@ utterances of the same speaker, so that a phrase split across segments is found)
    `BatchMatcher` scores all phrases against the call's single utterances of the
    speakers that matter in one matrix (`semantic_speakers`), and also vetoes sound-alike
    matches: a pinyin match does not count where the semantic stage scores the window 0
-   (a cosine at or below its "unrelated" anchor), because a line that sounds like the
-   phrase but means something else ("不客气滴 请问还有其他可以帮到您的吗" against the
-   opening "您好 请问有什么可以帮您") is exactly what pinyin cannot tell apart.
+   (a cosine at or below its "unrelated" anchor) or where another phrase is a semantic
+   hit there by a clear margin (`MEANS_ELSE_MARGIN`), because a line that sounds like
+   the phrase but means something else ("不客气滴 请问还有其他可以帮到您的吗" against the
+   opening "您好 请问有什么可以帮您") is exactly what pinyin cannot tell apart. A line of
+   several sentences is also read sentence by sentence (`semantic_parts`).
+
+Every match other than the exact phrase must also agree with the phrase on negation and
+on "done" against a promise (`cues_agree`, a small bilingual cue list).
 
 Each (phrase, window) gets its best score and the method that found it. Whether that
 counts as a hit, an uncertain match or nothing is decided by length-aware thresholds:
