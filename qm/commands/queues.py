@@ -40,6 +40,12 @@ def queue_group() -> None:
     default=None,
     help="Longest acceptable handle time (s).",
 )
+@click.option(
+    "--no-aht-band",
+    "clear_band",
+    is_flag=True,
+    help="Remove the handle-time band (then --aht-min/--aht-max, if given, set it again).",
+)
 @pass_settings
 def set_queue(
     settings: "Settings",
@@ -48,6 +54,7 @@ def set_queue(
     fcr_window_days: int | None,
     aht_min: float | None,
     aht_max: float | None,
+    clear_band: bool,
 ) -> None:
     """Change the settings given for QUEUE; the others stay as they are."""
     from qm.db import session_scope
@@ -62,6 +69,7 @@ def set_queue(
             fcr_window_days=fcr_window_days,
             aht_min_seconds=aht_min,
             aht_max_seconds=aht_max,
+            clear_handle_band=clear_band,
         )
         line = _describe(row)
     click.echo(line)

@@ -41,8 +41,11 @@ def configure_queue(
     fcr_window_days: int | None = None,
     aht_min_seconds: float | None = None,
     aht_max_seconds: float | None = None,
+    clear_handle_band: bool = False,
 ) -> Queue:
     """Change the given settings of `queue_id` (created when new); others stay.
+    `clear_handle_band` removes both ends of the handle-time band first (a value given
+    with it sets that end again).
 
     Raises:
         NotFound: when `script_key` names no stored script.
@@ -76,6 +79,8 @@ def configure_queue(
                 ),
             )
         queue.fcr_window_days = fcr_window_days
+    if clear_handle_band:
+        queue.aht_min_seconds = queue.aht_max_seconds = None
     if aht_min_seconds is not None:
         queue.aht_min_seconds = _seconds("aht_min_seconds", aht_min_seconds)
     if aht_max_seconds is not None:

@@ -30,6 +30,19 @@ def test_queue_settings_through_the_cli(db_url: str, tmp_path: Path) -> None:
         "queue", "set", "billing", "--aht-min", "700", db_url=db_url, cwd=tmp_path, check=False
     )
     assert bad.returncode == 1 and "is empty" in bad.stderr
+    cleared = run_qm("queue", "set", "billing", "--no-aht-band", db_url=db_url, cwd=tmp_path)
+    assert cleared.stdout.strip().endswith("FCR window 3 d, handle-time band -..- s")
+    run_qm(
+        "queue",
+        "set",
+        "billing",
+        "--aht-min",
+        "60",
+        "--aht-max",
+        "600",
+        db_url=db_url,
+        cwd=tmp_path,
+    )
     missing = run_qm(
         "queue", "set", "billing", "--script", "nope", db_url=db_url, cwd=tmp_path, check=False
     )

@@ -191,8 +191,9 @@ class TeamsAdminController(Controller):
     def save_queue(
         self, request: Request[User, Any, State], db: NamedDependency[Session], data: FormData
     ) -> Redirect | Template:
-        """Add or change a queue. A box left empty leaves that setting as it is; a script
-        other than the queue's present one re-checks its calls after the response."""
+        """Add or change a queue. A box left empty leaves that setting as it is ("no
+        handle-time band" removes the band); a script other than the queue's present one
+        re-checks its calls after the response."""
         fields = ("queue", "script_key", "form_key", "fcr_window_days")
         form = {name: _text(data.get(name)) for name in fields}
         form |= {n: _text(data.get(n)) for n in ("aht_min_seconds", "aht_max_seconds")}
@@ -209,6 +210,7 @@ class TeamsAdminController(Controller):
                 fcr_window_days=_number("fcr_window_days", form["fcr_window_days"], int),
                 aht_min_seconds=_number("aht_min_seconds", form["aht_min_seconds"], float),
                 aht_max_seconds=_number("aht_max_seconds", form["aht_max_seconds"], float),
+                clear_handle_band=bool(data.get("clear_band")),
             )
             db.flush()
             step = "form_key"

@@ -245,6 +245,26 @@ def test_queue_settings_and_a_new_script_recheck_the_queue(admin: Client, engine
     assert page.select_one('#queue-form input[name="fcr_window_days"]')["value"] == "3"  # type: ignore[index]
 
 
+def test_a_queues_handle_time_band_is_removed_and_set_again(admin: Client, engine: Engine) -> None:
+    band = {"queue": "billing", "aht_min_seconds": "60", "aht_max_seconds": "600"}
+    post(admin, "/admin/teams/queues", band, "/admin/teams")
+    # Empty boxes leave the band; the box "no handle-time band" removes it.
+    post(admin, "/admin/teams/queues", {"queue": "billing"}, "/admin/teams")
+    with session_scope(engine) as s:
+        queue = s.get(Queue, "billing")
+        assert queue is not None and (queue.aht_min_seconds, queue.aht_max_seconds) == (60, 600)
+    post(admin, "/admin/teams/queues", {"queue": "billing", "clear_band": "1"}, "/admin/teams")
+    with session_scope(engine) as s:
+        queue = s.get(Queue, "billing")
+        assert queue is not None and (queue.aht_min_seconds, queue.aht_max_seconds) == (None, None)
+    # Removed and one end given again: only that end.
+    data = {"queue": "billing", "clear_band": "1", "aht_max_seconds": "900"}
+    post(admin, "/admin/teams/queues", data, "/admin/teams")
+    with session_scope(engine) as s:
+        queue = s.get(Queue, "billing")
+        assert queue is not None and (queue.aht_min_seconds, queue.aht_max_seconds) == (None, 900)
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
