@@ -148,6 +148,13 @@ def ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
     return text % {"num": n, **variables}
 
 
+def pgettext(context: str, message: str, /, **variables: Any) -> str:
+    """`message` as meant in `context`: for an English word with two meanings that another
+    language tells apart ("Open" a call; the picks still "Open")."""
+    text = translations(current_locale()).pgettext(context, message)
+    return text % variables if variables else text
+
+
 def N_(message: str) -> str:
     """Marks `message` for the catalogs without translating it (Babel extracts `N_`).
 
@@ -172,9 +179,13 @@ def _jinja_ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_locale()).ngettext(singular, plural, n)
 
 
+def _jinja_pgettext(context: str, message: str) -> str:
+    return translations(current_locale()).pgettext(context, message)
+
+
 def jinja_callables() -> dict[str, Any]:
     """The gettext callables for `Environment.install_gettext_callables`."""
-    return {"gettext": _jinja_gettext, "ngettext": _jinja_ngettext}
+    return {"gettext": _jinja_gettext, "ngettext": _jinja_ngettext, "pgettext": _jinja_pgettext}
 
 
 @cache

@@ -27,6 +27,7 @@ from qm.i18n import (
     known_locale,
     negotiate,
     ngettext,
+    pgettext,
     use_locale,
 )
 
@@ -37,34 +38,40 @@ PERCENT_PLACEHOLDER = re.compile(r"%\([A-Za-z_][A-Za-z0-9_]*\)[-#0 +]*\d*(?:\.\d
 BRACE_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?:![rs])?(?::[^{}]*)?\}")
 
 
-def extracted() -> list[tuple[str, int, str | tuple[str, str]]]:
+Msgid = str | tuple[str, str]
+
+
+def extracted() -> list[tuple[str, int, Msgid | tuple[str | None, Msgid]]]:
     """Every string marked for translation in the source, as `make messages` finds them:
-    (file, line, msgid)."""
+    (file, line, msgid), the msgid as (context, msgid) when it has a context."""
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
     keywords = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
-    return [
-        (file, line, message if isinstance(message, str) else (message[0], message[1]))
-        for file, line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=keywords
-        )
-    ]
+    found: list[tuple[str, int, Msgid | tuple[str | None, Msgid]]] = []
+    for file, line, message, _comments, context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords=keywords
+    ):
+        msgid: Msgid = message if isinstance(message, str) else (message[0], message[1])
+        found.append((file, line, (context, msgid) if context else msgid))
+    return found
 
 
-def extracted_msgids() -> set[str | tuple[str, str]]:
+def extracted_msgids() -> set[Msgid | tuple[str | None, Msgid]]:
     """The msgids of `extracted()`."""
     return {message for _file, _line, message in extracted()}
 
 
-def zh_catalog() -> dict[str | tuple[str, str], tuple[Any, bool]]:
-    """msgid -> (msgstr, fuzzy) of the Chinese catalog."""
+def zh_catalog() -> dict[Msgid | tuple[str | None, Msgid], tuple[Any, bool]]:
+    """msgid (with its context, as `extracted` gives it) -> (msgstr, fuzzy) of the Chinese
+    catalog."""
     with ZH.open("rb") as handle:
         catalog = read_po(handle, locale="zh_CN")
-    return {
-        (m.id if isinstance(m.id, str) else (m.id[0], m.id[1])): (m.string, m.fuzzy)
-        for m in catalog
-        if m.id
-    }
+    entries: dict[Msgid | tuple[str | None, Msgid], tuple[Any, bool]] = {}
+    for m in catalog:
+        if m.id:
+            msgid: Msgid = m.id if isinstance(m.id, str) else (m.id[0], m.id[1])
+            entries[(m.context, msgid) if m.context else msgid] = (m.string, m.fuzzy)
+    return entries
 
 
 def placeholders(text: str) -> Counter[str]:
@@ -140,6 +147,9 @@ def test_chinese_lookups_and_english_source_text() -> None:
         )
         assert gettext("no call with id %(call_id)s", call_id="'c-1'") == "没有 ID 为 'c-1' 的通话"
         assert ngettext("%(num)s call", "%(num)s calls", 3) == "3 通通话"
+        # One English word, two meanings: the context tells them apart.
+        assert gettext("Open") == "打开"
+        assert pgettext("picks not yet reviewed", "Open") == "未完成"
     with use_locale("en"):
         # English is the source text: untranslated entries fall back to it, plurals too.
         assert gettext("Calls") == "Calls"
