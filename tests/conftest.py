@@ -182,6 +182,11 @@ def _pg_schemas() -> Iterator[_PgSchemas | None]:
         schemas.admin.dispose()
 
 
+# For a module whose tests do not depend on the database back end (`pytestmark =
+# SQLITE_ONLY`): its tests run once, on SQLite. Queries that differ by dialect keep both.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a new SQLite file, or a new PostgreSQL schema.

@@ -14,8 +14,12 @@ from qm.db import session_scope
 from qm.domain.users import get_user, set_language
 from qm.models import Role
 from qm.settings import Settings
+from tests.conftest import SQLITE_ONLY
 from tests.factories import T0, make_agent, make_call, make_done, make_metrics, make_user
 from tests.qm.web.conftest import Client, csrf_token, login, soup
+
+# How a page's language is chosen and rendered does not depend on the database back end.
+pytestmark = SQLITE_ONLY
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}

@@ -11,8 +11,12 @@ from qm.app import create_app
 from qm.models import Role
 from qm.settings import Settings
 from qm.web.security_headers import CONTENT_SECURITY_POLICY
+from tests.conftest import SQLITE_ONLY
 from tests.factories import make_call, make_user
 from tests.qm.web.conftest import Client, login, soup
+
+# Response headers and the pages' markup do not depend on the database back end.
+pytestmark = SQLITE_ONLY
 
 EXPECTED = {
     "x-frame-options": "DENY",
