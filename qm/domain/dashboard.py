@@ -390,14 +390,22 @@ def _training(
 ) -> tuple[list[TrainingRow], dict[str, int]]:
     """The team's open assignments, overdue first then by due date, and the number of
     assignments in each status."""
-    counts = {
-        str(status): int(n)
-        for status, n in session.execute(
-            sa.select(col(TrainingAssignment.status), sa.func.count())
-            .where(col(TrainingAssignment.agent_id).in_(_team_agent_ids(team_id)))
-            .group_by(col(TrainingAssignment.status))
+    counts: dict[str, int] = {"overdue": 0}
+    overdue = sa.and_(
+        col(TrainingAssignment.status) != TrainingStatus.COMPLETED.value,
+        col(TrainingAssignment.due_date) < today,
+    )
+    for status, n, late in session.execute(
+        sa.select(
+            col(TrainingAssignment.status),
+            sa.func.count(),
+            sa.func.sum(sa.case((overdue, 1), else_=0)),
         )
-    }
+        .where(col(TrainingAssignment.agent_id).in_(_team_agent_ids(team_id)))
+        .group_by(col(TrainingAssignment.status))
+    ):
+        counts[str(status)] = int(n)
+        counts["overdue"] += int(late or 0)
     rows = session.execute(
         sa.select(TrainingAssignment)
         .where(
@@ -420,8 +428,7 @@ def _training(
         )
         for row in rows
     ]
-    # Ordered by due date, the overdue ones already come first.
-    counts["overdue"] = sum(r.overdue for r in found)
+    # Ordered by due date, the overdue ones come first; the count covers them all.
     return found, counts
 
 

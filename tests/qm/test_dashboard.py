@@ -7,9 +7,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from qm.db import session_scope
-from qm.domain.dashboard import TeamDashboard, latest_period, team_dashboard
+from qm.domain.dashboard import TRAINING_ROWS, TeamDashboard, latest_period, team_dashboard
 from qm.domain.targets import save_targets
 from qm.errors import NotFound, ValidationFailed
+from qm.models import TrainingAssignment
 from qm.settings import Settings
 from tests.qm.dashboard_world import MARCH, build_dashboard_world
 
@@ -106,6 +107,26 @@ def test_missed_key_points_forbidden_mystery_agreement_training(
     assert d.agreement.n == 1 and d.agreement.value == 1.0
     assert [t.overdue for t in d.training] == [True, False]
     assert d.training_counts["overdue"] == 1
+
+
+def test_overdue_assignments_are_all_counted_beyond_the_rows_shown(
+    world: Engine, settings: Settings
+) -> None:
+    with session_scope(world) as session:
+        for i in range(TRAINING_ROWS + 5):
+            session.add(
+                TrainingAssignment(
+                    agent_id="a-2",
+                    module_id=f"m{i}",
+                    module_title=f"课程 m{i}",
+                    period=MARCH,
+                    criteria=[],
+                    due_date=date(2024, 3, 1),
+                )
+            )
+    d = dashboard(world, settings)
+    assert len(d.training) == TRAINING_ROWS
+    assert d.training_counts["overdue"] == TRAINING_ROWS + 5 + 1
 
 
 def test_team_targets_replace_the_defaults(world: Engine, settings: Settings) -> None:
