@@ -4,6 +4,7 @@ files still being written wait for the next pass. The clock is the test's."""
 
 import json
 import os
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from qm.scheduler import WATCHED_FOLDER, JobContext, SchedulerService, run_watch
 from qm.settings import Settings
 from tests.qm.manifests import row, write_manifest, write_transcript
 from tests.qm.reports_world import FakeRenderer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
 
 
 def later(seconds: float = 60.0) -> datetime:
@@ -71,7 +74,10 @@ def test_a_good_manifest_is_imported_once_and_moved_to_done(
     assert calls_in(engine) == ["w-1", "w-2"]
     done = the_set(watched / "done")
     assert done.name.endswith("-calls")
-    assert (done / "calls.csv").is_file() and (done / "transcripts" / "w-1.json").is_file()
+    # The CSV and the transcript (which may hold card numbers) are deleted once stored;
+    # a receipt says so.
+    assert sorted(p.name for p in done.iterdir()) == ["calls.imported.txt"]
+    assert "2 call(s) imported" in (done / "calls.imported.txt").read_text(encoding="utf-8")
     # Nothing left behind but done/ (the emptied sub-folder went too).
     assert sorted(p.name for p in watched.iterdir()) == ["done"]
     with Session(engine) as session:
@@ -81,6 +87,27 @@ def test_a_good_manifest_is_imported_once_and_moved_to_done(
     again = watch_pass(engine, settings, watched, now=later(120), process=False)
     assert (again.imported, again.failed, again.waiting) == ([], [], [])
     assert calls_in(engine) == ["w-1", "w-2"] and len(list((watched / "done").iterdir())) == 1
+
+
+def test_the_recordings_stay_in_done_for_the_calls_that_point_to_them(
+    engine: Engine, settings: Settings, watched: Path
+) -> None:
+    (watched / "audio").mkdir()
+    shutil.copy(FIXTURES / "jfk.wav", watched / "audio" / "w-1.wav")
+    drop_manifest(watched)
+    write_manifest(
+        watched / "calls.csv",
+        [row("w-1", audio="audio/w-1.wav", transcript="transcripts/w-1.json")],
+    )
+    watch_pass(engine, settings, watched, now=later(), process=False)
+    done = the_set(watched / "done")
+    assert sorted(str(p.relative_to(done)) for p in done.rglob("*") if p.is_file()) == [
+        "audio/w-1.wav",
+        "calls.imported.txt",
+    ]
+    with Session(engine) as session:
+        call = session.get(Call, "w-1")
+        assert call is not None and Path(call.audio_path or "") == done / "audio" / "w-1.wav"
 
 
 def test_a_bad_manifest_goes_to_failed_with_its_errors_and_stores_nothing(
@@ -143,7 +170,9 @@ def test_chinese_manifest_data_and_chinese_errors(
         )
         texts = [s.text for s in session.exec(select(Segment)).all()]
         assert texts == ["您好，欢迎致电电信", "我想查一下话费"]
-    assert (the_set(watched / "done") / "转写" / "话-1.json").is_file()
+    done = the_set(watched / "done")
+    assert not (done / "转写").exists()
+    assert "导入" in (done / "十一月通话.imported.txt").read_text(encoding="utf-8")
     errors = (the_set(watched / "failed") / "坏.errors.txt").read_text(encoding="utf-8")
     assert errors.startswith("坏.csv, 第 2 行, 字段 agent_id: ")
     assert calls_in(engine) == ["话-1"]

@@ -9,7 +9,10 @@ the CSV alone. Each set is imported exactly as `qm ingest` and browser uploads i
 and field), then moved out of the way:
 
 - `done/<stamp>-<name>/`: imported; the audio of its calls stays here (the stored calls
-  point to it), and the manifest's calls go through the pipeline as an upload's do;
+  point to it) beside `<name>.imported.txt`, and the manifest's calls go through the
+  pipeline as an upload's do. The CSV and the transcripts are deleted once imported, as a
+  browser upload's are: they may hold card numbers, which never stay in storage (the
+  stored transcripts are the redacted copies);
 - `failed/<stamp>-<name>/`: refused, nothing stored, with `<name>.errors.txt` beside the
   CSV saying why (in the site's default language).
 
@@ -59,6 +62,7 @@ class FileSet:
     kind: ImportKind | None  # None: neither a manifest nor mystery-shopper results
     files: tuple[Path, ...] = ()
     missing: tuple[str, ...] = ()  # named files (inside the folder) that are not there
+    audio: tuple[Path, ...] = ()  # those of `files` named as recordings
 
     @property
     def name(self) -> str:
@@ -112,6 +116,7 @@ def read_set(folder: Path, csv_path: Path) -> FileSet:
                 return FileSet(csv_path, kind)
             files: dict[Path, None] = {}
             missing: dict[str, None] = {}
+            audio: dict[Path, None] = {}
             for row in reader:
                 for column in FILE_COLUMNS:
                     name = (row.get(column) or "").strip()
@@ -120,11 +125,13 @@ def read_set(folder: Path, csv_path: Path) -> FileSet:
                         continue
                     if path.is_file():
                         files[path] = None
+                        if column == "audio":
+                            audio[path] = None
                     else:
                         missing[name] = None
     except (OSError, UnicodeDecodeError, csv.Error):
         return FileSet(csv_path, ImportKind.MANIFEST)
-    return FileSet(csv_path, kind, tuple(files), tuple(missing))
+    return FileSet(csv_path, kind, tuple(files), tuple(missing), tuple(audio))
 
 
 def _changed(path: Path) -> datetime:
@@ -204,6 +211,25 @@ def _fail(folder: Path, target: Path, file_set: FileSet, text: str, now: datetim
     (failed / f"{file_set.csv.stem}.errors.txt").write_text(text, encoding="utf-8")
     _remove_if_empty(target.parent)
     return failed
+
+
+def _keep_audio_only(folder: Path, target: Path, file_set: FileSet, calls: int) -> None:
+    """After the import: delete the set's CSV and transcripts from `target`, keep the
+    recordings (the stored calls point to them), and leave a receipt."""
+    keep = {target / a.relative_to(folder) for a in file_set.audio}
+    for path in sorted(target.rglob("*"), reverse=True):  # files before their folders
+        if path.is_file() and path not in keep:
+            path.unlink()
+        elif path.is_dir():
+            _remove_if_empty(path)
+    receipt = gettext(
+        "%(name)s: %(calls)s call(s) imported. The CSV and its transcripts were deleted "
+        "after the import (the stored transcripts are redacted copies); the recordings "
+        "stay here, the stored calls point to them.",
+        name=file_set.name,
+        calls=calls,
+    )
+    (target / f"{file_set.csv.stem}.imported.txt").write_text(receipt + "\n", encoding="utf-8")
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -305,6 +331,8 @@ def watch_pass(
             _remove_if_empty(target.parent)
             report.retried.append(file_set.name)
             continue
+        with use_locale(settings.default_language):
+            _keep_audio_only(folder, target, file_set, len(calls))
         log.info("watched folder: imported %s (%s call(s))", file_set.name, len(calls))
         report.imported.append(file_set.name)
         report.calls += calls
