@@ -151,7 +151,7 @@ def ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
 def pgettext(context: str, message: str, /, **variables: Any) -> str:
     """`message` as meant in `context`: for an English word with two meanings that another
     language tells apart ("Open" a call; the picks still "Open")."""
-    text = translations(current_locale()).pgettext(context, message)
+    text = str(translations(current_locale()).pgettext(context, message))
     return text % variables if variables else text
 
 
@@ -180,7 +180,7 @@ def _jinja_ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def _jinja_pgettext(context: str, message: str) -> str:
-    return translations(current_locale()).pgettext(context, message)
+    return str(translations(current_locale()).pgettext(context, message))
 
 
 def jinja_callables() -> dict[str, Any]:
