@@ -78,7 +78,7 @@ from qm.models.transcript_search import (  # noqa: E402
     drop_search_index,
     rebuild_search_index,
 )
-from scoring.scorecard import courtesy_score  # noqa: E402
+from scoring.courtesy import courtesy_score  # noqa: E402
 
 SECRET = "benchmark-secret-0123456789abcdef0123"
 PASSWORD = "benchmark-password-1"

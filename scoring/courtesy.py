@@ -154,3 +154,27 @@ def measure_courtesy(
         longest_silence=longest,
         agent_utterances=len(agent),
     )
+
+
+def courtesy_score(
+    courtesy: Mapping[str, Any], *, interruptions_allowed: int = 1, silences_allowed: int = 0
+) -> float | None:
+    """One call's courtesy in [0, 1]: the share of applicable checks it passes.
+
+    Checks: used a polite form; said no forbidden phrase; interrupted the customer at
+    most `interruptions_allowed` times; at most `silences_allowed` long silences; used
+    the customer's name (only when the name is known). Empathy is reported, not scored:
+    not every call calls for it.
+    """
+    checks: list[bool] = []
+    if "polite_count" in courtesy:
+        checks.append(courtesy["polite_count"] > 0)
+    if "forbidden_count" in courtesy:
+        checks.append(courtesy["forbidden_count"] == 0)
+    if "interruptions" in courtesy:
+        checks.append(courtesy["interruptions"] <= interruptions_allowed)
+    if "long_silences" in courtesy:
+        checks.append(courtesy["long_silences"] <= silences_allowed)
+    if courtesy.get("customer_name_used") is not None:
+        checks.append(bool(courtesy["customer_name_used"]))
+    return sum(checks) / len(checks) if checks else None

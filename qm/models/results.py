@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from qm.models.base import UTCDateTime, utcnow
 from qm.models.calls import Call
-from scoring.scorecard import courtesy_score
+from scoring.courtesy import courtesy_score
 
 
 class ResultKind(StrEnum):
@@ -65,7 +65,7 @@ class CallMetrics(SQLModel, table=True):
     critical_failed: bool | None = None
     uncertain_items: int = 0
     courtesy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    # `scoring.scorecard.courtesy_score(courtesy)`, kept beside it (set on every write, see
+    # `scoring.courtesy.courtesy_score(courtesy)`, kept beside it (set on every write, see
     # `_score_courtesy` below) so that the database can add a month's scores up.
     courtesy_score: float | None = None
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -17,6 +17,7 @@ from qm.domain.queues import configure_queue
 from qm.domain.repeat_contacts import refresh_all
 from qm.domain.scorecards import ScorecardRequest, _from_calls, compute_scorecards
 from qm.models import Call, CallMetrics
+from scoring.courtesy import courtesy_score
 from scoring.operational import (
     Contact,
     FcrRules,
@@ -25,7 +26,7 @@ from scoring.operational import (
     monthly_tallies,
 )
 from scoring.period import Period
-from scoring.scorecard import ScorecardConfig, courtesy_score
+from scoring.scorecard import ScorecardConfig
 from tests.factories import make_call
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from scoring.courtesy import courtesy_score
 from scoring.mystery import Shop, item_gaps, mystery_component, shop_score
 from scoring.operational import Contact, HandleTarget, first_contact_resolution
 from scoring.scorecard import (
@@ -12,7 +13,6 @@ from scoring.scorecard import (
     ScorecardConfig,
     Weights,
     build_scorecards,
-    courtesy_score,
 )
 
 MARCH = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)

@@ -85,8 +85,19 @@ def _customers_of(conn: Connection, call_ids: set[str]) -> set[str]:
     return found
 
 
-def store_calls(conn: Connection, records: Sequence[CallRecord], report: ImportReport) -> None:
-    """Upsert a batch of calls with their agents, customers, queues and transcripts."""
+def store_calls(
+    conn: Connection,
+    records: Sequence[CallRecord],
+    report: ImportReport,
+    *,
+    touched: set[str] | None = None,
+) -> None:
+    """Upsert a batch of calls with their agents, customers, queues and transcripts.
+
+    The repeat-contact flags of the batch's customers are refreshed here, or, when the
+    caller gathers them in `touched` (an import of many batches), once by the caller at
+    the end: a customer's calls spread over batches are then read once.
+    """
     if not records:
         return
     agents: dict[str, str] = {}
@@ -120,7 +131,11 @@ def store_calls(conn: Connection, records: Sequence[CallRecord], report: ImportR
     # An updated call may have moved to another customer, whose flags change too.
     moved_from = _customers_of(conn, before)
     upsert(conn, _table(Call), [rec.values for rec in records], key=["id"], update=CALL_FIELDS)
-    refresh_customers(conn, moved_from | set(customers), calls=ids)
+    if touched is None:
+        refresh_customers(conn, moved_from | set(customers), calls=ids)
+    else:
+        touched.update(moved_from, customers)
+        refresh_customers(conn, (), calls=ids)  # a call without a customer has no flag
     if before:
         # Updated calls go through the pipeline again.
         stages = _table(CallStage)
@@ -181,10 +196,12 @@ def import_records(
     """Store every record in ONE transaction, then audit it; any error stores nothing."""
     report = ImportReport(file=file)
     with engine.begin() as conn:
+        touched: set[str] = set()
         for batch in _batched(records, BATCH_ROWS):
-            store_calls(conn, batch, report)
+            store_calls(conn, batch, report, touched=touched)
             if progress is not None:
                 progress(len(batch))
+        refresh_customers(conn, touched)
         record(
             conn,
             actor=actor,

@@ -11,7 +11,7 @@ from qm.domain.call_checks import courtesy_for, handle_seconds
 from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
 from qm.domain.pipeline.work import CallWork, PipelineContext, StageInputs, read_inputs
 from qm.models import Call, utcnow
-from scoring.scorecard import courtesy_score
+from scoring.courtesy import courtesy_score
 
 _CALLS = table_of(Call)
 _SET_CALL_COURTESY = (

@@ -42,8 +42,8 @@ from qm.models import (
     User,
 )
 from qm.models.review import RANDOM_SAMPLE, TARGETED_PREFIX
+from scoring.courtesy import courtesy_score
 from scoring.period import Period
-from scoring.scorecard import courtesy_score
 
 # An agent whose first call is at most this many days before the month's end is new.
 NEW_AGENT_DAYS = 30

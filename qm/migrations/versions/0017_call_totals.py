@@ -8,7 +8,7 @@ Covering indexes let the monthly totals read a month without visiting the tables
 `call.compliance` and `call.courtesy_score` copy the call's two scores from its metrics.
 `call.repeat_contact`: whether the same customer called again within the call's FCR
 window (qm.domain.repeat_contacts); `call_metrics.courtesy_score`: the call's courtesy
-score in [0, 1] (scoring.scorecard.courtesy_score of `courtesy`). Both are filled here for
+score in [0, 1] (scoring.courtesy.courtesy_score of `courtesy`). Both are filled here for
 the calls already stored.
 """
 
@@ -42,7 +42,7 @@ def upgrade() -> None:
     # Imported here: the functions read the tables through the current models, which
     # is right only once the columns exist.
     from qm.domain.repeat_contacts import refresh_all
-    from scoring.scorecard import courtesy_score
+    from scoring.courtesy import courtesy_score
 
     with op.batch_alter_table("call", schema=None) as batch_op:
         batch_op.add_column(sa.Column("compliance", sa.Float(), nullable=True))
