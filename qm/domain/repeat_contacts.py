@@ -16,7 +16,7 @@ concerned:
 - `refresh_all` rebuilds every flag (the migration that added them, bulk loads).
 """
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -49,14 +49,14 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield items[i : i + CHUNK]
 
 
-def _write(conn: Connection, rows: list[tuple[str, str | None, str | None, Any, Any]]) -> int:
+def _write(conn: Connection, rows: Sequence[tuple[Any, ...]], rules: FcrRules) -> int:
     """Compute the flags of `rows` (id, customer, queue, start, stored flag: all the calls
     of their customers) and write those that changed; returns how many changed."""
     contacts = [
         Contact(call_id, "", started, customer, queue)
         for call_id, customer, queue, started, _ in rows
     ]
-    flags = repeat_contacts(contacts, rules=_rules(conn))
+    flags = repeat_contacts(contacts, rules=rules)
     changed = [
         {"row_id": row[0], "flag": flag}
         for row, flag in zip(rows, flags, strict=True)
@@ -87,9 +87,11 @@ def refresh_customers(
     """Recompute the flags of every call of `customers`, and clear the flag of any of
     `calls` that has no customer (any more); returns how many flags changed."""
     changed = 0
-    for chunk in _chunks({c for c in customers if c}):
+    wanted = {c for c in customers if c}
+    rules = _rules(conn) if wanted else FcrRules()
+    for chunk in _chunks(wanted):
         rows = conn.execute(sa.select(*_COLUMNS).where(CALLS.c.customer_id.in_(chunk))).all()
-        changed += _write(conn, [tuple(r) for r in rows])
+        changed += _write(conn, [tuple(r) for r in rows], rules)
     for chunk in _chunks(calls):
         result = conn.execute(
             sa.update(CALLS)
@@ -118,27 +120,25 @@ def refresh_queues(conn: Connection, queues: Iterable[str]) -> int:
 
 
 def refresh_all(conn: Connection) -> int:
-    """Recompute every call's flag, reading the calls once in customer order; returns how
-    many changed."""
-    changed = 0
-    batch: list[tuple[Any, ...]] = []
-    rows = conn.execute(
-        sa.select(*_COLUMNS)
-        .where(CALLS.c.customer_id.is_not(None))
-        .order_by(CALLS.c.customer_id)
-        .execution_options(yield_per=10_000)
-    )
-    pending: list[tuple[Any, ...]] = []
-    for row in rows:
-        # Write whole customers only: a batch ends where the customer changes.
-        if len(batch) >= 10_000 and row[1] != batch[-1][1]:
-            pending.append(tuple(batch))
-            batch = []
-        batch.append(tuple(row))
-    rows.close()
-    for done in [*pending, tuple(batch)]:
-        if done:
-            changed += _write(conn, list(done))
+    """Recompute every call's flag; returns how many changed. The calls are read first
+    (in customer order) and written in batches of whole customers afterwards: writing
+    the table while reading it on the same connection is not something to rely on."""
+    rules = _rules(conn)
+    rows = [
+        tuple(r)
+        for r in conn.execute(
+            sa.select(*_COLUMNS)
+            .where(CALLS.c.customer_id.is_not(None))
+            .order_by(CALLS.c.customer_id)
+        )
+    ]
+    changed = start = 0
+    while start < len(rows):
+        end = min(start + 10_000, len(rows))
+        while end < len(rows) and rows[end][1] == rows[end - 1][1]:
+            end += 1  # a customer's calls stay in one batch
+        changed += _write(conn, rows[start:end], rules)
+        start = end
     return changed
 
 
