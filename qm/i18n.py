@@ -155,6 +155,12 @@ def pgettext(context: str, message: str, /, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def library_message(error: Any) -> str:
+    """The reason of a library's error (`scoring.messages`: an English `template` with its
+    `params`) in the current locale."""
+    return gettext(error.template, **error.params)
+
+
 def N_(message: str) -> str:
     """Marks `message` for the catalogs without translating it (Babel extracts `N_`).
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from scoring.messages import N_, render
+
 SPEAKERS = ("agent", "customer", "any")
 LANGUAGES = ("en", "zh")
 COURTESY_KINDS = ("polite", "empathy", "forbidden")
@@ -44,11 +46,21 @@ class ScriptError(ValueError):
     `key_points[2].weight` ("(file)" for the file as a whole), `message` the reason.
     """
 
-    def __init__(self, source: str, field: str, message: str) -> None:
+    def __init__(
+        self,
+        source: str,
+        field: str,
+        template: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         self.source = source
         self.field = field
-        self.message = message
-        super().__init__(f"{source}: {field}: {message}")
+        # The reason as an English template and its values: the application translates
+        # the template (scoring.messages); `message` is the English text.
+        self.template = template
+        self.params = dict(params or {})
+        self.message = render(template, self.params)
+        super().__init__(f"{source}: {field}: {self.message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +133,21 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def fail(self, where: str, message: str) -> ScriptError:
-        return ScriptError(self.source, where, message)
+    def fail(self, where: str, template: str, **params: Any) -> ScriptError:
+        return ScriptError(self.source, where, template, params)
 
     def known_fields(self, raw: Mapping[str, Any], fields: Sequence[str], where: str) -> None:
         """Refuse a field the format does not have (a typo would silently do nothing)."""
         for key in raw:
             if key not in fields:
                 close = difflib.get_close_matches(str(key), fields, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(f"{where}{key}", f"unknown field{hint}")
+                if close:
+                    raise self.fail(
+                        f"{where}{key}",
+                        N_("unknown field; did you mean %(name)s?"),
+                        name=repr(close[0]),
+                    )
+                raise self.fail(f"{where}{key}", N_("unknown field"))
 
     def label(self, raw: Mapping[str, Any], key: str, where: str, default: str) -> str:
         """An optional display text (`label`, `name`), `default` when absent."""
@@ -138,41 +155,50 @@ class _Reader:
         if value is None:
             return default[:MAX_LABEL]
         if not isinstance(value, str):
-            raise self.fail(f"{where}{key}", f"must be a string, got {value!r}")
+            raise self.fail(
+                f"{where}{key}", N_("must be a string, got %(value)s"), value=repr(value)
+            )
         self.bounded(value, f"{where}{key}", MAX_LABEL)
         return value.strip() or default[:MAX_LABEL]
 
     def bounded(self, value: str, where: str, max_length: int) -> None:
         """Refuse text over `max_length` characters or with control characters."""
         if len(value) > max_length:
-            raise self.fail(where, f"is longer than {max_length} characters")
+            raise self.fail(where, N_("is longer than %(max)s characters"), max=max_length)
         bad = _CONTROL.search(value)
         if bad is not None:
-            raise self.fail(where, f"contains a control character (U+{ord(bad.group()):04X})")
+            raise self.fail(
+                where,
+                N_("contains a control character (%(character)s)"),
+                character=f"U+{ord(bad.group()):04X}",
+            )
 
     def identifier(self, raw: Mapping[str, Any], key: str, where: str) -> str:
         """A required id matching `ID_PATTERN`."""
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{where}{key}", "required, a non-empty string")
+            raise self.fail(f"{where}{key}", N_("required, a non-empty string"))
         value = value.strip()
         if not ID_PATTERN.fullmatch(value):
             raise self.fail(
                 f"{where}{key}",
-                f"{value[:80]!r} is not an id: use 1-64 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit",
+                N_(
+                    "%(value)s is not an id: use 1-64 letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit"
+                ),
+                value=repr(value[:80]),
             )
         return value
 
     def phrase_list(self, value: Any, where: str) -> tuple[str, ...]:
         """A non-empty list of at most MAX_PHRASES non-empty, bounded phrases."""
         if not isinstance(value, list) or not value:
-            raise self.fail(where, "required, a non-empty list of strings")
+            raise self.fail(where, N_("required, a non-empty list of strings"))
         if len(value) > MAX_PHRASES:
-            raise self.fail(where, f"has more than {MAX_PHRASES} phrases")
+            raise self.fail(where, N_("has more than %(max)s phrases"), max=MAX_PHRASES)
         for i, phrase in enumerate(value):
             if not isinstance(phrase, str) or not phrase.strip():
-                raise self.fail(f"{where}[{i}]", "must be a non-empty string")
+                raise self.fail(f"{where}[{i}]", N_("must be a non-empty string"))
             self.bounded(phrase, f"{where}[{i}]", MAX_PHRASE)
         return tuple(p.strip() for p in value)
 
@@ -184,7 +210,9 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(f"{where}{key}", f"must be true or false, got {value!r}")
+            raise self.fail(
+                f"{where}{key}", N_("must be true or false, got %(value)s"), value=repr(value)
+            )
         return value
 
     def positive(
@@ -205,15 +233,26 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{where}{key}", f"must be a number, got {value!r}")
+            raise self.fail(
+                f"{where}{key}", N_("must be a number, got %(value)s"), value=repr(value)
+            )
         try:
             number = float(value)
         except OverflowError:  # an integer too large for a float
             number = math.inf
         if not math.isfinite(number) or number <= 0:
-            raise self.fail(f"{where}{key}", f"must be a finite number above 0, got {value!r}")
+            raise self.fail(
+                f"{where}{key}",
+                N_("must be a finite number above 0, got %(value)s"),
+                value=repr(value),
+            )
         if number > high:
-            raise self.fail(f"{where}{key}", f"must be {high:g} or less, got {value!r}")
+            raise self.fail(
+                f"{where}{key}",
+                N_("must be %(max)s or less, got %(value)s"),
+                max=f"{high:g}",
+                value=repr(value),
+            )
         return number
 
     def mapping_list(
@@ -223,12 +262,14 @@ class _Reader:
         if value is None and not required:
             return []
         if not isinstance(value, list) or (required and not value):
-            raise self.fail(key, "required, a non-empty list" if required else "must be a list")
+            if required:
+                raise self.fail(key, N_("required, a non-empty list"))
+            raise self.fail(key, N_("must be a list"))
         for i, item in enumerate(value):
             if not isinstance(item, Mapping):
-                raise self.fail(f"{key}[{i}]", "must be an object")
+                raise self.fail(f"{key}[{i}]", N_("must be an object"))
         if len(value) > MAX_ITEMS:
-            raise self.fail(key, f"has more than {MAX_ITEMS} items")
+            raise self.fail(key, N_("has more than %(max)s items"), max=MAX_ITEMS)
         return value
 
 
@@ -237,10 +278,15 @@ def _key_point(r: _Reader, raw: Mapping[str, Any], i: int) -> KeyPoint:
     r.known_fields(raw, KEY_POINT_FIELDS, where)
     speaker = raw.get("speaker", "agent") or "agent"
     if speaker not in SPEAKERS:
-        raise r.fail(f"{where}speaker", f"must be one of {', '.join(SPEAKERS)}, got {speaker!r}")
+        raise r.fail(
+            f"{where}speaker",
+            N_("must be one of %(choices)s, got %(value)s"),
+            choices=", ".join(SPEAKERS),
+            value=repr(speaker),
+        )
     after = raw.get("after") or []
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-        raise r.fail(f"{where}after", "must be a list of key-point ids")
+        raise r.fail(f"{where}after", N_("must be a list of key-point ids"))
     kp_id = r.identifier(raw, "id", where)
     weight = r.positive(raw, "weight", where, 1.0)
     assert weight is not None
@@ -260,11 +306,15 @@ def _key_point(r: _Reader, raw: Mapping[str, Any], i: int) -> KeyPoint:
 def _courtesy(r: _Reader, data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     raw = data.get("courtesy") or {}
     if not isinstance(raw, Mapping):
-        raise r.fail("courtesy", "must be an object of phrase lists")
+        raise r.fail("courtesy", N_("must be an object of phrase lists"))
     out: dict[str, tuple[str, ...]] = {}
     for kind, phrases in raw.items():
         if kind not in COURTESY_KINDS:
-            raise r.fail(f"courtesy.{kind}", f"unknown list; use {', '.join(COURTESY_KINDS)}")
+            raise r.fail(
+                f"courtesy.{kind}",
+                N_("unknown list; use %(choices)s"),
+                choices=", ".join(COURTESY_KINDS),
+            )
         out[kind] = r.phrase_list(phrases, f"courtesy.{kind}")
     return out
 
@@ -277,11 +327,16 @@ def parse_script(data: Mapping[str, Any], *, source: str = "<script>") -> Script
     """
     r = _Reader(source)
     if not isinstance(data, Mapping):
-        raise r.fail("(document)", "expected an object")
+        raise r.fail("(document)", N_("expected an object"))
     r.known_fields(data, SCRIPT_FIELDS, "")
     language = data.get("language")
     if language not in LANGUAGES:
-        raise r.fail("language", f"must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise r.fail(
+            "language",
+            N_("must be one of %(choices)s, got %(value)s"),
+            choices=", ".join(LANGUAGES),
+            value=repr(language),
+        )
     key_points = tuple(
         _key_point(r, raw, i)
         for i, raw in enumerate(r.mapping_list(data, "key_points", required=True))
@@ -304,14 +359,15 @@ def parse_script(data: Mapping[str, Any], *, source: str = "<script>") -> Script
         if item_id in ids[:i]:
             kind = "key_points" if i < len(key_points) else "forbidden"
             index = i if i < len(key_points) else i - len(key_points)
-            raise r.fail(f"{kind}[{index}].id", f"{item_id!r} is used twice")
+            raise r.fail(f"{kind}[{index}].id", N_("%(id)s is used twice"), id=repr(item_id))
     known = {kp.id for kp in key_points}
     for i, kp in enumerate(key_points):
         for j, other in enumerate(kp.after):
             if other not in known or other == kp.id:
                 raise r.fail(
                     f"key_points[{i}].after[{j}]",
-                    f"{other!r} is not another key point of this script",
+                    N_("%(id)s is not another key point of this script"),
+                    id=repr(other),
                 )
     _check_acyclic(r, key_points)
     return Script(
@@ -332,7 +388,11 @@ def _check_acyclic(r: _Reader, key_points: Sequence[KeyPoint]) -> None:
         if state.get(node) == 2:
             return
         if state.get(node) == 1:
-            raise r.fail("key_points", f"'after' rules form a cycle: {' -> '.join((*path, node))}")
+            raise r.fail(
+                "key_points",
+                N_("'after' rules form a cycle: %(cycle)s"),
+                cycle=" -> ".join((*path, node)),
+            )
         state[node] = 1
         for nxt in after[node]:
             visit(nxt, (*path, node))
@@ -351,11 +411,15 @@ def load_script(path: Path) -> Script:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError(str(path), "(file)", f"cannot read: {exc}") from exc
+        raise ScriptError(
+            str(path), "(file)", N_("cannot read: %(error)s"), {"error": exc}
+        ) from exc
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         # RecursionError: nesting deeper than any script needs.
         kind = path.suffix.lstrip(".").upper() or "YAML"
-        raise ScriptError(str(path), "(file)", f"not valid {kind}: {exc}") from exc
+        raise ScriptError(
+            str(path), "(file)", N_("not valid %(kind)s: %(error)s"), {"kind": kind, "error": exc}
+        ) from exc
     return parse_script(data, source=str(path))

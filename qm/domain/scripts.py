@@ -14,6 +14,7 @@ from qm.domain.call_checks import check_transcript, read_call_transcript
 from qm.domain.stored_transcripts import current_transcript_info
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
+from qm.i18n import library_message
 from qm.models import Call, Queue, Script
 from scoring.keypoints import CheckResult
 from scoring.script import Script as ParsedScript
@@ -54,7 +55,7 @@ def load_script_file(session: Session, path: Path, *, actor: str) -> Script:
     try:
         parsed = load_script(path)
     except ScriptError as exc:
-        raise ValidationFailed(str(path), None, exc.field, exc.message) from exc
+        raise ValidationFailed(str(path), None, exc.field, library_message(exc)) from exc
     return save_script(session, parsed, actor=actor)
 
 

@@ -33,6 +33,7 @@ from qm.domain.bounds import MAX_QUEUE_ID, MAX_ROW_ID, text_problem
 from qm.domain.evaluations.forms import assign_form, save_form
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
+from qm.i18n import library_message
 from qm.models import Role, User
 from qm.web.api_input import BODY, MAX_DEFINITION_BYTES, parse_definition
 from qm.web.definition_schemas import FormUploadOperation, ScriptUploadOperation
@@ -195,7 +196,7 @@ class ScriptApiController(Controller):
         try:
             parsed = parse_script(data, source=BODY)
         except ScriptError as exc:
-            raise ValidationFailed(BODY, None, exc.field, exc.message) from None
+            raise ValidationFailed(BODY, None, exc.field, library_message(exc)) from None
         actor = request.user.username
         before = definitions.latest_script_version(db, parsed.id)
         row = scripts.save_script(db, parsed, actor=actor)

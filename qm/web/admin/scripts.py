@@ -32,6 +32,7 @@ from qm.domain import definitions, rechecks, scripts
 from qm.domain.bounds import MAX_CALL_ID, MAX_QUEUE_ID, MAX_ROW_ID, text_problem
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
+from qm.i18n import library_message
 from qm.models import Call, Queue, Role, Transcript, User
 from qm.web.admin.problems import FieldProblem, problem_of
 from qm.web.admin.rows import field_text, lines, read_rows, row_of
@@ -305,7 +306,7 @@ class ScriptsAdminController(Controller):
             try:
                 parsed = parse_script(script, source="script")
             except ScriptError as exc:
-                raise ValidationFailed("script", None, exc.field, exc.message) from None
+                raise ValidationFailed("script", None, exc.field, library_message(exc)) from None
             if action.startswith("preview"):
                 if text_problem(call_id, MAX_CALL_ID) is not None or not call_id:
                     raise ValidationFailed("preview", None, "call_id", _("choose a call"))

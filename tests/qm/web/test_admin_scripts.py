@@ -132,6 +132,11 @@ def test_a_bad_field_is_shown_beside_its_row_and_nothing_is_stored(
     assert page.select_one(".field-error").get("data-field") == "key_points[0].phrases"  # type: ignore[union-attr]
     with session_scope(engine) as s:
         assert len(s.exec(select(Script)).all()) == 1
+    # The script library's reasons are in the reader's language too.
+    fields |= {"kp-0-phrases": "您好", "kp-1-weight": "heavy"}
+    response = admin.post("/admin/scripts/edit?lang=zh-CN", data=fields)
+    error = soup(response.text).select_one('.field-error[data-field="key_points[1].weight"]')
+    assert error is not None and "必须是数字，收到的是 'heavy'" in error.text
 
 
 def test_preview_checks_the_unsaved_script_on_a_call(admin: Client, engine: Engine) -> None:
