@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from scoring.messages import N_, render
 from scoring.script import ID_PATTERN, MAX_LABEL
 
 ItemType = Literal["yes_no", "partial", "scale", "count"]
@@ -25,7 +26,19 @@ ITEM_TYPES: tuple[ItemType, ...] = ("yes_no", "partial", "scale", "count")
 
 
 class FormError(ValueError):
-    """A form definition or an answer is invalid; the message names the field."""
+    """A form definition or an answer is invalid: `field` names the field path (or the
+    item; None for the form as a whole), the reason is an English `template` with its
+    `params` that the application translates (scoring.messages); `str()` is
+    "field: reason" in English."""
+
+    def __init__(
+        self, field: str | None, template: str, params: Mapping[str, Any] | None = None
+    ) -> None:
+        self.field = field
+        self.template = template
+        self.params = dict(params or {})
+        self.reason = render(template, self.params)
+        super().__init__(f"{field}: {self.reason}" if field else self.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,7 @@ def _fraction(item: FormItem, answer: Answer) -> float | None:
     """The item's score in [0, 1], or None for N/A."""
     if answer == "na":
         if not item.na_allowed:
-            raise FormError(f"{item.id}: N/A is not allowed")
+            raise FormError(item.id, N_("N/A is not allowed"))
         return None
     if item.type == "yes_no" and answer in ("yes", "no"):
         return 1.0 if answer == "yes" else 0.0
@@ -116,7 +129,16 @@ def _fraction(item: FormItem, answer: Answer) -> float | None:
         return (answer - 1) / 4
     if item.type == "count" and isinstance(answer, int) and answer >= 0:
         return 1.0 if answer == 0 else 0.0
-    raise FormError(f"{item.id}: {answer!r} is not a valid answer for a {item.type} item")
+    raise invalid_answer(item, answer)
+
+
+def invalid_answer(item: FormItem, answer: object) -> FormError:
+    """The error for an answer that `item`'s type does not take."""
+    return FormError(
+        item.id,
+        N_("%(answer)s is not a valid answer for a %(type)s item"),
+        {"answer": repr(answer), "type": item.type},
+    )
 
 
 def score_evaluation(form: Form, answers: Mapping[str, Answer]) -> EvaluationScore:
@@ -128,10 +150,12 @@ def score_evaluation(form: Form, answers: Mapping[str, Answer]) -> EvaluationSco
     known = form.items()
     unknown = sorted(set(answers) - set(known))
     if unknown:
-        raise FormError(f"answers for unknown item(s): {', '.join(unknown)}")
+        raise FormError(
+            None, N_("answers for unknown item(s): %(items)s"), {"items": ", ".join(unknown)}
+        )
     missing = sorted(set(known) - set(answers))
     if missing:
-        raise FormError(f"no answer for item(s): {', '.join(missing)}")
+        raise FormError(None, N_("no answer for item(s): %(items)s"), {"items": ", ".join(missing)})
     items: list[ItemScore] = []
     sections: list[SectionScore] = []
     deducted = 0.0
@@ -207,16 +231,25 @@ def _number(raw: Any, field: str, *, default: float, positive: bool, high: float
     if raw is None:
         return default
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise FormError(f"{field}: expected a number, got {raw!r}")
+        raise FormError(field, N_("expected a number, got %(value)s"), {"value": repr(raw)})
     try:
         number = float(raw)
     except OverflowError:  # an integer too large for a float
         number = math.inf
     if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        floor = "above 0" if positive else ">= 0"
-        raise FormError(f"{field}: expected a finite number {floor}, got {raw!r}")
+        if positive:
+            raise FormError(
+                field, N_("expected a finite number above 0, got %(value)s"), {"value": repr(raw)}
+            )
+        raise FormError(
+            field, N_("expected a finite number >= 0, got %(value)s"), {"value": repr(raw)}
+        )
     if number > high:
-        raise FormError(f"{field}: must be {high:g} or less, got {raw!r}")
+        raise FormError(
+            field,
+            N_("must be %(max)s or less, got %(value)s"),
+            {"max": f"{high:g}", "value": repr(raw)},
+        )
     return number
 
 
@@ -227,8 +260,12 @@ def _weight(raw: Any, field: str) -> float:
 def _id(raw: Any, field: str) -> str:
     if not isinstance(raw, str) or not ID_PATTERN.fullmatch(raw):
         raise FormError(
-            f"{field}: {raw!r} is not an id: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            field,
+            N_(
+                "%(value)s is not an id: use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            ),
+            {"value": repr(raw)},
         )
     return raw
 
@@ -237,39 +274,45 @@ def _label(raw: Any, field: str, default: str) -> str:
     if raw is None:
         return default
     if not isinstance(raw, str) or len(raw) > MAX_LABEL:
-        raise FormError(f"{field}: expected a text of at most {MAX_LABEL} characters")
+        raise FormError(
+            field, N_("expected a text of at most %(max)s characters"), {"max": MAX_LABEL}
+        )
     return raw
 
 
 def parse_form(data: Mapping[str, Any]) -> Form:
     """Build a form from its YAML/JSON structure, naming the field of any error."""
     if not isinstance(data, Mapping):
-        raise FormError("(document): expected an object")
+        raise FormError("(document)", N_("expected an object"))
     sections = []
     seen: set[str] = set()
     raw_sections = data.get("sections")
     if not isinstance(raw_sections, list) or not raw_sections:
-        raise FormError("sections: expected a non-empty list")
+        raise FormError("sections", N_("expected a non-empty list"))
     for s, raw in enumerate(raw_sections):
         if not isinstance(raw, Mapping):
-            raise FormError(f"sections[{s}]: expected an object")
+            raise FormError(f"sections[{s}]", N_("expected an object"))
         raw_items = raw.get("items") or []
         if not isinstance(raw_items, list):
-            raise FormError(f"sections[{s}].items: expected a non-empty list")
+            raise FormError(f"sections[{s}].items", N_("expected a non-empty list"))
         items = []
         for i, item in enumerate(raw_items):
             where = f"sections[{s}].items[{i}]"
             if not isinstance(item, Mapping):
-                raise FormError(f"{where}: expected an object")
+                raise FormError(where, N_("expected an object"))
             if item.get("id") in (None, ""):
-                raise FormError(f"{where}.id: required")
+                raise FormError(f"{where}.id", N_("required"))
             item_id = _id(item.get("id"), f"{where}.id")
             if item_id in seen:
-                raise FormError(f"{where}.id: {item_id!r} is used twice")
+                raise FormError(f"{where}.id", N_("%(id)s is used twice"), {"id": repr(item_id)})
             seen.add(item_id)
             kind = item.get("type", "yes_no")
             if kind not in ITEM_TYPES:
-                raise FormError(f"{where}.type: must be one of {', '.join(ITEM_TYPES)}")
+                raise FormError(
+                    f"{where}.type",
+                    N_("must be one of %(choices)s"),
+                    {"choices": ", ".join(ITEM_TYPES)},
+                )
             key_point = item.get("key_point")
             if key_point is not None:
                 key_point = _id(key_point, f"{where}.key_point")
@@ -292,7 +335,7 @@ def parse_form(data: Mapping[str, Any]) -> Form:
                 )
             )
         if not items:
-            raise FormError(f"sections[{s}].items: expected a non-empty list")
+            raise FormError(f"sections[{s}].items", N_("expected a non-empty list"))
         sections.append(
             FormSection(
                 id=_id(raw.get("id", f"section-{s + 1}"), f"sections[{s}].id"),
@@ -303,7 +346,7 @@ def parse_form(data: Mapping[str, Any]) -> Form:
         )
     scoring = data.get("scoring", "additive")
     if scoring not in ("additive", "deductive"):
-        raise FormError("scoring: must be additive or deductive")
+        raise FormError("scoring", N_("must be additive or deductive"))
     form_id = data.get("id")
     form_id = "" if form_id is None else _id(form_id, "id")
     name = _label(data.get("name"), "name", "")

@@ -41,7 +41,7 @@ from qm.domain.evaluations.queries import (
     visible_evaluation,
 )
 from qm.errors import Conflict, NotFound, ValidationFailed
-from qm.i18n import N_, gettext
+from qm.i18n import N_, gettext, library_message
 from qm.models import (
     Call,
     Evaluation,
@@ -440,8 +440,8 @@ class EvaluationPagesController(Controller):
         try:
             score = score_evaluation(form, {k: v for k, v in answers.items() if v is not None})
         except FormError as exc:
-            item_id, _, message = str(exc).partition(": ")
-            raise ValidationFailed(where, None, f"answers.{item_id}", message or str(exc)) from exc
+            field = f"answers.{exc.field}" if exc.field else "answers"
+            raise ValidationFailed(where, None, field, library_message(exc)) from exc
         return {
             "total": None if score.total is None else round(score.total, 2),
             "critical_failed": score.critical_failed,

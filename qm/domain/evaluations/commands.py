@@ -40,7 +40,7 @@ from qm.domain.evaluations.queries import (
 )
 from qm.domain.overrides import current_overrides
 from qm.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from qm.i18n import N_, gettext
+from qm.i18n import N_, gettext, library_message
 from qm.models import (
     Agent,
     CalibrationSession,
@@ -60,7 +60,15 @@ from qm.models import (
     User,
     utcnow,
 )
-from scoring.forms import Answer, Form, FormError, FormItem, FormSection, score_evaluation
+from scoring.forms import (
+    Answer,
+    Form,
+    FormError,
+    FormItem,
+    FormSection,
+    invalid_answer,
+    score_evaluation,
+)
 from scoring.forms import prefill_answers as machine_answers
 
 REVIEWER_ROLES = (Role.ADMIN, Role.MANAGER, Role.REVIEWER)
@@ -196,7 +204,7 @@ def _check_answer(item: FormItem, raw: Any) -> Answer | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise FormError(f"{item.id}: {raw!r} is not a valid answer for a {item.type} item")
+        raise invalid_answer(item, raw)
     # The library's own rule for this item type: score a one-item form.
     probe = Form("probe", "", (FormSection("probe", "", (item,)),))
     score_evaluation(probe, {item.id: raw})
@@ -240,7 +248,7 @@ def _new_answers(
             try:
                 entry["answer"] = _check_answer(items[item_id], change["answer"])
             except FormError as exc:
-                message = str(exc).partition(": ")[2] or str(exc)
+                message = library_message(exc)
                 raise ValidationFailed(_where(evaluation), None, field, message) from exc
         if "comment" in change:
             comment = change["comment"]

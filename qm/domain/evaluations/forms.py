@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
+from qm.i18n import library_message
 from qm.models import Agent, Call, EvaluationForm, FormAssignment, Queue, Team
 from scoring.forms import Form, FormError, parse_form
 
@@ -56,11 +57,7 @@ def form_body(form: Form) -> dict[str, Any]:
 
 
 def _invalid(source: str, exc: FormError) -> ValidationFailed:
-    # FormError messages start with the field path ("sections[0].items[1].id: required").
-    field, sep, message = str(exc).partition(": ")
-    if not sep:
-        return ValidationFailed(source, None, None, str(exc))
-    return ValidationFailed(source, None, field, message)
+    return ValidationFailed(source, None, exc.field, library_message(exc))
 
 
 def save_form(

@@ -124,6 +124,10 @@ def test_a_bad_item_is_named_beside_its_row(admin: Client, engine: Engine) -> No
     assert error.find_parent("tr").select_one('input[name="it-2-id"]')["value"] == "recap"  # type: ignore[union-attr, index]
     with session_scope(engine) as s:
         assert len(s.exec(select(EvaluationForm)).all()) == 1
+    # In Chinese, the form library's reason is Chinese too.
+    page = soup(admin.post("/admin/forms/edit?lang=zh-CN", data=fields).text)
+    error = page.select_one("#items .field-error")
+    assert error is not None and "必须是大于 0 的有限数，收到的是 -3" in error.text
 
 
 def test_yaml_box_stores_a_new_form(admin: Client) -> None:
