@@ -18,10 +18,12 @@ from qm.domain.report_rendering import (
     team_report_data,
     trend_metrics,
 )
+from qm.domain.scorecards import ScorecardRequest, compute_scorecards
 from qm.domain.targets import scorecard_config
 from qm.domain.training import follow_ups
 from qm.errors import NotFound
-from qm.models import TrainingAssignment, TrainingStatus
+from qm.i18n import format_number, format_share, use_locale
+from qm.models import Agent, TrainingAssignment, TrainingStatus
 from qm.settings import Settings
 from scoring.period import Period
 from tests.factories import make_call, make_metrics, make_results, make_transcript
@@ -297,3 +299,52 @@ def test_the_team_report_remeasures_completed_training(
         assert "身份核实培训 · Key point: 核实身份" in text
         assert "40% 10 92% 12 +51.7 pts" in text
         assert "Assigned Overdue Completed 2 1 1" in text
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_team_reports_agent_figures_are_the_scorecards(
+    calls: Engine, settings: Settings, language: str
+) -> None:
+    """Each agent's row in the team report shows `qm scorecard`'s figures for the month
+    (`compute_scorecards`, what `qm scorecard --json` prints), formatted for the reader."""
+    with session_scope(calls) as session:
+        session.add(Agent(id="a-3", name="李雷", team_id="T1"))
+        start = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)
+        for i in range(11):
+            make_call(
+                session,
+                f"m-{i}",
+                agent_id="a-3",
+                customer_id="k-repeat" if i % 4 == 0 else f"j-{i}",
+                started_at=start + timedelta(days=i),
+                transfers=i % 3 == 0,
+            )
+            make_metrics(session, f"m-{i}", compliance=0.5 + i / 40)
+    with Session(calls) as session:
+        pdf = PdfRenderer(settings).team_report(
+            session, team_id="T1", period=NOVEMBER, language=language
+        )
+        config = scorecard_config(session, settings, "T1")
+        cards = compute_scorecards(
+            session, ScorecardRequest(str(NOVEMBER)), tz=settings.tz, config=config
+        )
+    lines = [line.strip() for line in text_of(pdf).splitlines()]
+    names = {"a-1": "安娜", "a-3": "李雷"}
+    checked = 0
+    with use_locale(language):
+        for card in cards:
+            if card.agent_id not in names:
+                continue
+            m = card.metrics
+            expected = [
+                names[card.agent_id],
+                format_number(card.contacts),
+                format_share(card.composite.value),
+            ]
+            at = lines.index(names[card.agent_id])
+            assert lines[at : at + 3] == expected
+            shares = [m.fcr, m.transfer_rate, card.handle_in_band, m.courtesy]
+            shares.append(m.script_compliance)
+            assert lines[at + 4 : at + 9] == [format_share(e.value) for e in shares]
+            checked += 1
+    assert checked == 2
