@@ -1,6 +1,6 @@
 """team_dashboard: a team's month from the stored calls, against hand-counted figures."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -10,8 +10,9 @@ from qm.db import session_scope
 from qm.domain.dashboard import TRAINING_ROWS, TeamDashboard, latest_period, team_dashboard
 from qm.domain.targets import save_targets
 from qm.errors import NotFound, ValidationFailed
-from qm.models import TrainingAssignment
+from qm.models import Agent, Team, TrainingAssignment
 from qm.settings import Settings
+from tests.factories import make_call, make_metrics
 from tests.qm.dashboard_world import MARCH, build_dashboard_world
 
 TODAY = date(2024, 4, 2)
@@ -149,3 +150,55 @@ def test_other_team_and_bad_input(world: Engine, settings: Settings) -> None:
         assert error.value.field == "period"
         assert latest_period(session, "north", settings.tz) == MARCH
         assert latest_period(session, "south", settings.tz) == MARCH
+
+
+def test_distributions_put_edge_values_in_the_bucket_that_starts_there(
+    engine: Engine, settings: Settings
+) -> None:
+    """[low, high) buckets, the last handle-time one open, the last courtesy one closed."""
+    courtesy = {
+        0.0: {"polite_count": 0},
+        0.2: {
+            "polite_count": 1,
+            "forbidden_count": 1,
+            "interruptions": 5,
+            "long_silences": 3,
+            "customer_name_used": False,
+        },
+        0.8: {
+            "polite_count": 1,
+            "forbidden_count": 0,
+            "interruptions": 0,
+            "long_silences": 0,
+            "customer_name_used": False,
+        },
+        1.0: {"polite_count": 2},
+    }
+    with session_scope(engine) as session:
+        session.add(Team(id="edge", name="边界"))
+        session.flush()
+        session.add(Agent(id="e-1", name="边", team_id="edge"))
+        handles = [0.0, 119.9, 120.0, 900.0, 5000.0]
+        for i, seconds in enumerate(handles):
+            make_call(
+                session,
+                f"e-{i}",
+                agent_id="e-1",
+                started_at=datetime(2024, 3, 5, 9, i, tzinfo=UTC),
+                talk_seconds=seconds,
+                hold_seconds=0.0,
+                wrap_seconds=0.0,
+            )
+            if i < len(courtesy):
+                make_metrics(session, f"e-{i}", courtesy=list(courtesy.values())[i])
+    with Session(engine) as session:
+        d = team_dashboard(session, "edge", MARCH, settings, today=TODAY)
+    assert [(b.low, b.count) for b in d.handle_time if b.count] == [(0, 2), (120, 1), (900, 2)]
+    assert d.handle_time[-1].high is None
+    assert [(b.low, b.count) for b in d.courtesy] == [
+        (0.0, 1),
+        (0.2, 1),
+        (0.4, 0),
+        (0.6, 0),
+        (0.8, 2),
+    ]
