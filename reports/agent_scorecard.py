@@ -163,7 +163,10 @@ def _strengths(w: Writer, data: AgentReportData) -> list[Flowable]:
     rows = [[w.cell(s.label), w.cell(s.detail)] for s in data.strengths]
     story.append(
         w.table(
-            [_("Strength"), _("Shown by")], rows, [FRAME_WIDTH * 0.4, FRAME_WIDTH * 0.6], numeric_from=2
+            [_("Strength"), _("Shown by")],
+            rows,
+            [FRAME_WIDTH * 0.4, FRAME_WIDTH * 0.6],
+            numeric_from=2,
         )
     )
     return story

@@ -477,7 +477,15 @@ def _training(w: Writer, data: TeamReportData) -> list[Flowable]:
     story += w.heading(_("Before and after training"), 2)
     if not t.follow_ups:
         return [*story, w.paragraph(_("No re-measure yet."))]
-    header = [_("Agent"), _("Criterion"), _("Before training"), _("n"), _("After training"), _("n"), _("Change")]
+    header = [
+        _("Agent"),
+        _("Criterion"),
+        _("Before training"),
+        _("n"),
+        _("After training"),
+        _("n"),
+        _("Change"),
+    ]
     rows = [
         [
             w.cell(f.agent),
