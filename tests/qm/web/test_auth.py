@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar.testing import TestClient
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from qm.app import create_app
 from qm.db import make_engine, session_scope
@@ -152,7 +152,11 @@ def test_admin_adds_a_user_who_can_sign_in(client: Client, seed: Any, engine: An
         [td.text.strip() for td in tr.select("td")] for tr in rows
     ]
     with session_scope(engine) as s:
-        event = s.exec(select(AuditEvent).where(AuditEvent.action == "user.create")).all()
+        event = s.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "user.create")
+            .order_by(col(AuditEvent.id))
+        ).all()
         assert [(e.actor, e.entity_id) for e in event][-1] == ("ada", "alex")
 
     again = client.post("/users", data=form)
