@@ -6,7 +6,7 @@ calls in the queue's handle-time band, declared resolutions, compliance and cour
 scores. With each call's repeat-contact flag stored (`qm.domain.repeat_contacts`) and its
 two scores copied onto it (`Call.compliance`), none of them needs the calls in Python:
 one GROUP BY over one covering index per page instead of reading tens of thousands of
-rows (`benchmarks/web.py` measured the dashboard and scorecard pages at 0.5 - 5 s at
+rows (`benchmarks/web.py` measured the dashboard and scorecard pages at 0.5 - 2 s at
 100,000 calls that way).
 
 The figures are those of `scoring.operational` / `scoring.scorecard` (DESIGN.md's
