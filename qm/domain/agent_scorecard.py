@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from qm.domain.call_totals import monthly_totals
+from qm.domain.aggregates import mystery_shops
+from qm.domain.call_totals import latest_start, monthly_totals
 from qm.domain.scorecards import parse_period
 from qm.domain.targets import Target, site_targets
-from qm.models import Agent, Call, MysteryShop
+from qm.models import Agent, Call
 from scoring.mystery import Shop
 from scoring.period import Period
 from scoring.scorecard import Scorecard, ScorecardConfig, scorecards_from_totals
@@ -119,15 +120,10 @@ def _shops(
     """The mystery shops dated within `months` (of one agent when given)."""
     first, _ = months[0].bounds(tz)
     _, end = months[-1].bounds(tz)
-    query = select(MysteryShop).where(
-        col(MysteryShop.date) >= first.astimezone(tz).date(),
-        col(MysteryShop.date) < end.astimezone(tz).date(),
+    agents = None if agent_id is None else [agent_id]
+    return mystery_shops(
+        session, first.astimezone(tz).date(), end.astimezone(tz).date(), agents=agents
     )
-    if agent_id is not None:
-        query = query.where(col(MysteryShop.agent_id) == agent_id)
-    return [
-        Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in session.exec(query)
-    ]
 
 
 def _history(
@@ -174,7 +170,7 @@ def agent_scorecard(
         ValidationFailed: `period` is not a month written as YYYY-MM.
     """
     month = parse_period(period)
-    as_of = session.exec(select(sa.func.max(Call.started_at))).one()
+    as_of = latest_start(session)
     # Every agent's card of the month (the rank is among all of them, the team's
     # figures among the team's): the same totals as `compute_scorecards`, for this month
     # alone, since the page compares with earlier months through its own trend.

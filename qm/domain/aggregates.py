@@ -3,11 +3,13 @@
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from qm.models import Call, KeyPointResult, MysteryShop, ResultKind
+from scoring.mystery import Shop
 
 
 def key_point_counts(
@@ -45,6 +47,22 @@ def key_point_counts(
         (agent, item): (int(hits), int(n), float(weight), bool(critical))
         for agent, item, hits, n, weight, critical in session.execute(query).all()
     }
+
+
+def mystery_shops(session: Session, first: date, end: date, *, agents: Any = None) -> list[Shop]:
+    """The mystery shops dated in [first, end), of `agents` only when given (a list of
+    ids or a scalar subquery of them), as the scoring library takes them."""
+    query = sa.select(
+        col(MysteryShop.id),
+        col(MysteryShop.agent_id),
+        col(MysteryShop.date),
+        col(MysteryShop.items),
+        col(MysteryShop.score),
+        col(MysteryShop.scenario),
+    ).where(col(MysteryShop.date) >= first, col(MysteryShop.date) < end)
+    if agents is not None:
+        query = query.where(col(MysteryShop.agent_id).in_(agents))
+    return [Shop(*row) for row in session.execute(query)]
 
 
 def mystery_counts(

@@ -32,6 +32,13 @@ from scoring.scorecard import QualitySums
 Key = tuple[str, str]  # (agent, "YYYY-MM")
 
 
+def latest_start(session: Session) -> datetime | None:
+    """The newest call's start anywhere: repeats are known up to it (the default as-of
+    of every scorecard, page and report)."""
+    latest: datetime | None = session.execute(sa.select(sa.func.max(col(Call.started_at)))).scalar()
+    return latest
+
+
 def _one(condition: Any) -> Any:
     return sa.case((condition, 1), else_=0)
 

@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from qm.domain.call_totals import monthly_totals
+from qm.domain.aggregates import mystery_shops
+from qm.domain.call_totals import latest_start, monthly_totals
 from qm.domain.scorecards import parse_period
 from qm.domain.targets import Target, scorecard_config, site_targets
 from qm.errors import NotFound
@@ -40,7 +41,6 @@ from qm.models import (
     EvaluationKind,
     KeyPointOverride,
     KeyPointResult,
-    MysteryShop,
     ResultKind,
     Team,
     TrainingAssignment,
@@ -243,24 +243,6 @@ def _team(session: Session, team_id: str) -> tuple[Team, dict[str, str]]:
 
 def _team_agent_ids(team_id: str) -> Any:
     return sa.select(col(Agent.id)).where(col(Agent.team_id) == team_id).scalar_subquery()
-
-
-def _shops(session: Session, team_id: str, first: date, end: date) -> list[Shop]:
-    rows = session.execute(
-        sa.select(
-            col(MysteryShop.id),
-            col(MysteryShop.agent_id),
-            col(MysteryShop.date),
-            col(MysteryShop.items),
-            col(MysteryShop.score),
-            col(MysteryShop.scenario),
-        ).where(
-            col(MysteryShop.agent_id).in_(_team_agent_ids(team_id)),
-            col(MysteryShop.date) >= first,
-            col(MysteryShop.date) < end,
-        )
-    ).all()
-    return [Shop(*row) for row in rows]
 
 
 def _item_counts(
@@ -548,13 +530,18 @@ def team_dashboard(
     months = _six_months(month)
     month_start, end = month.bounds(tz)
     # Repeats are known up to the newest call anywhere, as on the scorecards.
-    as_of = session.execute(sa.select(sa.func.max(Call.started_at))).scalar()
+    as_of = latest_start(session)
     # One pass over the team's six months: the cards (this month and the one before)
     # and the trend come from the same totals.
     tallies, quality = monthly_totals(
         session, months, tz, as_of=as_of, agents=_team_agent_ids(team_id)
     )
-    shops = _shops(session, team_id, month.previous().first_day(), end.astimezone(tz).date())
+    shops = mystery_shops(
+        session,
+        month.previous().first_day(),
+        end.astimezone(tz).date(),
+        agents=_team_agent_ids(team_id),
+    )
     items = _item_counts(session, team_id, month_start, end)
     key_points = items[ResultKind.KEY_POINT]
     real_hits = {(agent, item): (hits, n) for agent, item, _, hits, n in key_points}

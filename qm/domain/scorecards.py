@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from qm.domain.aggregates import key_point_counts
-from qm.domain.call_totals import monthly_totals
+from qm.domain.aggregates import key_point_counts, mystery_shops
+from qm.domain.call_totals import latest_start, monthly_totals
 from qm.errors import ValidationFailed
-from qm.models import Call, CallMetrics, MysteryShop, Queue
+from qm.models import Call, CallMetrics, Queue
 from scoring.mystery import Shop
 from scoring.operational import Contact, FcrRules, HandleTarget, first_contact_resolution
 from scoring.period import Period
@@ -83,18 +82,13 @@ def compute_scorecards(
     period = parse_period(request.period)
     start, end = period.bounds(tz)
     prev_start, _ = period.previous().bounds(tz)
-    as_of = request.as_of or session.exec(select(sa.func.max(Call.started_at))).one()
-    shops = session.exec(
-        select(MysteryShop).where(
-            col(MysteryShop.date) >= prev_start.date(), col(MysteryShop.date) < end.date()
-        )
-    ).all()
+    as_of = request.as_of or latest_start(session)
+    mystery = mystery_shops(session, prev_start.date(), end.date())
     # Real calls' hits beside the mystery-shop items: only shopped agents have any.
-    shopped = {s.agent_id for s in shops if start.date() <= s.date}
+    shopped = {s.agent_id for s in mystery if start.date() <= s.day}
     hits = key_point_counts(session, start, end, agents=shopped) if shopped else {}
     _, targets, _ = _queue_settings(session, request.fcr_window_days)
     card_config = ScorecardConfig(config.weights, config.min_contacts, targets)
-    mystery = [Shop(s.id, s.agent_id, s.date, s.items, s.score, s.scenario) for s in shops]
     real_hits = {key: (h, n) for key, (h, n, _w, _c) in hits.items()}
     if request.fcr_window_days is None and not request.same_reason:
         # Every agent's month: the rank is among all of them.
