@@ -81,7 +81,13 @@ def repeat_contacts(
     """
     rules = rules or FcrRules()
     starts = [c.started_at.timestamp() for c in contacts]
+    windows = [rules.window_for(c.queue).total_seconds() for c in contacts]
+    return _repeats(contacts, rules, starts, windows)
 
+
+def _repeats(
+    contacts: Sequence[Contact], rules: FcrRules, starts: list[float], windows: list[float]
+) -> list[bool | None]:
     def key(i: int) -> tuple[str, str, float]:
         c = contacts[i]
         return (c.customer_id or "", (c.reason or "") if rules.same_reason else "", starts[i])
@@ -101,8 +107,7 @@ def repeat_contacts(
         t = starts[i]
         if next_start is not None and next_start > t:
             next_later = next_start
-        window = rules.window_for(c.queue).total_seconds()
-        result[i] = next_later is not None and next_later <= t + window
+        result[i] = next_later is not None and next_later <= t + windows[i]
         next_start = t
     return result
 
@@ -124,15 +129,13 @@ def first_contact_resolution(
     rules = rules or FcrRules()
     if not contacts:
         return []
-    limit = (
-        as_of.timestamp() if as_of is not None else max(c.started_at.timestamp() for c in contacts)
-    )
+    starts = [c.started_at.timestamp() for c in contacts]
+    windows = [rules.window_for(c.queue).total_seconds() for c in contacts]
+    limit = as_of.timestamp() if as_of is not None else max(starts)
+    repeats = _repeats(contacts, rules, starts, windows)
     return [
-        None
-        if repeat is None
-        or c.started_at.timestamp() + rules.window_for(c.queue).total_seconds() > limit
-        else not repeat
-        for c, repeat in zip(contacts, repeat_contacts(contacts, rules=rules), strict=True)
+        None if repeat is None or t + w > limit else not repeat
+        for repeat, t, w in zip(repeats, starts, windows, strict=True)
     ]
 
 

@@ -198,10 +198,8 @@ class QualitySums:
 
     def add(self, other: "QualitySums") -> None:
         """Add `other`'s counts and sums (a team's month from its agents')."""
-        self.compliance_n += other.compliance_n
-        self.compliance_sum += other.compliance_sum
-        self.courtesy_n += other.courtesy_n
-        self.courtesy_sum += other.courtesy_sum
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def _components(
