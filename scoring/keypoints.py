@@ -19,12 +19,19 @@ point (or a critical forbidden phrase said) makes it 0, every item still listed.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from scoring.alignment import word_similarity
 from scoring.courtesy import Courtesy, measure_courtesy
+from scoring.exemplars import (
+    EXEMPLAR_METHOD,
+    REJECTED_NOTE,
+    Exemplar,
+    LearntPhrase,
+    learnt_phrases,
+)
 from scoring.matching import (
     UNCERTAIN_BAND,
     Candidate,
@@ -188,9 +195,35 @@ def _result(
     )
 
 
+def _rejected(scored: list[_Scored], rejected: list[_Scored]) -> list[_Scored]:
+    """The candidates that are more like a line a reviewer rejected than like what found
+    them: a strong match of a negative exemplar in an overlapping window, scoring higher.
+
+    A script phrase said exactly is never overruled: the script says it counts.
+    """
+    strong = [r for r in rejected if r.strong]
+    return [
+        s
+        for s in scored
+        if s.candidate.method != "exact"
+        and any(
+            r.candidate.score > s.candidate.score
+            and r.candidate.window.first <= s.candidate.window.last
+            and s.candidate.window.first <= r.candidate.window.last
+            for r in strong
+        )
+    ]
+
+
 def _check_key_point(
-    kp: KeyPoint, scored: list[_Scored], times: dict[str, _When | None]
+    kp: KeyPoint,
+    scored: list[_Scored],
+    times: dict[str, _When | None],
+    rejected: list[_Scored] | None = None,
 ) -> tuple[ItemResult, _When | None]:
+    vetoed = _rejected(scored, rejected) if rejected else []
+    if vetoed:
+        scored = [s for s in scored if s not in vetoed]
     valid = [s for s in scored if _why_not(kp, s.candidate, times) is None]
     strong = [s for s in valid if s.strong]
     unsure = _unsure_prerequisite(kp, times)
@@ -214,13 +247,17 @@ def _check_key_point(
         best = min(invalid, key=lambda s: s.candidate.window.start)
         reason = _why_not(kp, best.candidate, times) or ""
         return _result("key_point", kp, best, hit=False, uncertain=False, note=reason), None
+    if vetoed:
+        best = max(vetoed, key=lambda s: s.candidate.score)
+        return _result("key_point", kp, best, hit=False, uncertain=False, note=REJECTED_NOTE), None
     return _result("key_point", kp, None, hit=False, uncertain=False, note="not found"), None
 
 
 def clear_caches() -> None:
     """Forget every cached normal form, pinyin, cue, sentence split, word similarity and
     prepared script."""
-    for cached in (normalize, pinyin, cues, semantic_parts, word_similarity, prepare, _prepared):
+    caches = (normalize, pinyin, cues, semantic_parts, word_similarity, prepare, _prepared)
+    for cached in (*caches, _with_learnt):
         cached.cache_clear()
 
 
@@ -240,11 +277,37 @@ def _prepared(
     return tuple(phrases), tuple(owner)
 
 
+@lru_cache(maxsize=64)
+def _with_learnt(
+    key_points: tuple[KeyPoint, ...],
+    forbidden: tuple[ForbiddenRule, ...],
+    learnt: tuple[LearntPhrase, ...],
+) -> tuple[tuple[Phrase, ...], tuple[tuple[str, str], ...]]:
+    """The script's phrases and owners (`_prepared`) followed by the learnt ones: a
+    positive exemplar belongs to its key point, a negative one to ("rejected", item)."""
+    phrases, owner = _prepared(key_points, forbidden)
+    extra = tuple(prepare(x.text) for x in learnt)
+    owners = tuple(("key_point" if x.positive else "rejected", x.item_id) for x in learnt)
+    return phrases + extra, owner + owners
+
+
 def check_call(
-    script: Script, transcript: CallTranscript, *, matcher: Matcher | None = None
+    script: Script,
+    transcript: CallTranscript,
+    *,
+    matcher: Matcher | None = None,
+    exemplars: Sequence[Exemplar] = (),
 ) -> CheckResult:
-    """Check every key point and forbidden rule of `script` on `transcript`."""
-    phrases, owner = _prepared(script.key_points, script.forbidden)
+    """Check every key point and forbidden rule of `script` on `transcript`.
+
+    `exemplars` are reviewers' evidence for the key points (`scoring.exemplars`): a
+    line like a positive one is a match of its key point (method "exemplar"), a match
+    more like a negative one is not.
+    """
+    learnt = learnt_phrases(script, exemplars, matcher) if exemplars else ()
+    phrases, owner = _with_learnt(script.key_points, script.forbidden, learnt)
+    # Phrases past the script's own are learnt ones.
+    own = len(phrases) - len(learnt)
     by_item: dict[tuple[str, str], list[_Scored]] = {}
     for c in find_candidates(
         phrases,
@@ -253,6 +316,9 @@ def check_call(
         language=script.language,
         speakers=semantic_speakers(script),
     ):
+        if c.phrase_index >= own:
+            # Found through a reviewer's line (even word for word, it is not the script's).
+            c = replace(c, method=EXEMPLAR_METHOD)
         by_item.setdefault(owner[c.phrase_index], []).append(
             _Scored(c, phrases[c.phrase_index].threshold)
         )
@@ -261,7 +327,10 @@ def check_call(
     results: dict[str, ItemResult] = {}
     for kp in _order(script.key_points):
         results[kp.id], times[kp.id] = _check_key_point(
-            kp, by_item.get(("key_point", kp.id), []), times
+            kp,
+            by_item.get(("key_point", kp.id), []),
+            times,
+            by_item.get(("rejected", kp.id)),
         )
     key_points = tuple(results[kp.id] for kp in script.key_points)
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from qm.domain.stored_transcripts import TranscriptInfo
 from qm.models import ResultKind, Segment
 from scoring.courtesy import measure_courtesy
+from scoring.exemplars import Exemplar
 from scoring.keypoints import CheckResult, check_call
 from scoring.matching import Matcher
 from scoring.script import Script as ParsedScript
@@ -49,9 +50,14 @@ def read_call_transcript(session: Session, transcript: TranscriptInfo) -> CallTr
 
 
 def check_transcript(
-    script: ParsedScript, transcript: CallTranscript, *, matcher: Matcher | None = None
+    script: ParsedScript,
+    transcript: CallTranscript,
+    *,
+    matcher: Matcher | None = None,
+    exemplars: Sequence[Exemplar] = (),
 ) -> CheckResult:
-    """Check `transcript` against `script`, with the optional semantic stage.
+    """Check `transcript` against `script`, with the optional semantic stage and what
+    reviewers taught the checker (`exemplars`, see `qm.domain.exemplars`).
 
     Raises:
         SemanticMatcherError: the semantic matcher's model failed on this call.
@@ -59,18 +65,23 @@ def check_transcript(
     if isinstance(matcher, EmbeddingMatcher):
         # One batched embedding of the call's texts instead of one model call per text.
         matcher.warm_call(script, transcript)
-    return check_call(script, transcript, matcher=matcher)
+    return check_call(script, transcript, matcher=matcher, exemplars=exemplars)
 
 
 def check_result_rows(
-    script: ParsedScript, transcript: CallTranscript, *, matcher: Matcher | None = None
+    script: ParsedScript,
+    transcript: CallTranscript,
+    *,
+    matcher: Matcher | None = None,
+    exemplars: Sequence[Exemplar] = (),
 ) -> tuple[CheckResult, list[dict[str, Any]]]:
     """Check `transcript` and return the result with one row of values per item.
 
     Args:
         matcher: the optional semantic stage (see `scoring.semantic`).
+        exemplars: reviewers' exemplars of the script's key points.
     """
-    result = check_transcript(script, transcript, matcher=matcher)
+    result = check_transcript(script, transcript, matcher=matcher, exemplars=exemplars)
     rows = [
         {
             "kind": ResultKind(item.kind),

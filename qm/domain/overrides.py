@@ -19,6 +19,8 @@ Rules where DESIGN.md leaves room:
 - A decision answers the linked items of the decider's own draft evaluations of the call
   (a new version, the decision as the reason); a draft started later is prefilled from
   it (`qm.domain.evaluations.commands._prefill`).
+- A decision that corrects the checker teaches it (`qm.domain.exemplars.learn`): the
+  next calls checked with the script match against the line it was about.
 """
 
 import math
@@ -31,6 +33,7 @@ from sqlmodel import Session, col, select
 from qm.domain.audit import record
 from qm.domain.calls.visibility import visible_call
 from qm.domain.evaluations.queries import managed_teams
+from qm.domain.exemplars import learn
 from qm.domain.stored_transcripts import current_transcript, transcript_segments
 from qm.errors import Forbidden, NotFound, ValidationFailed
 from qm.i18n import N_
@@ -251,6 +254,7 @@ def override_key_point(
     )
     session.add(row)
     session.flush()
+    learn(session, row, result)
     record(
         session,
         actor=actor.username,

@@ -36,6 +36,7 @@ from qm.models import (
     Call,
     Customer,
     Evaluation,
+    KeyPointExemplar,
     KeyPointOverride,
     KeyPointResult,
     Segment,
@@ -191,6 +192,7 @@ def purge_calls(
     results = KeyPointResult.__table__  # type: ignore[attr-defined]
     calls = Call.__table__  # type: ignore[attr-defined]
     overrides = KeyPointOverride.__table__  # type: ignore[attr-defined]
+    exemplars = KeyPointExemplar.__table__  # type: ignore[attr-defined]
     for chunk in _chunks(ids):
         transcript_ids = sa.select(transcripts.c.id).where(transcripts.c.call_id.in_(chunk))
         deleted = session.execute(
@@ -212,6 +214,10 @@ def purge_calls(
             .values(evidence="")
         )
         result.evidence += int(cleared.rowcount or 0)  # type: ignore[attr-defined]
+        # What those decisions taught the checker is transcript text too (a phrase an
+        # admin already accepted into a script is the script's now, and stays there).
+        deleted = session.execute(sa.delete(exemplars).where(exemplars.c.call_id.in_(chunk)))
+        result.evidence += int(deleted.rowcount or 0)  # type: ignore[attr-defined]
         for evaluation in session.exec(
             select(Evaluation).where(col(Evaluation.call_id).in_(chunk))
         ):

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from qm.domain.audit import record
 from qm.domain.call_checks import check_transcript, read_call_transcript
+from qm.domain.exemplars import script_exemplars
 from qm.domain.stored_transcripts import current_transcript_info
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
@@ -80,8 +81,9 @@ def preview_check(session: Session, parsed: ParsedScript, call_id: str) -> Check
     """Check one stored call against `parsed`, which need not be stored: what the script
     would find on that call (key points hit or missed, with evidence), nothing written.
 
-    The phrase and order checks run; the semantic stage does not (it needs the model
-    that `qm process` loads), so a preview may miss a paraphrase the pipeline would find.
+    The phrase and order checks run, with what reviewers taught the checker about the
+    script (`qm.domain.exemplars`); the semantic stage does not (it needs the model that
+    `qm process` loads), so a preview may miss a paraphrase the pipeline would find.
 
     Raises:
         NotFound: no such call.
@@ -92,7 +94,8 @@ def preview_check(session: Session, parsed: ParsedScript, call_id: str) -> Check
     info = current_transcript_info(session, call_id)
     if info is None:
         raise ValidationFailed("preview", None, "call_id", _("this call has no transcript"))
-    return check_transcript(parsed, read_call_transcript(session, info))
+    transcript = read_call_transcript(session, info)
+    return check_transcript(parsed, transcript, exemplars=script_exemplars(session, parsed.id))
 
 
 def _latest(session: Session, key: str) -> Script | None:

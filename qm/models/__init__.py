@@ -19,7 +19,7 @@ from qm.models.evaluations import (
 )
 from qm.models.imports import ImportJob, ImportKind, ImportState
 from qm.models.mystery import MysteryShop
-from qm.models.overrides import KeyPointOverride
+from qm.models.overrides import ExemplarSuggestion, KeyPointExemplar, KeyPointOverride
 from qm.models.people import Agent, Customer, Role, Team, User, UserTeam
 from qm.models.reports import DeliveryState, Report, ReportDelivery, ReportKind
 from qm.models.results import CallMetrics, KeyPointResult, ResultKind
@@ -52,11 +52,13 @@ __all__ = (
     "EvaluationChange",
     "EvaluationForm",
     "EvaluationKind",
+    "ExemplarSuggestion",
     "EvaluationState",
     "FormAssignment",
     "ImportJob",
     "ImportKind",
     "ImportState",
+    "KeyPointExemplar",
     "KeyPointOverride",
     "KeyPointResult",
     "LoginThrottle",

