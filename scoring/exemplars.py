@@ -4,9 +4,10 @@ When a reviewer says the checker missed a key point and shows the line that said
 that line is a *positive exemplar* of the key point: later calls are matched against it
 as if it were one more phrase of the item, by every stage of the cascade (a reviewer's
 wording is found by the string matchers, its meaning by the semantic stage). When a
-reviewer says a hit was wrong, the line the checker matched is a *negative exemplar*:
-a later candidate for that key point that is more like the rejected line than like what
-found it is not a hit (`vetoes`).
+reviewer says a hit was wrong, the line the checker matched is a *negative exemplar*
+(`teaches_negative` says when): a later candidate for that key point that is more like
+the rejected line's wording than like what found it is not a hit
+(`scoring.keypoints`).
 
 An exemplar is a transcript line, and a line often says several things ("Hi there!
 Sorry for the wait. Please DM us your account number."). Only its sentence closest to
@@ -33,6 +34,8 @@ from scoring.script import Script
 EXEMPLAR_METHOD = "exemplar"
 # The note on a key point whose every match was like a line a reviewer rejected.
 REJECTED_NOTE = "like a line a reviewer marked as not saying it"
+# A match by the script's own words at least this close says the phrase nearly verbatim.
+NEAR_VERBATIM = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,20 @@ class LearntPhrase:
     item_id: str
     text: str
     positive: bool
+
+
+def teaches_negative(method: str, score: float) -> bool:
+    """Whether a reviewer's "not said" on a match found by `method` with `score` makes
+    the matched line a negative exemplar.
+
+    Not when the line says the key point's own words (exactly, or by characters at
+    least `NEAR_VERBATIM`): then the reviewer's answer is about when or in what order it
+    was said (the checker took a wrong line for an earlier key point, say), not about
+    the wording, and learning the wording as "not it" would veto every true one after.
+    A line that only sounds like the phrase, means something like it, or is like a
+    reviewer's line is the checker's error of wording, which is what is learnt.
+    """
+    return not (method == "exact" or (method == "fuzzy" and score >= NEAR_VERBATIM))
 
 
 @lru_cache(maxsize=4096)

@@ -49,6 +49,12 @@ from scoring.normalize import normalize
 from scoring.script import ForbiddenRule, KeyPoint, Script
 from scoring.transcript import CallTranscript
 
+# A reviewer's line is matched more strictly than a script phrase: it is a transcript line
+# as heard (with the recogniser's errors, fillers, words around the point), not wording
+# chosen to say one thing, so a loose match of it ("号零八八为您服务" in "您好很高兴为您服务",
+# 0.79 by characters) is as often another line of the same kind.
+LEARNT_THRESHOLD = 0.85
+
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
@@ -197,19 +203,24 @@ def _result(
 
 def _rejected(scored: list[_Scored], rejected: list[_Scored]) -> list[_Scored]:
     """The candidates that are more like a line a reviewer rejected than like what found
-    them: a strong match of a negative exemplar in an overlapping window, scoring higher.
+    them: a strong match of a negative exemplar, scoring higher, in the candidate's
+    window or in one of the two lines it joins (a pair holding a rejected line is not
+    evidence; its other line, if it says the key point, is a candidate of its own).
 
-    A script phrase said exactly is never overruled: the script says it counts.
+    Only the rejected line's wording counts (a match by the string matchers: the same
+    template said again, with ASR errors), not its meaning: two lines of one kind
+    ("工号一零八八为您服务", "您好很高兴为您服务") are close in meaning, and a rejected one
+    would overrule every true one. A script phrase said exactly is never overruled.
     """
-    strong = [r for r in rejected if r.strong]
+    strong = [r for r in rejected if r.strong and r.candidate.method != "semantic"]
     return [
         s
         for s in scored
         if s.candidate.method != "exact"
         and any(
             r.candidate.score > s.candidate.score
-            and r.candidate.window.first <= s.candidate.window.last
-            and s.candidate.window.first <= r.candidate.window.last
+            and s.candidate.window.first <= r.candidate.window.first
+            and r.candidate.window.last <= s.candidate.window.last
             for r in strong
         )
     ]
@@ -277,6 +288,12 @@ def _prepared(
     return tuple(phrases), tuple(owner)
 
 
+def _learnt_phrase(text: str) -> Phrase:
+    """A reviewer's line prepared for matching, held to at least `LEARNT_THRESHOLD`."""
+    phrase = prepare(text)
+    return replace(phrase, threshold=max(phrase.threshold, LEARNT_THRESHOLD))
+
+
 @lru_cache(maxsize=64)
 def _with_learnt(
     key_points: tuple[KeyPoint, ...],
@@ -286,7 +303,7 @@ def _with_learnt(
     """The script's phrases and owners (`_prepared`) followed by the learnt ones: a
     positive exemplar belongs to its key point, a negative one to ("rejected", item)."""
     phrases, owner = _prepared(key_points, forbidden)
-    extra = tuple(prepare(x.text) for x in learnt)
+    extra = tuple(_learnt_phrase(x.text) for x in learnt)
     owners = tuple(("key_point" if x.positive else "rejected", x.item_id) for x in learnt)
     return phrases + extra, owner + owners
 

@@ -3,11 +3,14 @@
 A reviewer's decision on a key point (`qm.domain.overrides`) teaches the checker when
 it corrects it:
 
-- the checker missed the key point (or was unsure) and the reviewer says it was said:
-  the evidence span the reviewer chose (or, for an uncertain match, the line the checker
-  found) is a **positive exemplar**;
+- the checker missed the key point (or was unsure) and the reviewer says it was said,
+  choosing the evidence span that said it: that span's text is a **positive exemplar**
+  (without a span nothing is learnt: an uncertain match's line may be the wrong one, a
+  closing found in the greeting, and a wrong positive exemplar makes false hits);
 - the checker found it (or was unsure) and the reviewer says it was not said: the
-  reviewer's span, or else the line the checker matched, is a **negative exemplar**.
+  reviewer's span, or else the line the checker matched, is a **negative exemplar**
+  (not that line when it says the key point's own words nearly verbatim: then the
+  answer is about order or timing, `scoring.exemplars.teaches_negative`).
 
 Confirmations teach nothing. Exemplars belong to the script (its `key`, every version)
 and apply from the next check on (`script_exemplars`, read by the pipeline's keypoints
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from qm.models import KeyPointExemplar, KeyPointOverride, KeyPointResult, Script
-from scoring.exemplars import Exemplar
+from scoring.exemplars import Exemplar, teaches_negative
 from scoring.normalize import normalize
 
 # Exemplars of each key point and kind the checker reads, newest first: enough to learn
@@ -47,10 +50,11 @@ def learn(session: Session, decision: KeyPointOverride, result: KeyPointResult) 
     auto = None if result.uncertain else result.hit
     if auto is decision.hit:
         return  # a confirmation
-    if decision.hit:
-        text = decision.evidence or (result.evidence if result.uncertain else "")
+    if decision.hit or decision.evidence:
+        text = decision.evidence
     else:
-        text = decision.evidence or result.evidence
+        # The line the checker matched, when its wording is what was wrong.
+        text = result.evidence if teaches_negative(result.method, result.score) else ""
     script = session.get(Script, result.script_id)
     if not normalize(text) or script is None or decision.id is None:
         return

@@ -55,7 +55,7 @@ def _transcript(path: Path, call_id: str, language: str, lines: list[str]) -> st
 CALLS = {
     # English: a paraphrase the strings miss, a sound-alike "my name is" the strings
     # take for one, and a line the checker is unsure about.
-    "en-1": ("en", ["hello this is harper valley", EN_PARAPHRASE, "my game is over"]),
+    "en-1": ("en", ["hello this is harper valley national bank", EN_PARAPHRASE, "my game is over"]),
     "en-2": ("en", ["hello", "so " + EN_PARAPHRASE, "my game is over"]),
     "en-3": ("en", ["can you confirm your flight"]),
     "en-4": ("en", ["ok can you confirm your flight"]),
@@ -175,8 +175,11 @@ def test_an_uncertain_match_decided_either_way_teaches_and_a_newer_decision_repl
     assert [(e.positive, e.text) for e in _exemplars(world)] == [(False, unsure.evidence)]
     _process(world, settings, "en-4")
     assert not _result(world, "en-4", "verify").uncertain
-    # The reviewer changes their mind: the uncertain line did verify after all.
+    # The reviewer changes their mind: the uncertain line did verify after all. Without
+    # a span nothing is learnt (the uncertain line may not be the one that said it).
     _decide(world, "en-3", "verify", True)
+    assert _exemplars(world) == []
+    _decide(world, "en-3", "verify", True, start=1.0, end=4.0)
     assert [(e.positive, e.text) for e in _exemplars(world)] == [(True, unsure.evidence)]
     with Session(world) as session:
         assert script_exemplars(session, "hvnb-retail") == (
@@ -188,6 +191,21 @@ def test_a_confirmation_teaches_nothing(world: Engine, settings: Settings) -> No
     _process(world, settings, "en-1")
     _decide(world, "en-1", "introduce", True)  # the checker said hit: a confirmation
     assert _exemplars(world) == []
+
+
+def test_a_miss_on_a_line_saying_the_script_words_is_not_learnt_as_wording(
+    world: Engine, settings: Settings
+) -> None:
+    # "hello this is harper valley national bank" is the greeting's own words: a reviewer's "not said"
+    # there is about timing or order, and must not veto the greeting on later calls.
+    _process(world, settings, "en-1")
+    greeting = _result(world, "en-1", "greeting")
+    assert greeting.hit and greeting.method in ("exact", "fuzzy") and greeting.score >= 0.9
+    _decide(world, "en-1", "greeting", False)
+    assert _exemplars(world) == []
+    # With a span the reviewer says which line was wrong: that is learnt.
+    _decide(world, "en-1", "greeting", False, start=1.0, end=4.0)
+    assert [(e.positive, e.text) for e in _exemplars(world)] == [(False, CALLS["en-1"][1][0])]
 
 
 def test_removing_a_call_for_privacy_removes_what_it_taught(
@@ -204,7 +222,7 @@ def test_removing_a_call_for_privacy_removes_what_it_taught(
 def _teach_verify(world: Engine, settings: Settings) -> None:
     _process(world, settings, "en-1", "en-3")
     _decide(world, "en-1", "verify", True, start=6.0, end=9.0)
-    _decide(world, "en-3", "verify", True)  # an uncertain line accepted: a second variant
+    _decide(world, "en-3", "verify", True, start=1.0, end=4.0)  # a second variant
 
 
 def test_an_admin_accepts_a_suggestion_into_a_new_script_version(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from qm.domain.call_checks import check_result_rows
+from qm.domain.exemplars import script_exemplars
 from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
 from qm.domain.pipeline.work import (
     CallWork,
@@ -19,7 +20,6 @@ from qm.domain.pipeline.work import (
     purged,
     read_inputs,
 )
-from qm.domain.exemplars import script_exemplars
 from qm.domain.scripts import not_stored
 from qm.domain.semantic_anchors import anchors_for
 from qm.models import Call, KeyPointResult, utcnow
