@@ -44,6 +44,7 @@ from qm.models import (
     EvaluationForm,
     EvaluationKind,
     EvaluationState,
+    KeyPointExemplar,
     KeyPointOverride,
     KeyPointResult,
     ResultKind,
@@ -90,6 +91,9 @@ class OverrideView:
     reviewer_id: int
     reviewer: str
     created_at: datetime
+    # What the decision taught the checker (`qm.domain.exemplars`): True a line that says
+    # the key point, False a line that does not, None nothing.
+    taught: bool | None = None
 
     @property
     def confirmed(self) -> bool:
@@ -102,7 +106,7 @@ class OverrideView:
         return "hit" if self.hit else "miss"
 
 
-def _view(row: KeyPointOverride, reviewer: str) -> OverrideView:
+def _view(row: KeyPointOverride, reviewer: str, taught: bool | None = None) -> OverrideView:
     return OverrideView(
         id=row.id or 0,
         call_id=row.call_id,
@@ -116,20 +120,22 @@ def _view(row: KeyPointOverride, reviewer: str) -> OverrideView:
         reviewer_id=row.reviewer_id,
         reviewer=reviewer,
         created_at=row.created_at,
+        taught=taught,
     )
 
 
 def _rows(session: Session, call_id: str, item_id: str | None = None) -> list[OverrideView]:
     """The call's decisions (of one item, when given), oldest first."""
     query = (
-        select(KeyPointOverride, User.username)
+        select(KeyPointOverride, User.username, KeyPointExemplar.positive)
         .join(User, col(User.id) == col(KeyPointOverride.reviewer_id))
+        .outerjoin(KeyPointExemplar, col(KeyPointExemplar.override_id) == col(KeyPointOverride.id))
         .where(col(KeyPointOverride.call_id) == call_id)
         .order_by(col(KeyPointOverride.id))
     )
     if item_id is not None:
         query = query.where(col(KeyPointOverride.item_id) == item_id)
-    return [_view(row, username) for row, username in session.exec(query).all()]
+    return [_view(*found) for found in session.exec(query).all()]
 
 
 def current_overrides(session: Session, call_id: str) -> dict[str, OverrideView]:
@@ -270,7 +276,10 @@ def override_key_point(
             "comment": text,
         },
     )
-    view = _view(row, actor.username)
+    taught = session.exec(
+        select(KeyPointExemplar.positive).where(col(KeyPointExemplar.override_id) == row.id)
+    ).first()
+    view = _view(row, actor.username, taught)
     _carry_into_drafts(session, view, actor)
     return view
 

@@ -9,7 +9,7 @@ a call the caller may not see is a 404.
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, post
 from litestar.datastructures import State
@@ -47,6 +47,9 @@ class OverrideResponse:
     confirmed: bool
     reviewer: str
     created_at: datetime
+    # What the decision taught the checker for the next calls: "hit" (a line that says
+    # the key point), "miss" (a line worded like this does not), or null (nothing).
+    taught: Literal["hit", "miss"] | None = None
 
 
 def override_json(view: OverrideView) -> OverrideResponse:
@@ -64,6 +67,7 @@ def override_json(view: OverrideView) -> OverrideResponse:
         confirmed=view.confirmed,
         reviewer=view.reviewer,
         created_at=view.created_at,
+        taught=None if view.taught is None else ("hit" if view.taught else "miss"),
     )
 
 

@@ -246,6 +246,10 @@ def test_an_uncertain_point_asks_for_a_decision_and_shows_it_once_made(
     assert override.select_one(".override-by").text == "rita"  # type: ignore[union-attr]
     assert override.select_one(".override-evidence").text == "“sorry for the wait, let me check”"  # type: ignore[union-attr]
     assert override.select_one(".chip")["data-seek"] == "21.00"  # type: ignore[index]
+    # The decision taught the checker the line, and the page says so.
+    taught = override.select_one(".override-taught")
+    assert taught is not None and taught["data-taught"] == "hit"
+    assert "next calls" in taught.text
     assert page.select_one("#needs-decision-count") is None
     # Decided with an evaluation form open: back to the page with it still open.
     again = decide(reviewer, "verify", hit="true", comment="", evaluation="7")
@@ -364,6 +368,7 @@ def test_the_api_stores_a_decision_and_answers_it(
         "reviewer": "rev",
     }
     assert stored["evidence"] == "thank you for calling acme hi, my card is blocked"
+    assert stored["taught"] == "miss"  # the line is a negative exemplar from now on
     schema = client.get("/schema/openapi.json").json()
     assert "/api/calls/{call_id}/keypoints/{item_id}/override" in schema["paths"]
 
