@@ -33,6 +33,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import LazyProxy, NullTranslations, Translations
 
+from scoring.result_notes import SPEAKER_PARAMS, parse_note
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 LOCALES = ("zh_CN", "en")  # the first is the product's first language
@@ -159,6 +161,17 @@ def library_message(error: Any) -> str:
     """The reason of a library's error (`scoring.messages`: an English `template` with its
     `params`) in the current locale."""
     return gettext(error.template, **error.params)
+
+
+def result_note(text: str) -> str:
+    """A key-point result's note (`scoring.result_notes`, stored in English) in the
+    current locale, with the speakers it names translated; other text as it is."""
+    parsed = parse_note(text)
+    if parsed is None:
+        return text
+    template, params = parsed
+    values = {k: gettext(v) if k in SPEAKER_PARAMS else v for k, v in params.items()}
+    return gettext(template, **values)
 
 
 def N_(message: str) -> str:

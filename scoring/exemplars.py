@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from rapidfuzz import fuzz
 
+from scoring import result_notes
 from scoring.matching import BatchMatcher, Matcher, semantic_parts
 from scoring.normalize import normalize
 from scoring.script import Script
@@ -33,7 +34,7 @@ from scoring.script import Script
 # The method name of a match found through a positive exemplar (shown with the result).
 EXEMPLAR_METHOD = "exemplar"
 # The note on a key point whose every match was like a line a reviewer rejected.
-REJECTED_NOTE = "like a line a reviewer marked as not saying it"
+REJECTED_NOTE = result_notes.REJECTED
 # A match by the script's own words at least this close says the phrase nearly verbatim.
 NEAR_VERBATIM = 0.9
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from scoring import result_notes
 from scoring.alignment import word_similarity
 from scoring.courtesy import Courtesy, measure_courtesy
 from scoring.exemplars import (
@@ -161,15 +162,16 @@ def _why_not(kp: KeyPoint, c: Candidate, times: dict[str, _When | None]) -> str 
     """None when the candidate satisfies the rule, else the reason it does not."""
     w = c.window
     if kp.speaker != "any" and w.speaker != kp.speaker:
-        return f"said by {w.speaker}, not {kp.speaker}"
+        return result_notes.note(result_notes.WRONG_SPEAKER, heard=w.speaker, wanted=kp.speaker)
     if kp.within_seconds is not None and w.start > kp.within_seconds:
-        return f"at {w.start:.1f} s, after the {kp.within_seconds:g} s limit"
+        start, limit = f"{w.start:.1f}", f"{kp.within_seconds:g}"
+        return result_notes.note(result_notes.TOO_LATE, start=start, limit=limit)
     for other in kp.after:
         when = times.get(other)
         if when is None:
-            return f"{other} never happened before it"
+            return result_notes.note(result_notes.NEVER_BEFORE, other=other)
         if when.start >= w.start:
-            return f"before {other}"
+            return result_notes.note(result_notes.TOO_EARLY, other=other)
     return None
 
 
@@ -244,13 +246,13 @@ def _check_key_point(
         when = _When(best.candidate.window.start, certain=unsure is None)
         if unsure is not None:
             # Said in order only if the reviewer accepts the prerequisite's match.
-            note = f"after {unsure}, which needs a reviewer"
+            note = result_notes.note(result_notes.UNSURE_BEFORE, other=unsure)
             return _result("key_point", kp, best, hit=False, uncertain=True, note=note), when
         return _result("key_point", kp, best, hit=True, uncertain=False, note=""), when
     weak = [s for s in valid if s.weak]
     if weak:
         best = max(weak, key=lambda s: s.candidate.score)
-        note = "low-confidence match: needs a reviewer"
+        note = result_notes.note(result_notes.LOW_CONFIDENCE)
         when = _When(best.candidate.window.start, certain=False)
         return _result("key_point", kp, best, hit=False, uncertain=True, note=note), when
     invalid = [s for s in scored if s.strong]
@@ -261,7 +263,8 @@ def _check_key_point(
     if vetoed:
         best = max(vetoed, key=lambda s: s.candidate.score)
         return _result("key_point", kp, best, hit=False, uncertain=False, note=REJECTED_NOTE), None
-    return _result("key_point", kp, None, hit=False, uncertain=False, note="not found"), None
+    not_found = result_notes.note(result_notes.NOT_FOUND)
+    return _result("key_point", kp, None, hit=False, uncertain=False, note=not_found), None
 
 
 def clear_caches() -> None:
@@ -365,7 +368,7 @@ def check_call(
             forbidden.append(_result("forbidden", rule, best, hit=True, uncertain=False, note=""))
         elif weak:
             best = max(weak, key=lambda s: s.candidate.score)
-            note = "low-confidence match: needs a reviewer"
+            note = result_notes.note(result_notes.LOW_CONFIDENCE)
             forbidden.append(_result("forbidden", rule, best, hit=False, uncertain=True, note=note))
         else:
             forbidden.append(_result("forbidden", rule, None, hit=False, uncertain=False, note=""))

@@ -111,6 +111,7 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
         **i18n.jinja_callables(), newstyle=True
     )
     env.filters["mmss"] = mmss
+    env.filters["result_note"] = i18n.result_note
     env.filters["percent"] = percent
     env.filters["localtime"] = lambda instant: local_time(instant, tz)
     env.filters["number"] = i18n.format_number
