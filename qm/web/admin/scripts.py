@@ -9,6 +9,10 @@
                                         unsaved; `-yaml` variants read the YAML box instead
     POST /admin/scripts/{key}/assign    make it a queue's script and re-check the queue's
                                         calls in the background (`qm.web.rechecks`)
+    GET  /admin/scripts/{key}/suggestions  the phrases reviewers' decisions suggest
+                                        (`qm.domain.phrase_suggestions`)
+    POST /admin/scripts/{key}/suggestions  `action=accept`: add the ticked ones to a new
+                                        version; `action=dismiss`: drop them from the list
 
 Validation is the scoring library's (`scoring.script.parse_script`): its message names
 the field (`key_points[2].phrases`), which the page shows beside that row's input.
@@ -17,6 +21,7 @@ the field (`key_points[2].phrases`), which the page shows beside that row's inpu
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import yaml
 from litestar import Controller, Request, get, post
@@ -28,11 +33,11 @@ from litestar.response import Redirect, Template
 from sqlmodel import Session, col, select
 
 from qm.auth import requires_role
-from qm.domain import definitions, rechecks, scripts
+from qm.domain import definitions, phrase_suggestions, rechecks, scripts
 from qm.domain.bounds import MAX_CALL_ID, MAX_QUEUE_ID, MAX_ROW_ID, text_problem
 from qm.errors import NotFound, ValidationFailed
 from qm.i18n import gettext as _
-from qm.i18n import library_message
+from qm.i18n import library_message, ngettext
 from qm.models import Call, Queue, Role, Transcript, User
 from qm.web.admin.problems import FieldProblem, problem_of
 from qm.web.admin.rows import field_text, lines, read_rows, row_of
@@ -224,8 +229,86 @@ def _page(
         "speaker_labels": {"agent": _("agent"), "customer": _("customer"), "any": _("anyone")},
         "languages": LANGUAGES,
         "notice": notice,
+        "suggested": _pending_count(db, key) if summary is not None and key else 0,
     }
     return Template(template_name="admin/script_edit.html", context=context, status_code=status)
+
+
+def _suggestions(db: Session, key: str) -> list[phrase_suggestions.Suggestion]:
+    """The script's pending phrase suggestions as the web process can find them.
+
+    The web process does not load the semantic model (seconds to load, and memory in
+    every worker): with no matcher the sentence of each reviewer's line is chosen by the
+    characters it shares with the key point's phrases, as `qm script suggest` does when
+    the model is off.
+    """
+    return phrase_suggestions.suggestions(db, key, matcher=None)
+
+
+def _pending_count(db: Session, key: str) -> int:
+    """How many suggestions wait for the script: 0 when its latest version no longer
+    passes the checks (stored before a rule it breaks), as no phrase can be added to it
+    (its suggestions page says why)."""
+    try:
+        return len(_suggestions(db, key))
+    except ScriptError:
+        return 0
+
+
+def _suggestions_url(key: str) -> str:
+    return f"/admin/scripts/{quote(key, safe='')}/suggestions"
+
+
+def _suggestions_page(
+    db: Session,
+    key: str,
+    *,
+    chosen: frozenset[int] = frozenset(),
+    problem: FieldProblem | None = None,
+    notice: str | None = None,
+    accepted: int | None = None,
+    status: int = 200,
+) -> Template:
+    summary = next(s for s in definitions.script_summaries(db) if s.key == key)
+    broken = None
+    try:
+        found = _suggestions(db, key)
+    except ScriptError as exc:
+        found, broken = [], FieldProblem(exc.field, library_message(exc))
+    context = {
+        "key": key,
+        "summary": summary,
+        "suggestions": found,
+        "broken": broken,
+        "chosen": chosen,
+        "problem": problem,
+        "notice": notice,
+        "accepted": accepted,
+    }
+    return Template(
+        template_name="admin/script_suggestions.html", context=context, status_code=status
+    )
+
+
+def _chosen_ids(data: dict[str, Any]) -> list[int]:
+    """The ticked suggestions' ids, in the order sent.
+
+    Raises:
+        ValidationFailed: none is ticked, or a value is not an id (`field` is `id`).
+    """
+    value = data.get("id", [])
+    values = value if isinstance(value, list) else [value]
+    ids: list[int] = []
+    for raw in values:
+        text = str(raw).strip()
+        if not text.isdigit() or len(text) > len(str(MAX_ROW_ID)):
+            raise ValidationFailed(
+                "suggestions", None, "id", _("%(v)s is not a suggestion's number", v=text[:20])
+            )
+        ids.append(int(text))
+    if not ids:
+        raise ValidationFailed("suggestions", None, "id", _("tick at least one suggestion"))
+    return ids
 
 
 def _key(key: str) -> str:
@@ -258,10 +341,13 @@ class ScriptsAdminController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_scripts(self, db: NamedDependency[Session]) -> Template:
-        """Every stored script with its versions and the queues that use it."""
+        """Every stored script with its versions, the queues that use it and how many
+        phrase suggestions wait for an admin."""
+        summaries = definitions.script_summaries(db)
+        pending = {s.key: _pending_count(db, s.key) for s in summaries}
         return Template(
             template_name="admin/scripts.html",
-            context={"scripts": definitions.script_summaries(db)},
+            context={"scripts": summaries, "pending": pending},
         )
 
     @get("/new", sync_to_thread=True)
@@ -349,3 +435,62 @@ class ScriptsAdminController(Controller):
         query = {"assigned": queue, "rechecked": str(marked)}
         return Redirect(f"/admin/scripts/{key}/edit", query_params=query, status_code=303,
                         background=later)  # fmt: skip
+
+    @get("/{key:str}/suggestions", sync_to_thread=True)
+    def show_suggestions(
+        self,
+        key: FromPath[str],
+        db: NamedDependency[Session],
+        accepted: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
+        dismissed: Annotated[int | None, Parameter(ge=1, le=MAX_ROW_ID)] = None,
+    ) -> Template:
+        """The phrase variants reviewers' decisions suggest for the script, to add to a
+        new version or dismiss."""
+        found = definitions.script_version(db, _key(key))
+        notice = None
+        if accepted is not None:
+            notice = _("The phrases were added to a new version: version %(v)s.", v=accepted)
+        elif dismissed is not None:
+            notice = ngettext(
+                "%(num)s suggestion dismissed; the reviewers' decisions still teach the checker.",
+                "%(num)s suggestions dismissed; the reviewers' decisions still teach the checker.",
+                dismissed,
+            )
+        return _suggestions_page(db, found.key, notice=notice, accepted=accepted)
+
+    @post("/{key:str}/suggestions", sync_to_thread=True)
+    def decide_suggestions(
+        self,
+        key: FromPath[str],
+        request: Request[User, Any, State],
+        db: NamedDependency[Session],
+        data: FormData,
+    ) -> Redirect | Template:
+        """Add the ticked suggestions to a new version of the script, or dismiss them."""
+        key = definitions.script_version(db, _key(key)).key  # an unknown script is a 404
+        action = field_text(data.get("action"))
+        ids: list[int] = []
+        try:
+            ids = _chosen_ids(data)
+            actor = request.user.username
+            if action == "accept":
+                saved = phrase_suggestions.accept_suggestions(
+                    db, key, ids, actor=actor, matcher=None
+                )
+                query = {"accepted": str(saved.version)}
+            elif action == "dismiss":
+                phrase_suggestions.dismiss_suggestions(db, key, ids, actor=actor, matcher=None)
+                query = {"dismissed": str(len(set(ids)))}
+            else:
+                raise ValidationFailed("suggestions", None, "action", _("choose a button"))
+        except (NotFound, ValidationFailed) as exc:
+            # A stale id (decided meanwhile) or a phrase the script cannot take: the domain
+            # raises before writing, and the page shows why beside the list.
+            db.rollback()
+            return _suggestions_page(db, key, chosen=frozenset(ids), problem=problem_of(exc),
+                                     status=422)  # fmt: skip
+        except ScriptError:
+            # The latest version no longer passes the checks: the page says so.
+            db.rollback()
+            return _suggestions_page(db, key, chosen=frozenset(ids), status=422)
+        return Redirect(_suggestions_url(key), query_params=query, status_code=303)
