@@ -98,6 +98,21 @@ def load(dataset: Path) -> list[Call]:
     return calls
 
 
+def load_evidence(dataset: Path) -> dict[tuple[str, str], str]:
+    """The line that says each true key point, where the set's truth file gives one: an
+    optional ``"evidence": {item: [segment index, ...]}`` per call (the first counts)."""
+    truth = json.loads((dataset / "truth.json").read_text(encoding="utf-8"))
+    out = {}
+    for call_id, entry in truth.items():
+        if not entry.get("evidence"):
+            continue
+        path = dataset / "transcripts" / f"{call_id}.json"
+        segments = json.loads(path.read_text(encoding="utf-8"))["segments"]
+        for item, indices in entry["evidence"].items():
+            out[(call_id, item)] = segments[indices[0]]["text"]
+    return out
+
+
 def explain(call_id: str, item: str, truth: bool, result: CheckResult) -> str:
     """One line on a wrong label."""
     r = next(x for x in (*result.key_points, *result.forbidden) if x.id == item)
@@ -198,11 +213,15 @@ def reviewer_line(
 
 
 def lessons(
-    revealed: Sequence[tuple[Call, str]], results: dict[str, CheckResult], matcher: Matcher | None
+    revealed: Sequence[tuple[Call, str]],
+    results: dict[str, CheckResult],
+    matcher: Matcher | None,
+    evidence: dict[tuple[str, str], str],
 ) -> list[Exemplar]:
     """What reviewers' decisions on the revealed (call, key point) pairs teach, by the
     product's rules (`qm.domain.exemplars.learn`): a miss or uncertain match that was said
-    gives the reviewer's line, a hit or uncertain match that was not gives the line the
+    gives the reviewer's line (the labelled one where the set has `evidence`, else
+    `reviewer_line`'s guess), a hit or uncertain match that was not gives the line the
     checker matched; a confirmation gives nothing."""
     out = []
     for (call_id, script, transcript, labels), item in revealed:
@@ -211,7 +230,9 @@ def lessons(
         truth = labels[item]
         if auto is truth:
             continue
-        if truth:
+        if truth and (call_id, item) in evidence:
+            text = evidence[(call_id, item)]
+        elif truth:
             kp = next(k for k in script.key_points if k.id == item)
             text = reviewer_line(kp, transcript, results[call_id], matcher)
         else:
@@ -222,16 +243,22 @@ def lessons(
 
 
 def learning_curve(
-    calls: Sequence[Call], matcher: EmbeddingMatcher | None, ks: Sequence[int], seeds: int
+    calls: Sequence[Call],
+    matcher: EmbeddingMatcher | None,
+    ks: Sequence[int],
+    seeds: int,
+    evidence: dict[tuple[str, str], str],
 ) -> None:
     """F1 on the calls left after revealing the truth of k calls per key point as
     reviewers' decisions, for each k (pooled over `seeds` random draws), in each mode."""
     modes: list[tuple[str, Matcher | None]] = [("strings", None)]
     if matcher is not None:
         modes.append(("semantic", matcher))
+    spans = "the labelled lines" if evidence else "reviewer_line's guesses"
     print(
         f"learning from reviewers: the truth of k random calls per key point revealed as "
-        f"reviewers' decisions, F1 on the rest (pooled over {seeds} draws)"
+        f"reviewers' decisions (their lines: {spans}), F1 on the rest (pooled over {seeds} "
+        "draws)"
     )
     print(
         f"{'mode':<10} {'k':>3}   {'P/R/F1 all':>20}   {'F1 en':>6} {'F1 zh':>6}   {'lessons':>8}"
@@ -251,7 +278,7 @@ def learning_curve(
                         revealed += [
                             (c, kp.id) for c in rng.sample(with_label, min(k, len(with_label)))
                         ]
-                learnt = lessons(revealed, first, m)
+                learnt = lessons(revealed, first, m, evidence)
                 taught += len(learnt)
                 hidden = {(c[0], item) for c, item in revealed}
                 for call_id, script, transcript, labels in calls:
@@ -347,7 +374,7 @@ def main() -> None:
         )
     score(calls, matcher, errors=args.errors)
     if args.k:
-        learning_curve(calls, matcher, args.k, args.draws)
+        learning_curve(calls, matcher, args.k, args.draws, load_evidence(args.dataset))
 
     long_calls = stitched(calls, THREE_MINUTES)
     long_mean = statistics.mean((t.duration or 0.0) for _, t in long_calls)

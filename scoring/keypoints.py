@@ -214,18 +214,21 @@ def _rejected(scored: list[_Scored], rejected: list[_Scored]) -> list[_Scored]:
     ("工号一零八八为您服务", "您好很高兴为您服务") are close in meaning, and a rejected one
     would overrule every true one. A script phrase said exactly is never overruled.
     """
-    strong = [r for r in rejected if r.strong and r.candidate.method != "semantic"]
-    return [
-        s
-        for s in scored
-        if s.candidate.method != "exact"
-        and any(
-            r.candidate.score > s.candidate.score
-            and s.candidate.window.first <= r.candidate.window.first
-            and r.candidate.window.last <= s.candidate.window.last
-            for r in strong
-        )
-    ]
+    # The best rejected-line score per window (first, last utterance).
+    worst: dict[tuple[int, int], float] = {}
+    for r in rejected:
+        if r.strong and r.candidate.method != "semantic":
+            key = (r.candidate.window.first, r.candidate.window.last)
+            worst[key] = max(worst.get(key, 0.0), r.candidate.score)
+    out = []
+    for s in scored:
+        first, last = s.candidate.window.first, s.candidate.window.last
+        inside = {(first, last), (first, first), (last, last)}
+        if s.candidate.method != "exact" and any(
+            worst.get(key, 0.0) > s.candidate.score for key in inside
+        ):
+            out.append(s)
+    return out
 
 
 def _check_key_point(
@@ -236,7 +239,9 @@ def _check_key_point(
 ) -> tuple[ItemResult, _When | None]:
     vetoed = _rejected(scored, rejected) if rejected else []
     if vetoed:
-        scored = [s for s in scored if s not in vetoed]
+        # By identity: comparing the dataclasses field by field is the dearer part here.
+        gone = {id(s) for s in vetoed}
+        scored = [s for s in scored if id(s) not in gone]
     valid = [s for s in scored if _why_not(kp, s.candidate, times) is None]
     strong = [s for s in valid if s.strong]
     unsure = _unsure_prerequisite(kp, times)
@@ -335,10 +340,11 @@ def check_call(
         matcher=matcher,
         language=script.language,
         speakers=semantic_speakers(script),
+        strict_from=own,
     ):
         if c.phrase_index >= own:
             # Found through a reviewer's line (even word for word, it is not the script's).
-            c = replace(c, method=EXEMPLAR_METHOD)
+            c = Candidate(c.window, c.phrase_index, c.score, EXEMPLAR_METHOD)
         by_item.setdefault(owner[c.phrase_index], []).append(
             _Scored(c, phrases[c.phrase_index].threshold)
         )

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -340,6 +340,21 @@ def semantic_parts(text: str) -> tuple[str, ...]:
     return (text, *sentences) if len(sentences) > 1 else (text,)
 
 
+def _screen(
+    phrases: Sequence[Phrase], wins: Sequence[Window], cutoff: float, scorer: Any
+) -> npt.NDArray[Any]:
+    """rapidfuzz's `scorer` of every phrase against every window, 0 below `cutoff`."""
+    if not phrases:
+        return np.zeros((0, len(wins)), dtype=np.float32)
+    return cdist(
+        [p.norm for p in phrases],
+        [w.norm for w in wins],
+        scorer=scorer,
+        score_cutoff=cutoff * 100,
+        workers=1,
+    )
+
+
 def find_candidates(
     phrases: Sequence[Phrase],
     wins: Sequence[Window],
@@ -347,21 +362,28 @@ def find_candidates(
     matcher: Matcher | None = None,
     language: str = "en",
     speakers: frozenset[str] | None = None,
+    strict_from: int | None = None,
 ) -> list[Candidate]:
     """Every (phrase, window) pair scoring at least FLOOR, with the method that found it.
 
     `speakers` limits what a `BatchMatcher` reads (see `semantic_speakers`); a plain
-    `Matcher` is asked about every pair.
+    `Matcher` is asked about every pair. Phrases from index `strict_from` on are lines
+    as heard (reviewers' exemplars, `scoring.exemplars`), each with a threshold of its
+    own, matched by its characters as a whole (not word by word, not by sound) and by
+    meaning, and only where a pair may reach its uncertain band: a heard line carries its
+    own recogniser errors, matching its sound or its words one by one finds lines of the
+    same kind, and a long line against every window is the dearest pair there is.
     """
     if not phrases or not wins:
         return []
-    scores = cdist(
-        [p.norm for p in phrases],
-        [w.norm for w in wins],
-        scorer=fuzz.partial_ratio,
-        score_cutoff=FLOOR * 100,
-        workers=1,
-    )
+    strict = len(phrases) if strict_from is None else strict_from
+    scores = _screen(phrases[:strict], wins, FLOOR, fuzz.partial_ratio)
+    if strict < len(phrases):
+        # A heard line against a window as a whole: rapidfuzz's ratio, which is also
+        # many times cheaper than the partial ratio's alignment of a long line.
+        lowest = min(p.threshold for p in phrases[strict:]) - UNCERTAIN_BAND
+        heard_scores = _screen(phrases[strict:], wins, max(FLOOR, lowest), fuzz.ratio)
+        scores = np.vstack([scores, heard_scores])
     out: list[Candidate] = []
     semantic: npt.NDArray[np.float32] | None = None
     if isinstance(matcher, BatchMatcher):
@@ -369,8 +391,13 @@ def find_candidates(
         # Per window, the best semantic score of a phrase that is a semantic hit there.
         thresholds = np.array([[p.threshold] for p in phrases], dtype=np.float32)
         explained = np.where(semantic >= thresholds, semantic, 0.0).max(axis=0)
-        # Pairs the strings found, plus those only the meaning found.
-        pairs = list(zip(*np.nonzero((scores > 0) | (semantic >= FLOOR)), strict=True))
+        # Pairs the strings found, plus those only the meaning found (for a heard line,
+        # only where the meaning reaches its uncertain band).
+        floors = np.where(
+            np.arange(len(phrases)) >= strict, thresholds[:, 0] - UNCERTAIN_BAND, FLOOR
+        )
+        meant = semantic >= floors[:, None]
+        pairs = list(zip(*np.nonzero((scores > 0) | meant), strict=True))
     elif matcher is not None:
         pairs = [(p, w) for p in range(len(phrases)) for w in range(len(wins))]
     else:
@@ -389,7 +416,10 @@ def find_candidates(
             or not read[w]
             or (semantic[p, w] > 0.0 and explained[w] - semantic[p, w] < MEANS_ELSE_MARGIN)
         )
-        best, method = _fuzzy(phrase, window, raw, sound=sound) if raw else (0.0, "")
+        if p >= strict:
+            best, method = (raw / 100, "fuzzy") if raw else (0.0, "")
+        else:
+            best, method = _fuzzy(phrase, window, raw, sound=sound) if raw else (0.0, "")
         if semantic is not None:
             if best < phrase.threshold and semantic[p, w] > best:
                 best, method = float(semantic[p, w]), "semantic"

@@ -29,8 +29,10 @@ from scoring.exemplars import Exemplar, teaches_negative
 from scoring.normalize import normalize
 
 # Exemplars of each key point and kind the checker reads, newest first: enough to learn
-# a site's common wordings, few enough that a call's check stays fast.
-MAX_PER_ITEM = 25
+# a site's common wordings, few enough that a call's check stays fast (with 10 of each
+# kind for every key point, 83 three-minute calls of the benchmark check at about 100 a
+# second on one core, string matchers alone; scripts' phrases alone, about 500).
+MAX_PER_ITEM = 10
 # Rows read per script for a check (the newest), before the per-item cap.
 MAX_READ = 2000
 

@@ -196,8 +196,9 @@ def test_a_confirmation_teaches_nothing(world: Engine, settings: Settings) -> No
 def test_a_miss_on_a_line_saying_the_script_words_is_not_learnt_as_wording(
     world: Engine, settings: Settings
 ) -> None:
-    # "hello this is harper valley national bank" is the greeting's own words: a reviewer's "not said"
-    # there is about timing or order, and must not veto the greeting on later calls.
+    # "hello this is harper valley national bank" is the greeting's own words: a
+    # reviewer's "not said" there is about timing or order, and must not veto the
+    # greeting on later calls.
     _process(world, settings, "en-1")
     greeting = _result(world, "en-1", "greeting")
     assert greeting.hit and greeting.method in ("exact", "fuzzy") and greeting.score >= 0.9

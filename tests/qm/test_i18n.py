@@ -222,3 +222,19 @@ def test_numbers_shares_days_months_and_durations_follow_the_locale() -> None:
         assert format_duration(245) == "4分05秒"
         assert format_duration(3725) == "1小时02分"
         assert format_duration(9) == "9秒"
+
+
+def test_key_point_notes_are_shown_in_the_readers_language() -> None:
+    from qm.i18n import result_note, use_locale
+    from scoring import result_notes as rn
+
+    wrong = rn.note(rn.WRONG_SPEAKER, heard="customer", wanted="agent")
+    with use_locale("zh_CN"):
+        assert result_note(rn.note(rn.NOT_FOUND)) == "未找到"
+        assert result_note(wrong) == "由客户说出，而非坐席"
+        assert result_note(rn.note(rn.TOO_LATE, start="95.0", limit="30")) == (
+            "在第 95.0 秒，超过了 30 秒的时限"
+        )
+        assert result_note("a note from elsewhere") == "a note from elsewhere"
+    with use_locale("en"):
+        assert result_note(wrong) == "said by customer, not agent"

@@ -262,6 +262,8 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/admin/scripts/{key:str}/edit"): Row(ADMIN, key="script"),
     ("POST", "/admin/scripts/edit"): Row(ADMIN, body={}),
     ("POST", "/admin/scripts/{key:str}/assign"): Row(ADMIN, key="script", body={}),
+    ("GET", "/admin/scripts/{key:str}/suggestions"): Row(ADMIN, key="script"),
+    ("POST", "/admin/scripts/{key:str}/suggestions"): Row(ADMIN, key="script", body={}),
     ("GET", "/admin/targets"): Row(ADMIN),
     ("POST", "/admin/targets"): Row(ADMIN, body={}),
     ("POST", "/admin/targets/clear"): Row(ADMIN, body={}),
