@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import yaml
 
-from scoring.keypoints import check_call
+from scoring.keypoints import ItemResult, check_call
 from scoring.matching import UNCERTAIN_BAND, prepare
 from scoring.script import parse_script
 from scoring.semantic import (
@@ -107,7 +107,7 @@ def call(*lines: tuple[str, float, str], call_id: str = "c1") -> CallTranscript:
     )
 
 
-def verify_item(transcript: CallTranscript, matcher: EmbeddingMatcher | None):
+def verify_item(transcript: CallTranscript, matcher: EmbeddingMatcher | None) -> ItemResult:
     return check_call(SCRIPT, transcript, matcher=matcher).key_points[0]
 
 
