@@ -1,5 +1,7 @@
 """`qm script`: load scripts (versioned) and assign them to queues."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +54,20 @@ def load(settings: "Settings", path: Path, queues: tuple[str, ...]) -> None:
         )
 
 
+@contextmanager
+def _script_checks(key: str) -> Iterator[None]:
+    """A stored version that no longer passes the script checks, named as a CLI error."""
+    from scoring.script import ScriptError
+
+    try:
+        yield
+    except ScriptError as exc:
+        raise click.ClickException(
+            f"script {key}: its latest version no longer passes the checks ({exc}); "
+            "store a fixed version with `qm script load` first"
+        ) from exc
+
+
 @script_group.command(name="suggest")
 @click.argument("key")
 @click.option(
@@ -101,7 +117,11 @@ def suggest(
         matcher = load_matcher(settings.semantic_model, threads=settings.semantic_threads)
     except SemanticMatcherError as exc:
         raise click.ClickException(str(exc)) from exc
-    with open_engine(settings) as engine, session_scope(engine, immediate=True) as session:
+    with (
+        open_engine(settings) as engine,
+        session_scope(engine, immediate=True) as session,
+        _script_checks(key),
+    ):
         if dismissed:
             count = phrase_suggestions.dismiss_suggestions(
                 session, key, dismissed, actor=actor, matcher=matcher

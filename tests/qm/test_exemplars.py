@@ -320,3 +320,15 @@ def test_qm_script_suggest_lists_accepts_and_names_bad_ids(
     with Session(world) as session:
         _, parsed = scripts.latest_parsed(session, "hvnb-retail")
         assert EN_PARAPHRASE in next(kp for kp in parsed.key_points if kp.id == "verify").phrases
+
+
+def test_qm_script_suggest_names_a_latest_version_that_no_longer_passes(
+    world: Engine, db_url: str
+) -> None:
+    with session_scope(world) as session:
+        session.add(
+            Script(key="old-rules", version=1, name="x", language="en", body={"id": "old-rules"})
+        )
+    result = invoke(db_url, "script", "suggest", "old-rules", QM_SEMANTIC_MODEL="off")
+    assert result.exit_code == 1
+    assert "script old-rules: its latest version no longer passes the checks" in result.output
