@@ -79,6 +79,8 @@ NEGATION_ZH = ("不", "没", "别", "未", "无法")
 NOT_NEGATION_ZH = (
     "不客气", "不好意思", "不便", "不用谢", "不过", "不仅", "不断", "不然", "不错",
     "没关系", "没问题", "无论",
+    # "Don't forget to ..." asks for it; "don't mention it" is a courtesy.
+    "别忘", "不要忘", "别客气", "不用客气",
 )  # fmt: skip
 COMPLETION_WORDS = frozenset({"already", "done", "completed", "finished"})
 # "have verified", "is updated": an auxiliary before a past participle says it is done.

@@ -292,3 +292,14 @@ def test_semantic_matcher_is_pluggable_and_optional() -> None:
     exact = items(check_call(EN, call(("agent", 50, "have a great day")), matcher=matcher))
     assert exact["closing"].method == "exact"
     assert ("have a great day", "have a great day") not in matcher.asked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["别忘了对我的服务做出评价哦", "不要忘记给我们打分", "别客气，应该的", "不用客气"],
+)
+def test_dont_forget_and_dont_mention_it_are_not_negations(text: str) -> None:
+    from scoring.matching import cues
+
+    assert cues(normalize(text)) == (False, False)
+    assert cues(normalize("别这样说"))[0]  # 别 still negates elsewhere
