@@ -10,7 +10,8 @@ for both, beside an exact-substring baseline (normalised transcript contains a s
 phrase, said by the right speaker, timing ignored), and, for the semantic mode, the share
 of items marked uncertain (sent to a reviewer) with the recall once reviewers accept the
 true ones among them. Then times both modes on one core on the same calls stitched end to
-end into three-minute calls: the string caches are cleared before each timed run, as in
+end into three-minute calls (and again with as many learnt lines as the checker reads per
+key point, `learnt`): the string caches are cleared before each timed run, as in
 a fresh process, and the semantic mode starts each run with an empty vector cache (its
 model is loaded once, outside the timing, as a worker process does). `cold` re-embeds
 every call's texts (no reuse of a vector across calls), the worst case.
@@ -45,6 +46,7 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from qm.domain.call_checks import check_transcript, transcript_view
+from qm.domain.exemplars import MAX_PER_ITEM
 from scoring.exemplars import Exemplar, teaches_negative
 from scoring.keypoints import CheckResult, clear_caches
 from scoring.matching import Matcher
@@ -302,6 +304,31 @@ def learning_curve(
             )
 
 
+def most_lessons(calls: Sequence[Call]) -> dict[str, list[Exemplar]]:
+    """Per script, as many learnt lines as the checker reads (`MAX_PER_ITEM` positive and
+    negative per key point), drawn at random (seeded) from the set's agent lines."""
+    rng = random.Random(0)
+    out: dict[str, list[Exemplar]] = {}
+    for script in {id(c[1]): c[1] for c in calls}.values():
+        lines = sorted(
+            {
+                u.text
+                for c in calls
+                if c[1] is script
+                for u in c[2].utterances
+                if u.speaker == "agent"
+            }
+        )
+        count = min(MAX_PER_ITEM, len(lines))
+        out[script.id] = [
+            Exemplar(kp.id, text, positive)
+            for kp in script.key_points
+            for positive in (True, False)
+            for text in rng.sample(lines, count)
+        ]
+    return out
+
+
 def stitched(calls: Sequence[Call], seconds: float) -> list[tuple[Script, CallTranscript]]:
     """The calls of each script joined end to end into calls of at least `seconds`."""
     out = []
@@ -328,12 +355,13 @@ def throughput(
     fresh: Callable[[], EmbeddingMatcher | None],
     *,
     cold: bool = False,
+    learnt: dict[str, list[Exemplar]] | None = None,
 ) -> float:
     """Median transcripts per second on one core, caches cleared before each run.
 
     `fresh` gives the matcher of each run (a new, empty vector cache over the loaded
     model); `cold` gives every call its own empty cache, so nothing embedded for one
-    call is reused by the next.
+    call is reused by the next; `learnt` gives each script's exemplars.
     """
     rates = []
     for _ in range(repeat):
@@ -341,7 +369,8 @@ def throughput(
         matcher = fresh()
         start = time.perf_counter()
         for script, transcript in pairs:
-            check_transcript(script, transcript, matcher=fresh() if cold else matcher)
+            ex = (learnt or {}).get(script.id, [])
+            check_transcript(script, transcript, matcher=fresh() if cold else matcher, exemplars=ex)
         rates.append(len(pairs) / (time.perf_counter() - start))
     return statistics.median(rates)
 
@@ -388,6 +417,13 @@ def main() -> None:
     for name, make, cold in modes:
         rate = throughput(long_calls, args.repeat, make, cold=cold)
         print(f"  {name:<16} {rate * long_mean / THREE_MINUTES:8,.1f}")
+    # The checker's cost with as many learnt lines as it reads: MAX_PER_ITEM lines of each
+    # kind per key point, drawn from the set's own agent lines.
+    learnt = most_lessons(calls)
+    for name, make, cold in modes[:2]:
+        rate = throughput(long_calls, args.repeat, make, cold=cold, learnt=learnt)
+        label = f"{name}, learnt"
+        print(f"  {label:<16} {rate * long_mean / THREE_MINUTES:8,.1f}")
 
 
 if __name__ == "__main__":
