@@ -73,27 +73,55 @@ def teaches_negative(method: str, score: float) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _closest_by_strings(phrases: tuple[str, ...], sentences: tuple[str, ...]) -> str:
-    """The sentence sharing most with any of the phrases (rapidfuzz's partial ratio)."""
+def _closeness_by_strings(phrases: tuple[str, ...], sentences: tuple[str, ...]) -> np.ndarray:
+    """How much of a phrase each sentence shares at best (rapidfuzz's partial ratio)."""
     norms = [normalize(p) for p in phrases]
-    return max(
-        sentences,
-        key=lambda s: max(fuzz.partial_ratio(p, normalize(s)) for p in norms),
-    )
+    return np.array(
+        [max((fuzz.partial_ratio(p, normalize(s)) / 100 for p in norms), default=0.0)
+         for s in sentences]
+    )  # fmt: skip
 
 
-def exemplar_phrase(phrases: Sequence[str], text: str, matcher: Matcher | None = None) -> str:
-    """The sentence of `text` closest to the key point's `phrases` (all of a one-sentence
-    line): by the semantic matcher's similarity when it scores in batches, else by the
-    characters the sentence shares with a phrase."""
+def _closeness(
+    phrases: Sequence[str], sentences: Sequence[str], matcher: Matcher | None
+) -> np.ndarray:
+    """Per sentence, its best closeness to any of the phrases."""
+    if not phrases:
+        return np.zeros(len(sentences))
+    if isinstance(matcher, BatchMatcher):
+        scores = np.asarray(matcher.similarities(list(phrases), list(sentences)))
+        return np.asarray(scores.max(axis=0), dtype=np.float64)
+    return _closeness_by_strings(tuple(phrases), tuple(sentences))
+
+
+def exemplar_phrase(
+    phrases: Sequence[str],
+    text: str,
+    matcher: Matcher | None = None,
+    others: Sequence[str] = (),
+) -> str:
+    """The sentence of `text` that says the key point (all of a one-sentence line).
+
+    Of a line of several sentences (a chat agent's quick messages, say), the one closest
+    to the key point's `phrases` and least like the script's `others` (the other key
+    points' phrases): "请问还有其他可以帮您的吗" in a line marked for the closing is the
+    anything-else question, not the closing. Closeness is the semantic matcher's
+    similarity when it scores in batches, else the characters a sentence shares.
+    """
     parts = semantic_parts(text)
     sentences = parts[1:] if len(parts) > 1 else parts
     if len(sentences) == 1 or not phrases:
         return sentences[0]
-    if isinstance(matcher, BatchMatcher):
-        scores = matcher.similarities(list(phrases), list(sentences))
-        return sentences[int(np.asarray(scores).max(axis=0).argmax())]
-    return _closest_by_strings(tuple(phrases), tuple(sentences))
+    own = _closeness(phrases, sentences, matcher)
+    elsewhere = _closeness(others, sentences, matcher)
+    return sentences[int(np.argmax(own - elsewhere))]
+
+
+def others_of(script: Script, item_id: str) -> tuple[str, ...]:
+    """The phrases of the script's other key points and forbidden rules than `item_id`."""
+    phrases = [p for kp in script.key_points if kp.id != item_id for p in kp.phrases]
+    phrases += [p for rule in script.forbidden for p in rule.phrases]
+    return tuple(phrases)
 
 
 def learnt_phrases(
@@ -110,7 +138,7 @@ def learnt_phrases(
         kp = by_id.get(exemplar.item_id)
         if kp is None or not normalize(exemplar.text):
             continue
-        text = exemplar_phrase(kp.phrases, exemplar.text, matcher)
+        text = exemplar_phrase(kp.phrases, exemplar.text, matcher, others_of(script, kp.id))
         if exemplar.positive and normalize(text) in {normalize(p) for p in kp.phrases}:
             continue
         key = (kp.id, normalize(text), exemplar.positive)

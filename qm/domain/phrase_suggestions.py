@@ -20,7 +20,7 @@ from qm.errors import NotFound, ValidationFailed
 from qm.i18n import N_, library_message
 from qm.i18n import gettext as _
 from qm.models import ExemplarSuggestion, KeyPointExemplar, Script, utcnow
-from scoring.exemplars import exemplar_phrase
+from scoring.exemplars import exemplar_phrase, others_of
 from scoring.matching import Matcher
 from scoring.normalize import normalize
 from scoring.script import MAX_PHRASE, MAX_PHRASES, ScriptError, parse_script
@@ -90,7 +90,7 @@ def suggestions(
         kp = by_id.get(row.item_id)
         if kp is None:
             continue
-        phrase = exemplar_phrase(kp.phrases, row.text, matcher)
+        phrase = exemplar_phrase(kp.phrases, row.text, matcher, others_of(script, kp.id))
         if normalize(phrase) in {normalize(p) for p in kp.phrases}:
             continue
         grouped.setdefault((kp.id, normalize(phrase)), []).append((row, phrase))

@@ -142,3 +142,17 @@ def test_with_the_semantic_stage_a_paraphrase_of_a_taught_line_is_found(en: Scri
     learnt = check_call(en, call, matcher=usem3, exemplars=[taught])
     found = next(r for r in learnt.key_points if r.id == "verify")
     assert found.hit and found.method == EXEMPLAR_METHOD
+
+
+def test_the_sentence_learnt_is_not_one_that_says_another_key_point(zh: Script) -> None:
+    from scoring.exemplars import others_of
+
+    closing = next(kp for kp in zh.key_points if kp.id == "closing")
+    line = "您还有其他问题需要咨询吗？那就先这样，拜拜"
+    # By closeness alone the anything-else question wins (it shares 您...); it is not
+    # how this agent closes.
+    assert exemplar_phrase(closing.phrases, line) == "您还有其他问题需要咨询吗"
+    chosen = exemplar_phrase(closing.phrases, line, others=others_of(zh, "closing"))
+    assert chosen == "那就先这样，拜拜"
+    learnt = learnt_phrases(zh, [Exemplar("closing", line, True)])
+    assert [x.text for x in learnt] == ["那就先这样，拜拜"]
