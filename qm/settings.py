@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     # Seconds a browser session lives after its last use (renewed on each use).
     session_max_age: int = Field(default=12 * 60 * 60, ge=300, le=30 * 24 * 60 * 60)
 
+    # --- Scale-out (Celery workers) -----------------------------------------------------
+    # The broker `qm process` queues the pipeline's stages on and `qm worker` takes them
+    # from (redis://host:6379/1; amqp://... for RabbitMQ); unset: `qm process` runs them.
+    broker_url: str | None = None
+    # Redis only: seconds after which a task no worker has acknowledged goes back on its
+    # queue, so a killed worker's call is taken up again this long (plus a sweep of at most
+    # 10 s) after it was handed out. A task still running then is not run twice: its call's
+    # claim is renewed while it runs (see qm.domain.pipeline.queued).
+    broker_visibility_timeout: int = Field(default=240, ge=2, le=24 * 60 * 60)
+    # Redis only: a prefix for every key of the queues, so that two sites (or test runs)
+    # can share one Redis database.
+    broker_key_prefix: str = Field(default="", max_length=100)
+
     # --- Evaluations --------------------------------------------------------------------
     # Days after an evaluation is released during which its agent may dispute it.
     dispute_days: int = Field(default=14, ge=1, le=365)

@@ -22,10 +22,12 @@ from qm.commands.scheduler import scheduler_command
 from qm.commands.scorecard import scorecard
 from qm.commands.scripts import script_group
 from qm.commands.serve import serve
+from qm.commands.status import status
 from qm.commands.training import training, training_status
 from qm.commands.transcribe import transcribe, wer
 from qm.commands.transcripts import transcript_group
 from qm.commands.users import users_group
+from qm.commands.worker import worker
 
 COMMANDS: list[click.Command] = [
     agreement,
@@ -49,10 +51,12 @@ COMMANDS: list[click.Command] = [
     scorecard,
     script_group,
     serve,
+    status,
     training,
     training_status,
     transcribe,
     transcript_group,
     users_group,
     wer,
+    worker,
 ]

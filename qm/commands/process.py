@@ -54,6 +54,9 @@ def process(settings: "Settings", call_ids: tuple[str, ...], asr_fallback: bool,
     others go on; running again resumes and retries failed stages. Several runs may work
     on one database at once: each call is claimed by one of them, and `--jobs N` starts
     N such runs as worker processes. Exits with status 1 when any stage failed.
+
+    With QM_BROKER_URL set, the pending stages are queued for `qm worker` instead (see
+    `qm status` for progress).
     """
     # Imported here: the pipeline pulls in the scoring and ASR libraries.
     from tqdm import tqdm
@@ -65,6 +68,10 @@ def process(settings: "Settings", call_ids: tuple[str, ...], asr_fallback: bool,
         logging.basicConfig(
             level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+
+    if settings.broker_url:
+        _enqueue(settings, list(call_ids) or None, jobs)
+        return
 
     with open_engine(settings) as engine:
         wanted = list(call_ids) or None
@@ -85,3 +92,23 @@ def process(settings: "Settings", call_ids: tuple[str, ...], asr_fallback: bool,
     print_report(report)
     if report.failed:
         sys.exit(1)
+
+
+def _enqueue(settings: "Settings", call_ids: list[str] | None, jobs: int) -> None:
+    """Queue each unfinished call's next stage for the workers (QM_BROKER_URL)."""
+    from kombu.exceptions import OperationalError
+
+    from qm.workers import enqueue_pending, make_celery
+
+    if jobs != 1:
+        click.echo("QM_BROKER_URL is set: --jobs is ignored; start `qm worker`s instead.", err=True)
+    with open_engine(settings) as engine:
+        try:
+            queued = enqueue_pending(make_celery(settings), engine, call_ids)
+        except OperationalError as exc:
+            raise click.ClickException(f"the broker does not answer: {exc}") from exc
+    per_queue = ", ".join(f"{name} {n}" for name, n in queued.items())
+    click.echo(
+        f"Queued {sum(queued.values())} call(s) for the workers ({per_queue}); "
+        "`qm status` shows their progress."
+    )

@@ -1,0 +1,39 @@
+"""`qm status`: where the pipeline stands (per-stage counts, queue depths)."""
+
+from typing import TYPE_CHECKING
+
+import click
+
+from qm.commands.common import open_engine, pass_settings
+
+if TYPE_CHECKING:
+    from qm.settings import Settings
+
+
+@click.command()
+@pass_settings
+def status(settings: "Settings") -> None:
+    """Show per stage how many calls are pending, done, skipped and failed, and with
+    QM_BROKER_URL set, how many tasks wait in each queue."""
+    from qm.domain.pipeline.progress import stage_counts
+
+    with open_engine(settings) as engine:
+        counts = stage_counts(engine)
+    click.echo(f"{'stage':<12}{'pending':>10}{'done':>10}{'skipped':>10}{'failed':>10}")
+    for row in counts:
+        click.echo(
+            f"{row.stage.value:<12}{row.pending:>10}{row.done:>10}{row.skipped:>10}{row.failed:>10}"
+        )
+    if not settings.broker_url:
+        click.echo("No broker (QM_BROKER_URL): `qm process` runs the stages itself.")
+        return
+    from kombu.exceptions import OperationalError
+
+    from qm.workers import make_celery, queue_depths
+
+    try:
+        depths = queue_depths(make_celery(settings))
+    except OperationalError as exc:
+        raise click.ClickException(f"the broker does not answer: {exc}") from exc
+    for name, depth in depths.items():
+        click.echo(f"queue {name}: {depth} task(s) waiting")

@@ -1,0 +1,212 @@
+"""Scale-out on Celery: the pipeline's stages as tasks on a broker (`QM_BROKER_URL`).
+
+`qm process` queues the first unfinished stage of each call (`enqueue_pending`);
+`qm worker` runs tasks (`run_worker`). There is one task, `qm.stage(call_id, stage)`: it
+runs that stage of that call (`qm.domain.pipeline.queued`) and queues the call's next
+stage. Transcription goes to the `asr` queue and the scoring stages to `score`, so that
+`qm worker --queues asr` can run on a GPU machine and `--queues score` on CPU ones.
+
+Delivery is at least once: tasks are acknowledged after they ran (`acks_late`), a task
+whose worker process died goes back on the queue (`reject_on_worker_lost`; on Redis, a
+whole worker killed is noticed after `QM_BROKER_VISIBILITY_TIMEOUT`), and each worker
+process takes one task at a time (prefetch 1), so a killed worker strands nothing more.
+Running a stage twice is prevented by the call's claim, not by the broker.
+
+This module is the only one that imports Celery; `make_celery(settings)` builds an app
+per caller (no module-level app), as `create_app` does for the web.
+"""
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from celery import Celery
+from sqlalchemy import Engine
+
+from qm.db import make_engine
+from qm.domain.pipeline.queued import (
+    Outcome,
+    TransientError,
+    pending_stages,
+    run_queued_stage,
+)
+from qm.domain.pipeline.work import AsrProvider, PipelineContext
+from qm.models import Stage
+from qm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "qm.stage"
+QUEUE_OF: dict[Stage, str] = {
+    Stage.TRANSCRIBE: "asr",
+    Stage.KEYPOINTS: "score",
+    Stage.METRICS: "score",
+}
+QUEUES: tuple[str, ...] = ("asr", "score")
+# Back-off of a task retried after a transient database error: 2, 4, 8... seconds, at
+# most RETRY_MAX_SECONDS apart (kept below the visibility timeout's default, since Redis
+# hands a task waiting that long in a worker's memory to another worker too).
+RETRIES = 12
+RETRY_MAX_SECONDS = 120
+
+
+def claim_seconds(settings: Settings) -> int:
+    """How long a task's claim on its call holds without renewal: a quarter of the
+    visibility timeout, so that a killed worker's claim has run out by the time Redis
+    hands its task to another worker."""
+    return max(2, settings.broker_visibility_timeout // 4)
+
+
+@dataclass
+class _ProcessState:
+    """What one worker process keeps between tasks: its engine and pipeline context
+    (models, parsed scripts). Made on first use in the process that runs the task, after
+    the prefork pool forked it: a connection must not cross a fork."""
+
+    settings: Settings
+    asr_fallback: bool
+    _pid: int | None = None
+    _engine: Engine | None = None
+    _ctx: PipelineContext | None = field(default=None, repr=False)
+
+    def get(self) -> tuple[Engine, PipelineContext]:
+        if self._pid != os.getpid() or self._engine is None or self._ctx is None:
+            self._engine = make_engine(self.settings.database_url)
+            asr = AsrProvider(self.settings, fallback=self.asr_fallback)
+            self._ctx = PipelineContext(self.settings, asr)
+            self._pid = os.getpid()
+        return self._engine, self._ctx
+
+
+def make_celery(settings: Settings, *, asr_fallback: bool = False) -> Celery:
+    """A Celery app on `settings.broker_url` with the stage task registered.
+
+    Args:
+        settings: the broker, database and pipeline settings.
+        asr_fallback: workers use pocketsphinx when the Whisper model cannot be loaded.
+    """
+    if not settings.broker_url:
+        raise ValueError("QM_BROKER_URL is not set")
+    app = Celery("qm", broker=settings.broker_url, set_as_current=False)
+    visibility = settings.broker_visibility_timeout
+    transport: dict[str, object] = {
+        "visibility_timeout": visibility,
+        # Look for tasks of killed workers every 10 s (less with a short timeout); kombu's
+        # default sweeps every 100 s, which would add that to the redelivery time.
+        "unacked_restore_interval": max(1, min(10, visibility // 5)),
+        "unacked_restore_throttle": 1,
+    }
+    if settings.broker_key_prefix:
+        transport["global_keyprefix"] = settings.broker_key_prefix
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE_OF[Stage.KEYPOINTS],
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=True,
+    )
+    state = _ProcessState(settings, asr_fallback)
+    hold = claim_seconds(settings)
+
+    @app.task(  # type: ignore[untyped-decorator]  # celery ships no type hints
+        name=TASK_NAME,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        autoretry_for=(TransientError,),
+        max_retries=RETRIES,
+        retry_backoff=2,
+        retry_backoff_max=RETRY_MAX_SECONDS,
+        retry_jitter=True,
+    )
+    def run_stage_task(call_id: str, stage: str) -> str:
+        """Run one stage of one call and queue what comes next."""
+        engine, ctx = state.get()
+        done = run_queued_stage(engine, ctx, call_id, Stage(stage), claim_seconds=hold)
+        if done.outcome == Outcome.BUSY and done.retry_in is not None:
+            # Not a retry: waiting for another task's claim may take many turns.
+            send_stage(app, call_id, Stage(stage), countdown=done.retry_in)
+        elif done.next_stage is not None:
+            send_stage(app, call_id, done.next_stage)
+        return done.outcome.value
+
+    return app
+
+
+def send_stage(
+    app: Celery,
+    call_id: str,
+    stage: Stage,
+    *,
+    countdown: float | None = None,
+    producer: object = None,
+) -> None:
+    """Queue `stage` of `call_id` on the stage's queue."""
+    app.send_task(
+        TASK_NAME,
+        args=(call_id, stage.value),
+        queue=QUEUE_OF[stage],
+        countdown=countdown,
+        producer=producer,
+    )
+
+
+def enqueue_pending(
+    app: Celery, engine: Engine, call_ids: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Queue the first unfinished stage of every unfinished call (or of `call_ids`);
+    returns the tasks queued per queue.
+
+    A call whose task is already queued gets a second one, which finds the stage done
+    (or the call claimed) and changes nothing.
+    """
+    queued = dict.fromkeys(QUEUES, 0)
+    with app.producer_or_acquire() as producer:
+        for call_id, stage in pending_stages(engine, call_ids):
+            send_stage(app, call_id, stage, producer=producer)
+            queued[QUEUE_OF[stage]] += 1
+    return queued
+
+
+def queue_depths(app: Celery) -> dict[str, int]:
+    """Tasks waiting in each queue (not counting those a worker holds)."""
+    depths = {}
+    with app.connection_for_read() as conn:
+        for name in QUEUES:
+            channel = conn.channel()
+            try:
+                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+            except conn.channel_errors:
+                depths[name] = 0  # never declared: nothing was ever queued there
+            finally:
+                channel.close()
+    return depths
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    queues: Sequence[str] = QUEUES,
+    concurrency: int = 1,
+    asr_fallback: bool = False,
+    loglevel: str = "INFO",
+) -> None:
+    """Run a worker on `queues` with `concurrency` processes until it is stopped."""
+    app = make_celery(settings, asr_fallback=asr_fallback)
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(queues)}",
+            f"--concurrency={concurrency}",
+            f"--loglevel={loglevel}",
+            # Unique per process, so that several workers on one machine do not clash.
+            f"--hostname=qm-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
