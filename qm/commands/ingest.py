@@ -1,4 +1,4 @@
-"""`qm ingest`: import a call manifest or the Harper Valley dataset."""
+"""`qm ingest`: import a call manifest, the Harper Valley dataset, or a telephony export."""
 
 import sys
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ from qm.commands.common import open_engine, pass_settings
 
 if TYPE_CHECKING:
     from qm.domain.imports.ingest import ImportReport, Progress
+    from qm.domain.imports.telephony import TelephonyReport
     from qm.settings import Settings
 
 
@@ -35,6 +36,11 @@ def _print_report(report: "ImportReport") -> None:
     )
 
 
+def _print_telephony(report: "TelephonyReport") -> None:
+    for line in report.summary_lines():
+        click.echo(line)
+
+
 @click.command()
 @click.option(
     "--manifest",
@@ -49,6 +55,32 @@ def _print_report(report: "ImportReport") -> None:
     "harper_valley",
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder of the Harper Valley dataset (metadata/ and transcript/ JSON pairs).",
+)
+@click.option(
+    "--asterisk",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Asterisk export folder: Master.csv (cdr_csv), queue_log, recordings by uniqueid.",
+)
+@click.option(
+    "--freeswitch",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="FreeSWITCH export folder: mod_json_cdr files and/or mod_cdr_csv's Master.csv.",
+)
+@click.option(
+    "--cdr",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Any other CDR CSV; needs --mapping.",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML file saying which --cdr column is which call field (docs/formats.md).",
+)
+@click.option(
+    "--timezone",
+    "pbx_timezone",
+    default=None,
+    help="Time zone of the PBX's local CDR times (default: QM_TIMEZONE).",
 )
 @click.option(
     "--queue",
@@ -67,6 +99,11 @@ def ingest(
     settings: "Settings",
     manifest: Path | None,
     harper_valley: Path | None,
+    asterisk: Path | None,
+    freeswitch: Path | None,
+    cdr: Path | None,
+    mapping: Path | None,
+    pbx_timezone: str | None,
     queue: str,
     agent_channel: str | None,
 ) -> None:
@@ -75,8 +112,17 @@ def ingest(
     Re-importing a call id updates that call (and re-runs its pipeline) instead of
     duplicating it. Agents and customers first named here are created.
     """
-    if (manifest is None) == (harper_valley is None):
-        raise click.UsageError("give exactly one of --manifest FILE or --harper-valley DIR")
+    given = [x for x in (manifest, harper_valley, asterisk, freeswitch, cdr) if x is not None]
+    if len(given) != 1:
+        raise click.UsageError(
+            "give exactly one of --manifest FILE, --harper-valley DIR, --asterisk DIR, "
+            "--freeswitch DIR or --cdr FILE --mapping MAP.yaml"
+        )
+    if (cdr is None) != (mapping is None):
+        raise click.UsageError("--cdr FILE and --mapping MAP.yaml go together")
+    if asterisk is not None or freeswitch is not None or cdr is not None:
+        _ingest_telephony(settings, asterisk, freeswitch, cdr, mapping, pbx_timezone, agent_channel)
+        return
     from qm.domain.imports.harper_valley import ingest_harper_valley
     from qm.domain.imports.ingest import count_data_rows, ingest_manifest
     from qm.errors import ValidationFailed
@@ -106,3 +152,58 @@ def ingest(
         except ValidationFailed as exc:
             raise click.ClickException(f"{exc} — nothing from this file was stored.") from exc
     _print_report(report)
+
+
+def _ingest_telephony(
+    settings: "Settings",
+    asterisk: Path | None,
+    freeswitch: Path | None,
+    cdr: Path | None,
+    mapping: Path | None,
+    pbx_timezone: str | None,
+    agent_channel: str | None,
+) -> None:
+    """Import an Asterisk or FreeSWITCH export folder, or a CDR CSV with its mapping."""
+    from qm.domain.imports.asterisk import ingest_asterisk
+    from qm.domain.imports.cdr_mapping import ingest_cdr
+    from qm.domain.imports.freeswitch import ingest_freeswitch
+    from qm.errors import ValidationFailed
+
+    zone = pbx_timezone or settings.timezone
+    # Joined -in/-out recording pairs are written beside the browser uploads.
+    merge_dir = settings.upload_folder() / "telephony"
+    with open_engine(settings) as engine, progress_bar(None, "calls") as progress:
+        try:
+            if asterisk is not None:
+                report = ingest_asterisk(
+                    engine,
+                    asterisk,
+                    timezone=zone,
+                    import_root=settings.import_root,
+                    merge_dir=merge_dir,
+                    agent_channel=agent_channel,
+                    progress=progress,
+                )
+            elif freeswitch is not None:
+                report = ingest_freeswitch(
+                    engine,
+                    freeswitch,
+                    timezone=zone,
+                    import_root=settings.import_root,
+                    merge_dir=merge_dir,
+                    agent_channel=agent_channel,
+                    progress=progress,
+                )
+            else:
+                assert cdr is not None and mapping is not None
+                report = ingest_cdr(
+                    engine,
+                    cdr,
+                    mapping,
+                    import_root=settings.import_root,
+                    agent_channel=agent_channel,
+                    progress=progress,
+                )
+        except ValidationFailed as exc:
+            raise click.ClickException(f"{exc} — nothing from this import was stored.") from exc
+    _print_telephony(report)
