@@ -130,7 +130,7 @@ def read_master(path: Path) -> Iterator[CdrRow]:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ValidationFailed(
-            str(path), None, None, _("cannot open: %(e)s", e=exc.strerror)
+            str(path), None, None, _("cannot open: %(strerror)s", strerror=exc.strerror)
         ) from None
     with handle:
         reader = csv.reader(handle)
@@ -184,7 +184,7 @@ def read_queue_log(path: Path) -> dict[str, QueueCall]:
             epoch = float(parts[0])
         except ValueError:
             raise ValidationFailed(
-                str(path), line_no, "time", _("%(v)s is not Unix seconds", v=repr(parts[0]))
+                str(path), line_no, "time", _("%(value)s is not Unix seconds", value=repr(parts[0]))
             ) from None
         callid = parts[1].strip()
         if not callid or callid == "NONE":
@@ -207,14 +207,14 @@ def _seconds(path: Path, event: QueueEvent, n: int) -> float | None:
             str(path),
             event.line,
             f"data{n}",
-            _("%(event)s: %(v)s is not a number of seconds", event=event.event, v=repr(value)),
+            _("%(value)s is not a number of seconds", value=repr(value)),
         ) from None
     if not 0 <= number <= 86_400:
         raise ValidationFailed(
             str(path),
             event.line,
             f"data{n}",
-            _("%(v)s must lie between 0 and 24 hours", v=repr(value)),
+            _("%(value)s must lie between 0 and 24 hours", value=repr(value)),
         )
     return number
 
@@ -227,11 +227,14 @@ def _number(path: Path, row: CdrRow, name: str) -> float | None:
         number = float(value)
     except ValueError:
         raise ValidationFailed(
-            str(path), row.row, name, _("%(v)s is not a number of seconds", v=repr(value))
+            str(path), row.row, name, _("%(value)s is not a number of seconds", value=repr(value))
         ) from None
     if not 0 <= number <= 86_400:
         raise ValidationFailed(
-            str(path), row.row, name, _("%(v)s must lie between 0 and 24 hours", v=repr(value))
+            str(path),
+            row.row,
+            name,
+            _("%(value)s must lie between 0 and 24 hours", value=repr(value)),
         )
     return number
 

@@ -160,7 +160,7 @@ def _rows(mapping: CdrMapping, path: Path) -> Iterator[tuple[int, dict[str, str]
     try:
         handle = path.open(newline="", encoding=mapping.encoding)
     except (OSError, LookupError) as exc:
-        raise ValidationFailed(str(path), None, None, _("cannot open: %(exc)s", exc=exc)) from None
+        raise ValidationFailed(str(path), None, None, _("cannot read: %(exc)s", exc=exc)) from None
     with handle:
         reader = csv.reader(handle, delimiter=mapping.delimiter)
         row = 0
@@ -253,13 +253,15 @@ def _instant(mapping: CdrMapping, path: Path, row: int, r: RowReader) -> Any:
         try:
             seconds = float(text)
         except ValueError:
-            raise r.fail(field, _("%(v)s is not Unix seconds", v=repr(text))) from None
+            raise r.fail(field, _("%(value)s is not Unix seconds", value=repr(text))) from None
         return from_epoch(seconds, path, row, field)
     if mapping.time_format == "iso":
         try:
             return check_instant(parse_instant(text), path, row, field)
         except ValueError:
-            raise r.fail(field, _("%(v)s is not an ISO-8601 date-time", v=repr(text))) from None
+            raise r.fail(
+                field, _("%(value)s is not an ISO-8601 date-time", value=repr(text))
+            ) from None
     return parse_local(text, mapping.zone, path, row, field, mapping.time_format)
 
 

@@ -102,11 +102,17 @@ class _Leg:
             number = float(value)
         except ValueError:
             raise ValidationFailed(
-                str(self.path), None, f"variables.{name}", _("%(v)s is not a number", v=repr(value))
+                str(self.path),
+                None,
+                f"variables.{name}",
+                _("%(value)s is not a number", value=repr(value)),
             ) from None
         if number < 0:
             raise ValidationFailed(
-                str(self.path), None, f"variables.{name}", _("%(v)s is negative", v=repr(value))
+                str(self.path),
+                None,
+                f"variables.{name}",
+                _("%(value)s is negative", value=repr(value)),
             )
         return number or None
 
@@ -236,7 +242,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ValidationFailed(
-            str(path), None, None, _("cannot open: %(e)s", e=exc.strerror)
+            str(path), None, None, _("cannot open: %(strerror)s", strerror=exc.strerror)
         ) from None
     with handle:
         row = 0
@@ -271,11 +277,11 @@ def _seconds(path: Path, row: int, cells: dict[str, str], name: str) -> float | 
         number = float(value)
     except ValueError:
         raise ValidationFailed(
-            str(path), row, name, _("%(v)s is not a number of seconds", v=repr(value))
+            str(path), row, name, _("%(value)s is not a number of seconds", value=repr(value))
         ) from None
     if not 0 <= number <= 86_400:
         raise ValidationFailed(
-            str(path), row, name, _("%(v)s must lie between 0 and 24 hours", v=repr(value))
+            str(path), row, name, _("%(value)s must lie between 0 and 24 hours", value=repr(value))
         )
     return number
 

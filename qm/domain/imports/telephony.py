@@ -136,8 +136,8 @@ class TelephonyReport:
                     "Queue wait before an agent answered: %(n)s contact(s), median %(median)s s, "
                     "longest %(longest)s s (reported only: no column stores it yet).",
                     n=len(self.queue_waits),
-                    median=f"{statistics.median(self.queue_waits):g}",
-                    longest=f"{max(self.queue_waits):g}",
+                    median=format(statistics.median(self.queue_waits), "g"),
+                    longest=format(max(self.queue_waits), "g"),
                 )
             )
         if self.merged_recordings:
@@ -150,12 +150,13 @@ class TelephonyReport:
         if self.missing_recordings:
             shown = ", ".join(self.missing_recordings[:5])
             more = len(self.missing_recordings) - 5
+            more_text = " (+" + str(more) + ")" if more > 0 else ""
             lines.append(
                 _(
                     "%(n)s stored contact(s) without a recording: %(shown)s%(more)s.",
                     n=len(self.missing_recordings),
                     shown=shown,
-                    more=f" (+{more})" if more > 0 else "",
+                    more=more_text,
                 )
             )
         return lines
