@@ -219,6 +219,15 @@ def test_a_queued_stage_runs_once_and_in_order(
     assert outcomes == [Outcome.RAN] * 3
     assert pending_stages(engine) == [("c0001", Stage.TRANSCRIBE)]
 
+    # A task may run the later stages of its queue too: key points, then metrics.
+    asr = run_queued_stage(engine, ctx, "c0001", Stage.TRANSCRIBE, claim_seconds=60)
+    assert (asr.outcome, asr.next_stage) == (Outcome.RAN, Stage.KEYPOINTS)
+    score = run_queued_stage(
+        engine, ctx, "c0001", Stage.KEYPOINTS, claim_seconds=60, then=[Stage.METRICS]
+    )
+    assert (score.outcome, score.next_stage) == (Outcome.RAN, None)
+    assert pending_stages(engine) == []
+
     # Running a task again (a redelivered copy) changes nothing.
     with Session(engine) as session:
         before = [

@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -103,9 +103,16 @@ def pending_stages(
 
 
 def run_queued_stage(
-    engine: Engine, ctx: PipelineContext, call_id: str, stage: Stage, *, claim_seconds: int
+    engine: Engine,
+    ctx: PipelineContext,
+    call_id: str,
+    stage: Stage,
+    *,
+    claim_seconds: int,
+    then: Sequence[Stage] = (),
 ) -> QueuedOutcome:
-    """Run `stage` of `call_id` once, if it is the call's first unfinished stage.
+    """Run `stage` of `call_id` once, if it is the call's first unfinished stage, and then
+    each stage of `then` that comes next.
 
     Args:
         engine: the database.
@@ -114,6 +121,8 @@ def run_queued_stage(
         stage: the stage the task names.
         claim_seconds: how long the call's claim holds without renewal; renewed every
             fifth of it while the stage runs.
+        then: later stages this task may run too (those of the same queue: the claim,
+            the call and its transcript are then read once for all of them).
 
     Raises:
         TransientError: the database failed in a way worth retrying; nothing was stored.
@@ -145,13 +154,18 @@ def run_queued_stage(
                 if statuses.get(first) == StageStatus.FAILED:
                     return QueuedOutcome(Outcome.WAITING)
                 return QueuedOutcome(Outcome.FINISHED, next_stage=first)
+            current = stage
             with _heartbeat(engine, worker, call_id, claim_seconds):
-                status = _run(engine, work, stage, ctx, worker)
-            if status is None:
-                return QueuedOutcome(Outcome.GONE)
-            if status == StageStatus.FAILED:
-                return QueuedOutcome(Outcome.FAILED)
-            return QueuedOutcome(Outcome.RAN, next_stage=first_unfinished(statuses, after=stage))
+                while True:
+                    status = _run(engine, work, current, ctx, worker)
+                    if status is None:
+                        return QueuedOutcome(Outcome.GONE)
+                    if status == StageStatus.FAILED:
+                        return QueuedOutcome(Outcome.FAILED)
+                    following = first_unfinished(statuses, after=current)
+                    if following is None or following not in then:
+                        return QueuedOutcome(Outcome.RAN, next_stage=following)
+                    current = following
         except TRANSIENT as exc:
             raise TransientError(f"call {call_id}, stage {stage}: {exc}") from exc
     finally:
