@@ -731,3 +731,23 @@ def test_cli_imports_an_asterisk_export(db_url: str, tmp_path: Path) -> None:
     assert list((tmp_path / "uploads" / "telephony").glob("*-stereo.wav"))
     result = invoke(db_url, "ingest", "--cdr", str(tmp_path / "c.csv"))
     assert result.exit_code == 2 and "--mapping" in result.output
+
+
+def test_a_pair_that_cannot_be_joined_costs_only_that_calls_audio(
+    engine: Engine, tmp_path: Path
+) -> None:
+    directory = asterisk_export(tmp_path)
+    out = next((directory / "monitor").glob("*-out.wav"))
+    with wave.open(str(out), "wb") as other_rate:
+        other_rate.setnchannels(1)
+        other_rate.setsampwidth(2)
+        other_rate.setframerate(16000)
+        other_rate.writeframes(b"\x00\x00" * 100)
+    report = ingest_asterisk(engine, directory, timezone="Europe/Berlin", merge_dir=tmp_path / "m")
+    assert report.stored.rows == 3 and report.merged_recordings == 0
+    assert len(report.unjoined_recordings) == 1
+    assert report.unjoined_recordings[0].startswith("1711872000.9 (")
+    assert "could not be joined" in "\n".join(report.summary_lines())
+    with Session(engine) as session:
+        call = session.get(Call, "1711872000.9")
+        assert call is not None and call.audio_path is None and call.agent_channel is None

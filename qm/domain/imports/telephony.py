@@ -99,6 +99,7 @@ class TelephonyReport:
     legs_folded: int = 0  # agent, consult and transfer legs that are not contacts of their own
     missing_recordings: list[str] = field(default_factory=list)
     merged_recordings: int = 0
+    unjoined_recordings: list[str] = field(default_factory=list)  # "call id (why)"
     queue_waits: list[float] = field(default_factory=list)
 
     def summary_lines(self) -> list[str]:
@@ -145,6 +146,15 @@ class TelephonyReport:
                 _(
                     "%(n)s -in/-out recording pair(s) joined into stereo files.",
                     n=self.merged_recordings,
+                )
+            )
+        if self.unjoined_recordings:
+            lines.append(
+                _(
+                    "%(n)s -in/-out pair(s) could not be joined; those calls were stored "
+                    "without audio: %(shown)s.",
+                    n=len(self.unjoined_recordings),
+                    shown="; ".join(self.unjoined_recordings[:5]),
                 )
             )
         if self.missing_recordings:
@@ -490,9 +500,15 @@ def _record(
     if len(contact.recordings) == 2:
         agent_side, customer_side = (_inside(p, root, contact) for p in contact.recordings)
         target = merge_dir if merge_dir is not None else agent_side.parent
-        audio = merge_pair(agent_side, customer_side, target, contact.file, contact.row)
-        channel = "left"
-        report.merged_recordings += 1
+        try:
+            audio = merge_pair(agent_side, customer_side, target, contact.file, contact.row)
+        except ValidationFailed as exc:
+            # A pair we cannot join (GSM, different rates) costs that call its audio,
+            # not the whole import: the summary lists it.
+            report.unjoined_recordings.append(f"{contact.call_id} ({exc.message})")
+        else:
+            channel = "left"
+            report.merged_recordings += 1
     elif contact.recordings:
         audio = _inside(contact.recordings[0], root, contact)
     else:
