@@ -282,3 +282,21 @@ def test_a_claimed_call_waits_and_a_transient_error_is_retried(
     # A copy of a later stage's task leaves the failed one to the next `qm process`.
     waiting = run_queued_stage(engine, ctx, "c0000", Stage.KEYPOINTS, claim_seconds=60)
     assert waiting.outcome == Outcome.WAITING
+
+
+def test_without_a_broker_status_counts_stages_and_worker_refuses(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    from tests.qm.commands.cli import invoke
+
+    import_calls(engine, tmp_path, 3)
+    status = invoke(db_url, "status")
+    assert status.exit_code == 0, status.output
+    lines = status.output.splitlines()
+    assert lines[1].split() == ["transcribe", "3", "0", "0", "0"]
+    assert "No broker (QM_BROKER_URL)" in status.output
+    refused = invoke(db_url, "worker")
+    assert refused.exit_code == 1
+    assert "QM_BROKER_URL is not set" in refused.output
+    bad = invoke(db_url, "worker", "--queues", "asr,gpu", QM_BROKER_URL="redis://127.0.0.1:1/0")
+    assert bad.exit_code == 2 and "choose from asr, score" in bad.output
