@@ -2,7 +2,9 @@
 FCR window?
 
 DESIGN.md's FCR: a contact C of customer K at time t is resolved at first contact when no
-other contact of K starts in (t, t + W], W being C's queue window. Whether such a repeat
+other contact of K starts in (t, t + W], W being C's queue window. The other contacts
+include those that reached no agent (`UnansweredContact`: abandoned, IVR-only), which
+have no flag of their own. Whether such a repeat
 exists does not depend on when the figures are read, so it is stored on the call
 (`Call.repeat_contact`, from `scoring.operational.repeat_contacts`); a month's FCR is then
 a sum over its calls (`qm.domain.call_totals`), with eligibility (t + W <= as-of) decided
@@ -10,7 +12,8 @@ at read time. A flag changes only when a call of the same customer is added, mov
 removed, or when a queue's window changes, and every such write refreshes the customers
 concerned:
 
-- the importers' Core writes call `refresh_customers` with the customers of the rows;
+- the importers' Core writes call `refresh_customers` with the customers of the rows
+  (calls and unanswered contacts alike);
 - ORM writes (a call added, changed or deleted; a queue's window changed) are caught by
   `track_repeat_contacts`, a flush hook that `qm.db` installs for every session;
 - `refresh_all` rebuilds every flag (the migration that added them, bulk loads).
@@ -24,13 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
-from qm.models import Call, Queue
+from qm.models import Call, Queue, UnansweredContact
 from scoring.operational import Contact, FcrRules, repeat_contacts
 
 # Customers per query: below SQLite's host-parameter limit.
 CHUNK = 900
 CALLS: sa.Table = Call.__table__  # type: ignore[attr-defined]
 QUEUES: sa.Table = Queue.__table__  # type: ignore[attr-defined]
+UNANSWERED: sa.Table = UnansweredContact.__table__  # type: ignore[attr-defined]
 # The call columns whose change can change a flag.
 KEY_FIELDS = ("customer_id", "started_at", "queue")
 
@@ -49,14 +53,23 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
         yield items[i : i + CHUNK]
 
 
-def _write(conn: Connection, rows: Sequence[tuple[Any, ...]], rules: FcrRules) -> int:
+def _write(
+    conn: Connection,
+    rows: Sequence[tuple[Any, ...]],
+    rules: FcrRules,
+    unanswered: Sequence[tuple[Any, ...]] = (),
+) -> int:
     """Compute the flags of `rows` (id, customer, queue, start, stored flag: all the calls
-    of their customers) and write those that changed; returns how many changed."""
+    of their customers) with their customers' `unanswered` contacts (id, customer, queue,
+    start) among the later contacts, and write those that changed; returns how many."""
     contacts = [
         Contact(call_id, "", started, customer, queue)
         for call_id, customer, queue, started, _ in rows
     ]
-    flags = repeat_contacts(contacts, rules=rules)
+    others = [
+        Contact(i, "", started, customer, queue) for i, customer, queue, started in unanswered
+    ]
+    flags = repeat_contacts([*contacts, *others], rules=rules)[: len(contacts)]
     changed = [
         {"row_id": row[0], "flag": flag}
         for row, flag in zip(rows, flags, strict=True)
@@ -79,6 +92,12 @@ _COLUMNS = (
     CALLS.c.started_at,
     CALLS.c.repeat_contact,
 )
+_UNANSWERED_COLUMNS = (
+    UNANSWERED.c.id,
+    UNANSWERED.c.customer_id,
+    UNANSWERED.c.queue,
+    UNANSWERED.c.started_at,
+)
 
 
 def refresh_customers(
@@ -91,7 +110,10 @@ def refresh_customers(
     rules = _rules(conn) if wanted else FcrRules()
     for chunk in _chunks(wanted):
         rows = conn.execute(sa.select(*_COLUMNS).where(CALLS.c.customer_id.in_(chunk))).all()
-        changed += _write(conn, [tuple(r) for r in rows], rules)
+        others = conn.execute(
+            sa.select(*_UNANSWERED_COLUMNS).where(UNANSWERED.c.customer_id.in_(chunk))
+        ).all()
+        changed += _write(conn, [tuple(r) for r in rows], rules, [tuple(r) for r in others])
     for chunk in _chunks(calls):
         result = conn.execute(
             sa.update(CALLS)
@@ -119,10 +141,13 @@ def refresh_queues(conn: Connection, queues: Iterable[str]) -> int:
     return refresh_customers(conn, list(customers))
 
 
-def refresh_all(conn: Connection) -> int:
+def refresh_all(conn: Connection, *, unanswered: bool = True) -> int:
     """Recompute every call's flag; returns how many changed. The calls are read first
     (in customer order) and written in batches of whole customers afterwards: writing
-    the table while reading it on the same connection is not something to rely on."""
+    the table while reading it on the same connection is not something to rely on.
+
+    `unanswered=False` leaves contacts without an agent out (a migration that runs
+    before their table exists)."""
     rules = _rules(conn)
     rows = [
         tuple(r)
@@ -132,12 +157,19 @@ def refresh_all(conn: Connection) -> int:
             .order_by(CALLS.c.customer_id)
         )
     ]
+    others: dict[str, list[tuple[Any, ...]]] = {}
+    query = sa.select(*_UNANSWERED_COLUMNS).where(UNANSWERED.c.customer_id.is_not(None))
+    for row in conn.execute(query) if unanswered else ():
+        others.setdefault(row[1], []).append(tuple(row))
     changed = start = 0
     while start < len(rows):
         end = min(start + 10_000, len(rows))
         while end < len(rows) and rows[end][1] == rows[end - 1][1]:
             end += 1  # a customer's calls stay in one batch
-        changed += _write(conn, rows[start:end], rules)
+        batch = rows[start:end]
+        customers = dict.fromkeys(r[1] for r in batch)
+        later = [o for c in customers for o in others.get(c, [])]
+        changed += _write(conn, batch, rules, later)
         start = end
     return changed
 

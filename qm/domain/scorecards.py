@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from qm.domain.aggregates import key_point_counts, mystery_shops
 from qm.domain.call_totals import latest_start, monthly_totals
 from qm.errors import ValidationFailed
-from qm.models import Call, CallMetrics, Queue
+from qm.models import Call, CallMetrics, Queue, UnansweredContact
 from scoring.mystery import Shop
 from scoring.operational import Contact, FcrRules, HandleTarget, first_contact_resolution
 from scoring.period import Period
@@ -150,7 +150,19 @@ def _from_calls(
         for c, m in rows
         if m is not None
     ]
-    fcr = first_contact_resolution(contacts, as_of=as_of, rules=rules)
+    # Contacts that reached no agent are later contacts of their customers too.
+    unanswered = [
+        Contact(u.id, "", u.started_at, u.customer_id, u.queue)
+        for u in session.exec(
+            select(UnansweredContact).where(
+                col(UnansweredContact.started_at) >= prev_start,
+                col(UnansweredContact.started_at) < end + longest,
+                col(UnansweredContact.customer_id).is_not(None),
+            )
+        ).all()
+    ]
+    fcr = first_contact_resolution([*contacts, *unanswered], as_of=as_of, rules=rules)
+    fcr = fcr[: len(contacts)]
     return build_scorecards(
         request.period,
         contacts=contacts,

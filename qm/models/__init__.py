@@ -3,7 +3,7 @@
 from qm.models import transcript_search  # noqa: F401  (the search index's DDL events)
 from qm.models.audit import AuditEvent
 from qm.models.base import UTCDateTime, utcnow
-from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus
+from qm.models.calls import Call, CallStage, Queue, Stage, StageStatus, UnansweredContact
 from qm.models.evaluations import (
     CalibrationSession,
     CalibrationState,
@@ -87,6 +87,7 @@ __all__ = (
     "Transcript",
     "TranscriptKind",
     "UTCDateTime",
+    "UnansweredContact",
     "User",
     "UserTeam",
     "WebSession",

@@ -103,6 +103,31 @@ class Call(SQLModel, table=True):
     # None when the customer is unknown. Kept current by qm.domain.repeat_contacts, so
     # that a month's FCR is a sum over its calls (qm.domain.call_totals).
     repeat_contact: bool | None = None
+    # Seconds the customer waited in the queue before the agent answered (a telephony
+    # export's queue hold time), apart from hold during the call; None when not known.
+    queue_seconds: float | None = None
+
+
+class UnansweredContact(SQLModel, table=True):
+    """A customer contact that reached no agent: abandoned in a queue, or IVR-only.
+
+    Telephony imports keep these apart from `Call`, which is an agent's contact (it is
+    scored and counted on the agent's scorecard). They count as the customer's contacts
+    for FCR: a call followed within its window by an abandoned or IVR-only contact of the
+    same customer was not resolved at first contact (qm.domain.repeat_contacts). `id` is
+    the telephony id, as a call's is.
+    """
+
+    __tablename__ = "unanswered_contact"
+
+    id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(max_length=10)  # "abandoned" | "ivr"
+    customer_id: str | None = Field(default=None, foreign_key="customer.id", index=True)
+    queue: str | None = Field(default=None, foreign_key="queue.id")
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    queue_seconds: float | None = None
+    source: str = Field(default="", max_length=200)
+    imported_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Stage(StrEnum):

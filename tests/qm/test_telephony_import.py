@@ -21,7 +21,7 @@ from qm.domain.imports.cdr_mapping import ingest_cdr
 from qm.domain.imports.freeswitch import ingest_freeswitch, read_freeswitch
 from qm.domain.imports.telephony import NO_AGENT_NAMED, ContactKind, TelephonyContact
 from qm.errors import ValidationFailed
-from qm.models import Agent, Call, Queue
+from qm.models import Agent, Call, Queue, UnansweredContact
 from tests.qm.commands.cli import invoke
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -307,13 +307,13 @@ def test_asterisk_import_stores_agent_contacts_and_reports_the_rest(
     report = ingest_asterisk(engine, directory, timezone="Europe/Berlin", merge_dir=tmp_path / "m")
     assert (report.stored.rows, report.stored.created) == (3, 3)
     assert report.kinds == {"agent": 3, "abandoned": 1, "ivr": 1}
-    assert report.not_stored == {"abandoned": 1, "ivr": 1}
+    assert report.unanswered == {"abandoned": 1, "ivr": 1} and report.not_stored == {}
     assert report.legs_folded == 2
     assert report.missing_recordings == ["1711846200.3"]
     assert report.merged_recordings == 1
     assert sorted(report.queue_waits) == [5, 20, 30, 45]
     text = "\n".join(report.summary_lines())
-    assert "abandoned 1, ivr 1" in text and "next step" in text
+    assert "abandoned 1, ivr 1" in text and "first-contact resolution" in text
     with Session(engine) as session:
         first = session.get(Call, "1711789200.1")
         assert first is not None
@@ -325,6 +325,7 @@ def test_asterisk_import_stores_agent_contacts_and_reports_the_rest(
         assert first.started_at == utc(2024, 3, 30, 9, 0)
         assert (first.talk_seconds, first.hold_seconds, first.wrap_seconds) == (150, None, None)
         assert first.transfers == 2 and first.resolved is None
+        assert first.queue_seconds == 20  # 12 s in 售后服务, 8 s in billing
         assert first.audio_path == str((directory / "monitor" / "1711789200.1.wav").resolve())
         assert first.agent_channel is None and first.source == "asterisk:Master.csv"
         missing = session.get(Call, "1711846200.3")
@@ -339,7 +340,17 @@ def test_asterisk_import_stores_agent_contacts_and_reports_the_rest(
         # The agent's -out side is on the left, the customer's -in side on the right.
         assert int.from_bytes(left_right[:2], "little", signed=True) == -300
         assert int.from_bytes(left_right[2:], "little", signed=True) == 200
-        assert session.get(Call, "1711875600.11") is None  # abandoned: next step
+        assert session.get(Call, "1711875600.11") is None  # abandoned: not an agent's call
+        abandoned_row = session.get(UnansweredContact, "1711875600.11")
+        assert abandoned_row is not None
+        assert (abandoned_row.kind, abandoned_row.queue, abandoned_row.queue_seconds) == (
+            "abandoned",
+            "billing",
+            45,
+        )
+        assert abandoned_row.customer_id == "15900003333"
+        ivr_row = session.get(UnansweredContact, "1711879200.12")
+        assert ivr_row is not None and (ivr_row.kind, ivr_row.queue) == ("ivr", None)
         assert session.get(Call, "1711789320.6") is None  # the consult leg
         agent = session.get(Agent, "张伟")
         assert agent is not None and agent.name == "张伟"
@@ -545,7 +556,7 @@ def test_freeswitch_json_contacts_field_by_field(engine: Engine, tmp_path: Path)
 
     report = ingest_freeswitch(engine, directory, timezone="America/New_York")
     assert report.stored.rows == 1
-    assert report.not_stored == {"abandoned": 1, "ivr": 1}
+    assert report.unanswered == {"abandoned": 1, "ivr": 1}
     with Session(engine) as session:
         call = session.get(Call, answered.call_id)
         assert call is not None
@@ -636,7 +647,7 @@ def test_freeswitch_csv_default_template(engine: Engine, tmp_path: Path) -> None
     write_wav(d / "recordings" / "f0000000-0000-4000-8000-00000000000a-out.wav")
     report = ingest_freeswitch(engine, d, timezone="Asia/Shanghai", merge_dir=tmp_path / "m")
     assert report.stored.rows == 1 and report.legs_folded == 1
-    assert report.not_stored == {"abandoned": 1, NO_AGENT_NAMED: 1}
+    assert report.not_stored == {NO_AGENT_NAMED: 1} and report.unanswered == {"abandoned": 1}
     assert report.merged_recordings == 1
     with Session(engine) as session:
         call = session.get(Call, "f0000000-0000-4000-8000-00000000000a")
@@ -677,7 +688,7 @@ def test_cdr_with_a_mapping_file(engine: Engine, tmp_path: Path) -> None:
         csv.writer(handle).writerows([header, *rows])
     write_wav(tmp_path / "rec" / "x-1.wav")
     report = ingest_cdr(engine, path, mapping)
-    assert report.stored.rows == 1 and report.not_stored == {"abandoned": 1}
+    assert report.stored.rows == 1 and report.unanswered == {"abandoned": 1}
     assert sorted(report.queue_waits) == [12, 50]
     with Session(engine) as session:
         call = session.get(Call, "x-1")
@@ -726,7 +737,7 @@ def test_cli_imports_an_asterisk_export(db_url: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Stored 3 agent contact(s)" in result.output
-    assert "Read but not stored: abandoned 1, ivr 1" in result.output
+    assert "Stored abandoned 1, ivr 1 contact(s) that reached no agent" in result.output
     assert "median 25 s" in result.output
     assert list((tmp_path / "uploads" / "telephony").glob("*-stereo.wav"))
     result = invoke(db_url, "ingest", "--cdr", str(tmp_path / "c.csv"))
@@ -751,3 +762,51 @@ def test_a_pair_that_cannot_be_joined_costs_only_that_calls_audio(
     with Session(engine) as session:
         call = session.get(Call, "1711872000.9")
         assert call is not None and call.audio_path is None and call.agent_channel is None
+
+
+def test_contacts_that_reached_no_agent_count_for_first_contact_resolution(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A call followed within its window by the same customer's abandoned contact was not
+    resolved at first contact; an IVR-only contact before a call changes nothing; both
+    ways of computing the scorecards agree."""
+    from datetime import timedelta
+
+    from qm.domain.imports.telephony import store_contacts
+    from qm.domain.scorecards import ScorecardRequest, compute_scorecards
+    from scoring.scorecard import ScorecardConfig
+
+    t0 = utc(2024, 5, 6, 9, 0)
+
+    def contact(call_id: str, kind: ContactKind, start: datetime, **kw: Any) -> TelephonyContact:
+        return TelephonyContact(Path("x.csv"), 2, call_id, kind, start, **kw)
+
+    contacts = [
+        contact("c-1", ContactKind.AGENT, t0, agent_id="1001", customer_id="139", queue="q",
+                queue_wait_seconds=12, talk_seconds=60),
+        contact("ab-1", ContactKind.ABANDONED, t0 + timedelta(days=2), customer_id="139",
+                queue="q", queue_wait_seconds=40),
+        contact("c-2", ContactKind.AGENT, t0, agent_id="1001", customer_id="138", queue="q",
+                talk_seconds=60),
+        contact("ivr-1", ContactKind.IVR, t0 - timedelta(days=1), customer_id="138"),
+        contact("c-3", ContactKind.AGENT, t0 + timedelta(days=20), agent_id="1001",
+                customer_id="137", queue="q", talk_seconds=60),
+    ]  # fmt: skip
+    report = store_contacts(
+        engine, contacts, file="x.csv", source="test", action="ingest.test", root=tmp_path
+    )
+    assert report.unanswered == {"abandoned": 1, "ivr": 1} and report.stored.rows == 3
+    with Session(engine) as session:
+        flags = {c: session.get(Call, c).repeat_contact for c in ("c-1", "c-2")}  # type: ignore[union-attr]
+        assert flags == {"c-1": True, "c-2": False}
+        assert session.get(Call, "c-1").queue_seconds == 12  # type: ignore[union-attr]
+        config = ScorecardConfig(min_contacts=1)
+        tz = ZoneInfo("UTC")
+        fast = compute_scorecards(session, ScorecardRequest("2024-05"), tz=tz, config=config)
+        slow = compute_scorecards(
+            session, ScorecardRequest("2024-05", fcr_window_days=7), tz=tz, config=config
+        )
+    (card,) = fast
+    (other,) = slow
+    # c-1 was followed by a contact (not resolved), c-2 was not; c-3 is the as-of.
+    assert card.metrics.fcr.value == other.metrics.fcr.value == 0.5

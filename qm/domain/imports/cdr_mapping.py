@@ -17,7 +17,7 @@ columns:                      # call-manifest field -> column name (or number)
   wrap_seconds: wrap
   transfers: transfers
   resolved: resolved
-  queue_wait_seconds: wait    # read and reported; not stored yet
+  queue_wait_seconds: wait    # the call's queue_seconds
 agent_pattern: '^(?:SIP|PJSIP)/(?P<agent>[^-]+)'   # optional: the agent id inside the cell
 queue_pattern: '^(?P<queue>[^@]+)'                  # optional, the same for the queue
 recording: "monitor/{call_id}.wav"   # optional: {field} or {column} placeholders, relative

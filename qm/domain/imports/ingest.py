@@ -38,6 +38,10 @@ CALL_FIELDS = (
     "imported_at",
 )
 
+# Call fields only some importers know (a telephony export's queue wait): updated when
+# the records of the import carry them, left as they are otherwise.
+OPTIONAL_CALL_FIELDS = ("queue_seconds",)
+
 Progress = Callable[[int], None]
 
 
@@ -130,7 +134,8 @@ def store_calls(
     before = existing_ids(conn, _table(Call).c.id, ids)
     # An updated call may have moved to another customer, whose flags change too.
     moved_from = _customers_of(conn, before)
-    upsert(conn, _table(Call), [rec.values for rec in records], key=["id"], update=CALL_FIELDS)
+    update = CALL_FIELDS + tuple(f for f in OPTIONAL_CALL_FIELDS if f in records[0].values)
+    upsert(conn, _table(Call), [rec.values for rec in records], key=["id"], update=update)
     if touched is None:
         refresh_customers(conn, moved_from | set(customers), calls=ids)
     else:
@@ -192,8 +197,13 @@ def import_records(
     actor: str,
     action: str,
     progress: Progress | None = None,
+    finish: Callable[[Connection, set[str]], None] | None = None,
 ) -> ImportReport:
-    """Store every record in ONE transaction, then audit it; any error stores nothing."""
+    """Store every record in ONE transaction, then audit it; any error stores nothing.
+
+    `finish` stores what else the file holds, in the same transaction after the calls,
+    adding the customers whose repeat-contact flags it changes to the set it is given.
+    """
     report = ImportReport(file=file)
     with engine.begin() as conn:
         touched: set[str] = set()
@@ -201,6 +211,8 @@ def import_records(
             store_calls(conn, batch, report, touched=touched)
             if progress is not None:
                 progress(len(batch))
+        if finish is not None:
+            finish(conn, touched)
         refresh_customers(conn, touched)
         record(
             conn,

@@ -2,12 +2,10 @@
 
 Every format is parsed into `TelephonyContact` records first; this module then stores the
 `agent` contacts through the manifest import's path (`import_records`: agents, customers,
-queues, repeat-contact flags, pipeline stages), all of them in one transaction.
-
-Abandoned and IVR-only contacts are read, counted and reported but not stored yet: a
-stored call needs an agent today (`call.agent_id` is NOT NULL), and agent-less contacts
-are the next step. Time in the queue before an agent answered is likewise read and
-reported, not stored: the call table has no column for it yet.
+queues, repeat-contact flags, pipeline stages) with their time in the queue
+(`call.queue_seconds`), and the abandoned and IVR-only contacts as `UnansweredContact`
+rows, which are not scored but count as their customers' contacts for FCR; all of them in
+one transaction.
 """
 
 import re
@@ -21,7 +19,8 @@ from hashlib import sha256
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
 
 from qm.domain.bounds import (
     EARLIEST_DAY,
@@ -35,9 +34,10 @@ from qm.domain.bounds import (
 )
 from qm.domain.imports.csvrows import MAX_PATH_LENGTH
 from qm.domain.imports.ingest import CallRecord, ImportReport, Progress, import_records
+from qm.domain.upserts import upsert
 from qm.errors import ValidationFailed
 from qm.i18n import gettext as _
-from qm.models import utcnow
+from qm.models import Customer, Queue, UnansweredContact, utcnow
 
 AUDIO_SUFFIXES = frozenset({".wav", ".gsm", ".mp3", ".ogg", ".flac", ".opus", ".m4a", ".wav49"})
 # A channel name as Asterisk writes it: TECH/resource, then "-<sequence>" (SIP/1001-0000000a)
@@ -96,6 +96,7 @@ class TelephonyReport:
     stored: ImportReport
     kinds: dict[str, int] = field(default_factory=dict)
     not_stored: dict[str, int] = field(default_factory=dict)  # kind -> contacts read, not stored
+    unanswered: dict[str, int] = field(default_factory=dict)  # kind -> agent-less contacts stored
     legs_folded: int = 0  # agent, consult and transfer legs that are not contacts of their own
     missing_recordings: list[str] = field(default_factory=list)
     merged_recordings: int = 0
@@ -123,11 +124,19 @@ class TelephonyReport:
                 legs=self.legs_folded,
             ),
         ]
+        if self.unanswered:
+            lines.append(
+                _(
+                    "Stored %(counts)s contact(s) that reached no agent: not scored, they "
+                    "count as their customers' contacts for first-contact resolution.",
+                    counts=", ".join(f"{k} {n}" for k, n in sorted(self.unanswered.items())),
+                )
+            )
         if self.not_stored:
             lines.append(
                 _(
-                    "Read but not stored: %(counts)s. A stored call needs an agent today; "
-                    "agent-less contacts (abandoned, IVR-only) are the next step.",
+                    "Read but not stored: %(counts)s (the export does not say which agent "
+                    "answered).",
                     counts=", ".join(f"{k} {n}" for k, n in sorted(self.not_stored.items())),
                 )
             )
@@ -135,7 +144,7 @@ class TelephonyReport:
             lines.append(
                 _(
                     "Queue wait before an agent answered: %(n)s contact(s), median %(median)s s, "
-                    "longest %(longest)s s (reported only: no column stores it yet).",
+                    "longest %(longest)s s.",
                     n=len(self.queue_waits),
                     median=format(statistics.median(self.queue_waits), "g"),
                     longest=format(max(self.queue_waits), "g"),
@@ -436,7 +445,8 @@ def store_contacts(
     progress: Progress | None = None,
     legs_folded: int = 0,
 ) -> TelephonyReport:
-    """Store the `agent` contacts in one transaction and count the rest.
+    """Store every contact in one transaction: agents' as calls, the rest as unanswered
+    contacts (`store_unanswered_contacts`).
 
     Args:
         engine: the database.
@@ -457,6 +467,7 @@ def store_contacts(
     """
     report = TelephonyReport(stored=ImportReport(file=file), legs_folded=legs_folded)
     seen: set[str] = set()
+    unanswered: list[TelephonyContact] = []
 
     def records() -> Iterator[CallRecord]:
         for contact in contacts:
@@ -473,18 +484,84 @@ def store_contacts(
             report.kinds[kind] = report.kinds.get(kind, 0) + 1
             if contact.queue_wait_seconds is not None:
                 report.queue_waits.append(contact.queue_wait_seconds)
-            if contact.kind is not ContactKind.AGENT or contact.agent_id is None:
+            if contact.kind is not ContactKind.AGENT:
+                unanswered.append(contact)
+                report.unanswered[kind] = report.unanswered.get(kind, 0) + 1
+                continue
+            if contact.agent_id is None:
                 # An answered call whose export does not say who answered (a FreeSWITCH
-                # CSV without its b-legs) cannot be stored under an agent either.
-                label = NO_AGENT_NAMED if contact.kind is ContactKind.AGENT else kind
-                report.not_stored[label] = report.not_stored.get(label, 0) + 1
+                # CSV without its b-legs) cannot be stored under an agent.
+                report.not_stored[NO_AGENT_NAMED] = report.not_stored.get(NO_AGENT_NAMED, 0) + 1
                 continue
             yield _record(contact, source, root, merge_dir, agent_channel, report)
 
+    def store_unanswered(conn: Connection, touched: set[str]) -> None:
+        store_unanswered_contacts(conn, unanswered, source=source, touched=touched)
+
     report.stored = import_records(
-        engine, records(), file=file, actor=actor, action=action, progress=progress
+        engine,
+        records(),
+        file=file,
+        actor=actor,
+        action=action,
+        progress=progress,
+        finish=store_unanswered,
     )
     return report
+
+
+def store_unanswered_contacts(
+    conn: Connection, contacts: Sequence[TelephonyContact], *, source: str, touched: set[str]
+) -> None:
+    """Upsert abandoned and IVR-only contacts with their customers and queues; their
+    customers go into `touched`, whose repeat-contact flags the caller refreshes."""
+    if not contacts:
+        return
+    customers = {c.customer_id: c.customer_name or c.customer_id for c in contacts if c.customer_id}
+    queues = sorted({c.queue for c in contacts if c.queue})
+    upsert(conn, _table(Customer), [{"id": k, "name": n} for k, n in customers.items()], key=["id"])
+    upsert(
+        conn,
+        _table(Queue),
+        [{"id": q, "script_key": None, "fcr_window_days": 7} for q in queues],
+        key=["id"],
+    )
+    now = utcnow()
+    rows = [
+        {
+            "id": c.call_id,
+            "kind": c.kind.value,
+            "customer_id": c.customer_id,
+            "queue": c.queue,
+            "started_at": c.started_at,
+            "queue_seconds": c.queue_wait_seconds,
+            "source": source[:200],
+            "imported_at": now,
+        }
+        for c in contacts
+    ]
+    # Moved from one customer to another by a re-import: the old one's flags change too.
+    table = _table(UnansweredContact)
+    ids = [r["id"] for r in rows]
+    for i in range(0, len(ids), 900):
+        touched.update(
+            c
+            for c in conn.execute(
+                sa.select(table.c.customer_id).where(table.c.id.in_(ids[i : i + 900]))
+            ).scalars()
+            if c
+        )
+    update = (
+        "kind",
+        "customer_id",
+        "queue",
+        "started_at",
+        "queue_seconds",
+        "source",
+        "imported_at",
+    )
+    upsert(conn, table, rows, key=["id"], update=update)
+    touched.update(customers)
 
 
 def _record(
@@ -523,6 +600,7 @@ def _record(
         "talk_seconds": contact.talk_seconds,
         "hold_seconds": contact.hold_seconds,
         "wrap_seconds": contact.wrap_seconds,
+        "queue_seconds": contact.queue_wait_seconds,
         "transfers": contact.transfers,
         "resolved": contact.resolved,
         "audio_path": str(audio) if audio else None,
@@ -531,3 +609,8 @@ def _record(
         "imported_at": utcnow(),
     }
     return CallRecord(values, customer_name=contact.customer_name, agent_name=contact.agent_name)
+
+
+def _table(model: type) -> sa.Table:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table

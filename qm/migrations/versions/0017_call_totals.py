@@ -55,7 +55,8 @@ def upgrade() -> None:
     op.create_index("ix_call_agent_totals", "call", ["agent_id", "started_at", *TOTALS_COLUMNS])
     op.create_index("ix_call_month_totals", "call", ["started_at", "agent_id", *TOTALS_COLUMNS])
     conn = op.get_bind()
-    refresh_all(conn)
+    # No contact without an agent existed yet (that table came with 0019).
+    refresh_all(conn, unanswered=False)
     metrics = sa.table(
         "call_metrics", sa.column("call_id", sa.String), sa.column("courtesy", sa.JSON)
     )
