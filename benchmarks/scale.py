@@ -8,15 +8,18 @@ import, not timed) in a fresh PostgreSQL schema per worker count. Every call's f
 is queued on Redis (`enqueue_pending`, as `qm process` does with QM_BROKER_URL; timed on
 its own), then W `qm worker --concurrency 1` processes are started and run every stage of
 every call. calls/s is N over the time from the first stage stored to the last (stage
-rows are stamped when written), so the workers' start-up is not counted.
+rows are stamped when written), so the workers' start-up is not counted; each worker count
+runs `--runs` times, the counts taking turns, and the medians are printed. CPU ms/call is
+the workers' own CPU time (PostgreSQL's and Redis's not included).
 
 Scorecards: M contacts of 300 agents over two months, written with COPY into a fresh
 schema (with their compliance and courtesy copies and the repeat-contact flags the
 product keeps, refreshed by `refresh_all`; not timed), then `compute_scorecards` for the
 later month, timed `--runs` times (median and every run).
 
-    python benchmarks/scale.py [--calls 100000] [--workers 1,2] [--contacts 1000000]
-                               [--runs 3] [--database-url URL] [--redis-url URL]
+    python benchmarks/scale.py [--calls 100000] [--workers 1,2] [--pool prefork|solo]
+                               [--contacts 1000000] [--runs 3]
+                               [--database-url URL] [--redis-url URL]
 
 The database is --database-url, else $QM_BENCH_DATABASE_URL, else $QM_TEST_DATABASE_URL;
 Redis is --redis-url, else $QM_TEST_REDIS_URL, else redis://127.0.0.1:6379/0 (the queues
@@ -28,6 +31,7 @@ import argparse
 import io
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,9 +77,12 @@ def drop_prefix(redis_url: str, prefix: str) -> None:
         client.close()
 
 
-def run_workers(url: str, redis_url: str, workers: int, calls: int) -> tuple[float, float]:
+def run_workers(
+    url: str, redis_url: str, workers: int, calls: int, pool: str
+) -> tuple[float, float, float]:
     """Queue every call and run `workers` worker processes until all are done; returns
-    (seconds to queue, seconds from the first stage stored to the last)."""
+    (seconds to queue, seconds from the first stage stored to the last, the workers' CPU
+    seconds)."""
     from qm.db import make_engine
     from qm.settings import Settings
     from qm.workers import enqueue_pending, make_celery
@@ -94,9 +101,10 @@ def run_workers(url: str, redis_url: str, workers: int, calls: int) -> tuple[flo
     queued = enqueue_pending(make_celery(settings), engine)
     queue_seconds = time.perf_counter() - started
     assert sum(queued.values()) == calls, queued
+    cpu_before = _children_cpu()
     procs = [
         subprocess.Popen(
-            [QM, "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+            [QM, "worker", "--concurrency", "1", "--pool", pool, "--loglevel", "WARNING"],
             env=env,
             stdout=subprocess.DEVNULL,
             start_new_session=True,
@@ -123,34 +131,60 @@ def run_workers(url: str, redis_url: str, workers: int, calls: int) -> tuple[flo
         for proc in procs:
             proc.wait(timeout=60)
         drop_prefix(redis_url, prefix)
+    cpu = _children_cpu() - cpu_before
     with engine.connect() as conn:
         first, last = conn.execute(
             sa.text("SELECT min(updated_at), max(updated_at) FROM call_stage")
         ).one()
     engine.dispose()
-    return queue_seconds, (last - first).total_seconds()
+    return queue_seconds, (last - first).total_seconds(), cpu
 
 
-def bench_workers(base_url: str, redis_url: str, calls: int, counts: list[int]) -> None:
-    """Print calls/s per worker count and the ratio to one worker."""
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the workers and their pools)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_workers(
+    base_url: str, redis_url: str, calls: int, counts: list[int], pool: str, runs: int
+) -> None:
+    """Print, per worker count, the median calls/s of `runs` runs (the counts taking
+    turns, so that a machine busy for a while weighs on each alike) and its ratio to the
+    first count's."""
     with tempfile.TemporaryDirectory(prefix="qm-scale-") as tmp:
         folder = Path(tmp)
         write_calls(folder, calls)
         db = Database(base_url, folder, REPO)
-        print(f"workers: {calls} calls on PostgreSQL, {os.cpu_count()} CPUs", flush=True)
-        print(f"{'workers':>7} {'calls/s':>8} {'ratio':>6} {'queued/s':>9}")
+        print(
+            f"workers ({pool} pool): {calls} calls on PostgreSQL, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        measured: dict[int, list[tuple[float, float, float]]] = {w: [] for w in counts}
         try:
-            base: float | None = None
-            for workers in counts:
-                queue_s, run_s = run_workers(db.fresh(), redis_url, workers, calls)
-                rate = calls / run_s
-                base = base or rate
-                print(
-                    f"{workers:>7} {rate:>8.0f} {rate / base:>6.2f} {calls / queue_s:>9.0f}",
-                    flush=True,
-                )
+            for _ in range(runs):
+                for workers in counts:
+                    measured[workers].append(
+                        run_workers(db.fresh(), redis_url, workers, calls, pool)
+                    )
         finally:
             db.close()
+    print(
+        f"{'workers':>7} {'calls/s':>8} {'ratio':>6} {'queued/s':>9} {'CPU ms/call':>12}"
+        "   calls/s of each run"
+    )
+    base: float | None = None
+    for workers, results in measured.items():
+        rates = [calls / run_s for _, run_s, _ in results]
+        rate = statistics.median(rates)
+        base = base or rate
+        queued = statistics.median(calls / queue_s for queue_s, _, _ in results)
+        cpu = statistics.median(cpu * 1000 / calls for _, _, cpu in results)
+        print(
+            f"{workers:>7} {rate:>8.0f} {rate / base:>6.2f} {queued:>9.0f} {cpu:>12.2f}   "
+            + ", ".join(f"{r:.0f}" for r in rates),
+            flush=True,
+        )
 
 
 def _fresh_schema(base_url: str) -> tuple[str, str]:
@@ -298,8 +332,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
     parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each measurement")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
@@ -312,7 +347,8 @@ def main() -> None:
         raise SystemExit("a PostgreSQL URL is needed: --database-url or QM_BENCH_DATABASE_URL")
     redis_url = args.redis_url or os.environ.get("QM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
     if args.calls:
-        bench_workers(base, redis_url, args.calls, [int(w) for w in args.workers.split(",")])
+        workers = [int(w) for w in args.workers.split(",")]
+        bench_workers(base, redis_url, args.calls, workers, args.pool, args.runs)
     if args.contacts:
         bench_scorecards(base, args.contacts, args.runs)
 

@@ -201,16 +201,19 @@ def run_worker(
     *,
     queues: Sequence[str] = QUEUES,
     concurrency: int = 1,
+    pool: str = "prefork",
     asr_fallback: bool = False,
     loglevel: str = "INFO",
 ) -> None:
-    """Run a worker on `queues` with `concurrency` processes until it is stopped."""
+    """Run a worker on `queues` with `concurrency` processes (`pool` "prefork"), or in
+    this process ("solo"), until it is stopped."""
     app = make_celery(settings, asr_fallback=asr_fallback)
     app.worker_main(
         [
             "worker",
             f"--queues={','.join(queues)}",
             f"--concurrency={concurrency}",
+            f"--pool={pool}",
             f"--loglevel={loglevel}",
             # Unique per process, so that several workers on one machine do not clash.
             f"--hostname=qm-{os.getpid()}@%h",

@@ -37,6 +37,14 @@ def _queues(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[s
     help="Worker processes (one task each at a time).",
 )
 @click.option(
+    "--pool",
+    type=click.Choice(["prefork", "solo"]),
+    default="prefork",
+    show_default=True,
+    help="prefork: tasks run in child processes (a crash loses one task, not the worker);"
+    " solo: in this process, one at a time (less overhead per task).",
+)
+@click.option(
     "--asr-fallback/--no-asr-fallback",
     default=False,
     help="Use pocketsphinx (low accuracy) when the Whisper model cannot be loaded.",
@@ -47,6 +55,7 @@ def worker(
     settings: "Settings",
     queues: tuple[str, ...],
     concurrency: int,
+    pool: str,
     asr_fallback: bool,
     loglevel: str,
 ) -> None:
@@ -68,6 +77,7 @@ def worker(
         settings,
         queues=queues,
         concurrency=concurrency,
+        pool=pool,
         asr_fallback=asr_fallback,
         loglevel=loglevel,
     )
