@@ -6,9 +6,9 @@ sent to the stage's queue: transcription to `asr`, the scoring stages to `score`
 `qm worker --queues asr` can run on a GPU machine and `--queues score` on CPU ones. It
 runs that stage of that call (`qm.domain.pipeline.queued`), then the call's later stages
 of the same queue (key points, then metrics: one claim and one read of the call and its
-transcript for both, as `qm process` does; a task per scoring stage cost a claim, a read
-and a release more, about 9 ms a call on PostgreSQL, more than the stage itself), and
-queues the call's next stage of another queue.
+transcript for both, as `qm process` does; with a task per scoring stage, the extra
+claim, read, release and hop cost more than the stages: one worker scored 19 calls/s
+instead of 54 in benchmarks/scale.py), and queues the call's next stage of another queue.
 
 Delivery is at least once: tasks are acknowledged after they ran (`acks_late`), a task
 whose worker process died goes back on the queue (`reject_on_worker_lost`; on Redis, a
@@ -20,7 +20,6 @@ This module is the only one that imports Celery; `make_celery(settings)` builds 
 per caller (no module-level app), as `create_app` does for the web.
 """
 
-import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +38,6 @@ from qm.domain.pipeline.stages import STAGES
 from qm.domain.pipeline.work import AsrProvider, PipelineContext
 from qm.models import Stage
 from qm.settings import Settings
-
-log = logging.getLogger(__name__)
 
 TASK_NAME = "qm.stage"
 QUEUE_OF: dict[Stage, str] = {
@@ -114,7 +111,6 @@ def make_celery(settings: Settings, *, asr_fallback: bool = False) -> Celery:
         task_default_queue=QUEUE_OF[Stage.KEYPOINTS],
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=True,
     )
     state = _ProcessState(settings, asr_fallback)
     hold = claim_seconds(settings)

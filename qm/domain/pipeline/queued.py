@@ -22,6 +22,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 _CALLS = table_of(Call)
 _CLAIMED_UNTIL = sa.select(_CALLS.c.claimed_until).where(_CALLS.c.id == sa.bindparam("call_id"))
+# A task tries its stage whatever failed before: claim_calls leaves alone the calls with a
+# stage failed since `run_started`, which, stamped by another machine's clock, could be
+# "since now" for a long while.
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 # Errors of the connection rather than of the call: the database restarting, a network
 # hiccup, a pool with no free connection. Worth another try later.
 TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
@@ -133,7 +138,7 @@ def run_queued_stage(
             claimed = claim_calls(
                 engine,
                 worker,
-                run_started=utcnow(),
+                run_started=_END_OF_TIME,
                 limit=1,
                 call_ids=[call_id],
                 claim_seconds=claim_seconds,
