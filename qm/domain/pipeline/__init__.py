@@ -3,7 +3,9 @@
 `work` holds what a run shares and what a call carries through it; `transcribe`,
 `keypoints` and `metrics` are the stages; `stages` orders them and runs one stage of one
 call; `runner` runs calls (`process_call`, `process_pending`); `jobs` runs several
-`process_pending` in worker processes (`qm process --jobs N`).
+`process_pending` in worker processes (`qm process --jobs N`); `queued` runs one stage of
+one call as a Celery task does (`qm.workers`, `qm worker`); `progress` counts stages
+and queued tasks (`qm status`).
 """
 
 from qm.domain.pipeline.jobs import WorkerFailed, process_parallel

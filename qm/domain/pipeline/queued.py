@@ -32,7 +32,7 @@ from sqlmodel import Session
 from qm.db import session_scope
 from qm.domain.claims import FINISHED, claim_calls, new_worker_id, release_claims, renew_claims
 from qm.domain.failures import plain_reason
-from qm.domain.pipeline.runner import _read_call, unfinished_call_ids
+from qm.domain.pipeline.runner import read_call, unfinished_call_ids
 from qm.domain.pipeline.stages import STAGES, run_stage, set_stage
 from qm.domain.pipeline.statements import STAGE_ROWS, table_of
 from qm.domain.pipeline.work import CallWork, PipelineContext
@@ -145,7 +145,7 @@ def run_queued_stage(
             )
             if not claimed:
                 return _not_claimed(engine, call_id)
-            read = _read_call(engine, call_id, ctx)
+            read = read_call(engine, call_id, ctx)
             if read is None:
                 return QueuedOutcome(Outcome.GONE)
             work, statuses = read

@@ -81,12 +81,12 @@ def process_call(
     With `claims`, a stage runs only while this run holds the call's claim, and is not
     stored when the claim was lost meanwhile.
     """
-    read = _read_call(engine, call_id, ctx)
+    read = read_call(engine, call_id, ctx)
     if read is not None:
         _run_stages(engine, *read, ctx, report, claims)
 
 
-def _read_call(
+def read_call(
     engine: Engine, call_id: str, ctx: PipelineContext
 ) -> tuple[CallWork, dict[str, str]] | None:
     """The call's work (its inputs and transcript read) and its stages' statuses; None when
@@ -118,7 +118,7 @@ def _run_stages(
     report: ProcessReport,
     claims: BatchClaims | None,
 ) -> None:
-    """Run the unfinished stages of a call read by `_read_call` (see `process_call`)."""
+    """Run the unfinished stages of a call read by `read_call` (see `process_call`)."""
     call_id = work.call.id
     for stage in STAGES:
         if statuses.get(stage) in FINISHED:
@@ -239,7 +239,7 @@ def process_pending(
             claims = BatchClaims(engine, worker, batch, claim_seconds)
             # Each call of the batch is read first, so that the semantic stage embeds
             # the texts of all of them at once (`_warm_semantic`).
-            reads = {call_id: _read_call(engine, call_id, ctx) for call_id in batch}
+            reads = {call_id: read_call(engine, call_id, ctx) for call_id in batch}
             _warm_semantic(engine, [r for r in reads.values() if r is not None], ctx)
             for call_id, read in reads.items():
                 if not claims.holds(call_id):
