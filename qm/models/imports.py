@@ -14,6 +14,10 @@ class ImportKind(StrEnum):
 
     MANIFEST = "manifest"  # a call manifest with its audio and transcript files
     MYSTERY = "mystery"  # a mystery-shopper CSV
+    # Telephony exports (qm.domain.imports.asterisk, .freeswitch, .cdr_mapping):
+    ASTERISK = "asterisk"  # Master.csv (or cdr-csv/Master.csv), queue_log, recordings
+    FREESWITCH = "freeswitch"  # JSON CDRs and/or mod_cdr_csv's Master.csv, recordings
+    CDR = "cdr"  # any CDR CSV with its YAML mapping file
 
 
 class ImportState(StrEnum):
@@ -58,6 +62,10 @@ class ImportJob(SQLModel, table=True):
     process_failed: int = 0
     # Why the pipeline could not do everything (no ASR engine, failed stages), for the page.
     process_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A telephony export's zone (None: the site's, QM_TIMEZONE) and its import summary (one
+    # line a fact, in the site's default language: contacts by kind, missing recordings).
+    timezone: str | None = Field(default=None, max_length=64)
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     error_file: str | None = Field(default=None, max_length=255)
     error_row: int | None = None
     error_field: str | None = Field(default=None, max_length=100)

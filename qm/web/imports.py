@@ -2,7 +2,9 @@
 
     GET  /admin/imports          recent uploads and the upload form
     POST /admin/imports          upload (multipart): a call manifest with its audio and
-                                 transcript files, or one zip; or a mystery-shopper CSV
+                                 transcript files, or one zip; or a mystery-shopper CSV;
+                                 or a telephony export (Asterisk, FreeSWITCH, a CDR CSV
+                                 with its YAML mapping)
     GET  /admin/imports/{id}     one upload's progress (refreshed by imports.js) and outcome
     POST /api/imports            the same upload from a script: answers the job (201)
     GET  /api/imports/{id}       the job: state, counts, progress, the refused row if any
@@ -36,6 +38,7 @@ from qm.auth import requires_role
 from qm.db import session_scope
 from qm.domain.bounds import MAX_ROW_ID
 from qm.domain.imports import jobs
+from qm.domain.imports.telephony import time_zone
 from qm.errors import QMError, ValidationFailed, http_status
 from qm.i18n import gettext as _
 from qm.models import ImportJob, ImportKind, ImportState, Role, User
@@ -187,12 +190,16 @@ def accept_upload(
 ) -> ImportJob:
     """Unpack an upload's files into a folder of its own and queue its import.
 
-    `data` is the multipart form: `kind` (manifest or mystery) and `files` (one zip, or
-    the CSV with the files it names). A refused upload leaves nothing behind.
+    `data` is the multipart form: `kind` (manifest, mystery, asterisk, freeswitch or cdr),
+    `files` (one zip, or the CSV with the files it names, or a telephony export's files
+    with their folders), for `cdr` the `mapping` YAML file (or one among `files`), and for
+    a telephony export an optional `timezone` (IANA name; default the site's QM_TIMEZONE).
+    A refused upload leaves nothing behind.
 
     Raises:
         ValidationFailed: a missing or unknown kind, no files, a refused file name, not
-            exactly one CSV; naming the field.
+            exactly one CSV (or Master.csv, or mapping), an unknown time zone; naming the
+            field.
         UploadTooLarge: the files unpack to more than the site accepts.
     """
     raw_kind = data.get("kind") or ImportKind.MANIFEST.value
@@ -204,6 +211,11 @@ def accept_upload(
     files = _uploads(data.get("files"))
     if not files:
         raise ValidationFailed("upload", None, "files", _("Choose the files to upload."))
+    telephony = kind in jobs.TELEPHONY_KINDS
+    raw_zone = data.get("timezone")
+    zone = raw_zone.strip() if telephony and isinstance(raw_zone, str) else ""
+    if zone:
+        time_zone(zone, file="upload", field="timezone")  # refused before anything is written
     folder = jobs.UploadFolder(settings.upload_folder())
     try:
         for upload in files:
@@ -212,8 +224,13 @@ def accept_upload(
                 folder.add_zip(name, upload.file)
             else:
                 folder.add(name, upload.file)
-        csv = folder.find_csv()
-        return jobs.create_job(db, kind=kind, folder=folder.path, file=csv, actor=actor)
+        if kind == ImportKind.CDR:
+            for upload in _uploads(data.get("mapping")):
+                folder.add(upload.filename or "", upload.file, field="mapping")
+        file = folder.find_export(kind) if telephony else folder.find_csv()
+        return jobs.create_job(
+            db, kind=kind, folder=folder.path, file=file, actor=actor, timezone=zone or None
+        )
     except BaseException:
         folder.discard()
         raise
@@ -247,6 +264,9 @@ class ImportJobOut(msgspec.Struct):
     processed: int
     process_failed: int
     process_note: str | None
+    # A telephony export's zone (None: the site's) and the importer's summary lines.
+    timezone: str | None
+    summary: list[str]
     error: ErrorOut | None
     url: str
 
@@ -274,12 +294,20 @@ def job_out(job: ImportJob, live: dict[str, int]) -> ImportJobOut:
         processed=max(job.processed, live.get("calls", 0)),
         process_failed=job.process_failed,
         process_note=job.process_note,
+        timezone=job.timezone,
+        summary=(job.summary or "").splitlines(),
         error=error,
         url=f"/admin/imports/{job.id}",
     )
 
 
-def _list_page(db: Session, *, error: QMError | None = None, status: int = 200) -> Template:
+def _list_page(
+    db: Session,
+    settings: Settings,
+    *,
+    error: QMError | None = None,
+    status: int = 200,
+) -> Template:
     problem = None
     if isinstance(error, ValidationFailed):
         problem = {"field": error.field, "message": error.message}
@@ -289,6 +317,7 @@ def _list_page(db: Session, *, error: QMError | None = None, status: int = 200) 
         "jobs": jobs.recent_jobs(db),
         "error": problem,
         "max_bytes": MAX_REQUEST_BYTES,
+        "site_timezone": settings.timezone,
     }
     return Template(template_name="imports/list.html", context=context, status_code=status)
 
@@ -304,9 +333,11 @@ class ImportsController(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=True)
-    def list_imports(self, db: NamedDependency[Session]) -> Template:
+    def list_imports(
+        self, db: NamedDependency[Session], settings: NamedDependency[Settings]
+    ) -> Template:
         """Recent uploads with their state, and the upload form."""
-        return _list_page(db)
+        return _list_page(db, settings)
 
     @post("/", sync_to_thread=True, request_max_body_size=MAX_REQUEST_BYTES)
     def upload(
@@ -321,7 +352,7 @@ class ImportsController(Controller):
         try:
             job = accept_upload(db, settings, data, actor=request.user.username)
         except (ValidationFailed, jobs.UploadTooLarge) as exc:
-            return _list_page(db, error=exc, status=http_status(exc)[0])
+            return _list_page(db, settings, error=exc, status=http_status(exc)[0])
         worker = import_worker(request.app.state)
         assert job.id is not None
         return Redirect(
@@ -358,8 +389,10 @@ class ImportsApiController(Controller):
         settings: NamedDependency[Settings],
         data: MultipartForm,
     ) -> Response[ImportJobOut]:
-        """Upload a manifest with its files (or a zip), or a mystery-shopper CSV
-        (multipart: `kind` = manifest or mystery, `files`); answers the queued job.
+        """Upload a manifest with its files (or a zip), a mystery-shopper CSV, or a
+        telephony export (multipart: `kind` = manifest, mystery, asterisk, freeswitch or
+        cdr; `files`, their relative paths kept; `mapping`, the YAML file of a `cdr`;
+        `timezone`, the export's zone, default the site's); answers the queued job.
         Poll `GET /api/imports/{id}` until its state is done or failed."""
         job = accept_upload(db, settings, data, actor=request.user.username)
         worker = import_worker(request.app.state)

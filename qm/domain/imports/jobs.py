@@ -9,9 +9,13 @@ upload can neither write outside its folder nor fill the disk.
 
 The import itself is exactly the command line's: `ingest_manifest` (with the upload's
 folder as the import root, so a manifest can only name files it was uploaded with) or
-`ingest_mystery`, all or nothing per file, transcripts redacted on the way in. Afterwards
-only the audio of stored calls is kept: the manifest, the transcripts (which may hold card
-numbers before redaction) and everything of a refused upload are deleted.
+`ingest_mystery`, all or nothing per file, transcripts redacted on the way in; a telephony
+export (`ImportKind.ASTERISK`, `FREESWITCH`, `CDR`) goes through `ingest_asterisk`,
+`ingest_freeswitch` or `ingest_cdr` on the upload's folder, in the job's time zone (the
+site's unless the upload named one), and its summary lines are stored on the job.
+Afterwards only the audio of stored calls is kept: the manifest, the transcripts (which may
+hold card numbers before redaction), the CDRs and everything of a refused upload are
+deleted.
 """
 
 import logging
@@ -35,7 +39,7 @@ from qm.domain.bounds import control_character
 from qm.domain.imports.ingest import count_data_rows, ingest_manifest
 from qm.domain.imports.mystery import ingest_mystery
 from qm.errors import NotFound, QMError, ValidationFailed
-from qm.i18n import gettext
+from qm.i18n import gettext, use_locale
 from qm.models import Call, ImportJob, ImportKind, ImportState, utcnow
 from qm.settings import Settings
 
@@ -48,6 +52,13 @@ MAX_FILES = 50_000
 MAX_NAME_LENGTH = 255  # characters of one path part
 MAX_PATH_LENGTH = 800  # characters of a relative path (the call's audio_path holds 1000)
 CHUNK = 1024 * 1024
+
+# The kinds that are a telephony system's export rather than our own CSV formats.
+TELEPHONY_KINDS = frozenset({ImportKind.ASTERISK, ImportKind.FREESWITCH, ImportKind.CDR})
+MAPPING_SUFFIXES = (".yaml", ".yml")
+# Where joined -in/-out recording pairs are written, inside the upload's folder so that
+# they are kept with the calls that point to them (and go with a refused upload).
+JOINED = "joined-recordings"
 
 # Called with ("rows", n) after each stored batch of rows and ("calls", 1) after each
 # processed call.
@@ -175,21 +186,85 @@ class UploadFolder:
             )
         return found[0]
 
+    def find_export(self, kind: ImportKind, field: str = "files") -> Path:
+        """The file a telephony job names: Asterisk's Master.csv, the CDR CSV (beside its
+        one mapping file), or FreeSWITCH's first CDR (JSON or CSV; its importer reads the
+        whole folder).
+
+        Raises:
+            ValidationFailed: not the files the kind needs, naming `field` (or "mapping").
+        """
+        files = sorted(p for p in self.path.rglob("*") if p.is_file())
+        if kind == ImportKind.ASTERISK:
+            found = [p for p in files if p.name == "Master.csv"]
+            if len(found) != 1:
+                raise _refuse(
+                    field,
+                    gettext(
+                        "an Asterisk export holds exactly one Master.csv (found %(n)s)",
+                        n=len(found),
+                    ),
+                )
+            return found[0]
+        if kind == ImportKind.CDR:
+            mapping_file(self.path)
+            return self.find_csv(field)
+        found = [p for p in files if p.suffix.lower() in (".json", ".csv")]
+        if not found:
+            raise _refuse(
+                field, gettext("a FreeSWITCH export holds JSON CDRs or a Master.csv; none found")
+            )
+        return found[0]
+
     def discard(self) -> None:
         """Delete the folder and everything in it (a refused upload)."""
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def mapping_file(folder: Path) -> Path:
+    """The one YAML mapping file of a CDR upload.
+
+    Raises:
+        ValidationFailed: none or several, naming the field "mapping".
+    """
+    found = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MAPPING_SUFFIXES
+    )
+    if len(found) != 1:
+        raise _refuse(
+            "mapping",
+            gettext("a CDR CSV needs exactly one mapping file (.yaml), found %(n)s", n=len(found)),
+        )
+    return found[0]
+
+
+def export_folder(kind: ImportKind, file: Path, folder: Path) -> Path:
+    """The folder a telephony importer reads: Master.csv's (cdr-csv/'s parent, as Asterisk
+    keeps it), or the whole upload for FreeSWITCH."""
+    if kind == ImportKind.ASTERISK:
+        parent = file.parent
+        return parent.parent if parent.name == "cdr-csv" and parent != folder else parent
+    return folder
+
+
 def create_job(
-    session: Session, *, kind: ImportKind, folder: Path, file: Path, actor: str
+    session: Session,
+    *,
+    kind: ImportKind,
+    folder: Path,
+    file: Path,
+    actor: str,
+    timezone: str | None = None,
 ) -> ImportJob:
-    """Queue the import of `file` (unpacked in `folder`) and record the upload in the audit log."""
+    """Queue the import of `file` (unpacked in `folder`) and record the upload in the audit
+    log; `timezone` is a telephony export's zone (None: the site's)."""
     job = ImportJob(
         kind=kind,
         state=ImportState.QUEUED,
         file_name=str(file.relative_to(folder))[:255],
         folder=str(folder),
         created_by=actor,
+        timezone=timezone,
     )
     session.add(job)
     session.flush()
@@ -295,11 +370,23 @@ def _without_folder(message: str, folder: Path) -> str:
     return message
 
 
+def _source(job: ImportJob) -> str:
+    """The `source` label the job's importer gives the calls it stores."""
+    name = Path(job.file_name).name
+    if job.kind == ImportKind.ASTERISK:
+        return f"asterisk:{name}"
+    if job.kind == ImportKind.FREESWITCH:
+        return "freeswitch"
+    if job.kind == ImportKind.CDR:
+        return f"cdr:{name}"[:200]
+    return f"manifest:{name}"[:200]
+
+
 def _imported_calls(engine: Engine, job: ImportJob) -> list[tuple[str, str | None]]:
-    """(id, audio path) of the calls this job stored: their audio lies in its folder, or
-    they came from its manifest since it started."""
+    """(id, audio path) of the calls this job stored: they came from its file (by the
+    importer's source label) since it started."""
     assert job.started_at is not None
-    source = f"manifest:{Path(job.file_name).name}"[:200]
+    source = _source(job)
     query = sa.select(col(Call.id), col(Call.audio_path)).where(
         col(Call.source) == source, col(Call.imported_at) >= job.started_at
     )
@@ -363,7 +450,10 @@ def run_job(
             return job
     folder = Path(job.folder)
     path = folder / job.file_name
-    total = count_data_rows(path) if path.is_file() else None
+    # Master.csv rows are legs, not contacts, and a FreeSWITCH export is many files: no
+    # estimate for those.
+    counted = job.kind not in (ImportKind.ASTERISK, ImportKind.FREESWITCH)
+    total = count_data_rows(path) if counted and path.is_file() else None
     _update(engine, job_id, total_rows=total)
 
     def rows_stored(n: int) -> None:
@@ -375,12 +465,14 @@ def run_job(
             report = ingest_manifest(
                 engine, path, actor=job.created_by, progress=rows_stored, import_root=folder
             )
-            counts = {
+            counts: dict[str, object] = {
                 "rows": report.rows,
                 "created": report.created,
                 "updated": report.updated,
                 "transcripts": report.transcripts,
             }
+        elif job.kind in TELEPHONY_KINDS:
+            counts = _import_telephony(engine, settings, job, path, rows_stored)
         else:
             shops = ingest_mystery(engine, path, actor=job.created_by)
             counts = {"rows": shops.rows, "created": shops.created, "updated": shops.updated}
@@ -408,12 +500,59 @@ def run_job(
             error_message=f"unexpected error (logged under error id {error_id})",
         )
     _update(engine, job_id, **counts)
-    calls = _imported_calls(engine, job) if job.kind == ImportKind.MANIFEST else []
+    calls = _imported_calls(engine, job) if job.kind != ImportKind.MYSTERY else []
     _keep_only(folder, {Path(audio).resolve() for _, audio in calls if audio})
     done: dict[str, object] = {}
     if process and calls:
         done = _process(engine, settings, job_id, [c for c, _ in calls], progress)
     return _update(engine, job_id, state=ImportState.DONE, finished_at=utcnow(), **done)
+
+
+def _import_telephony(
+    engine: Engine,
+    settings: Settings,
+    job: ImportJob,
+    path: Path,
+    progress: Callable[[int], None],
+) -> dict[str, object]:
+    """Run the job's telephony importer on its folder; the job's counts and summary."""
+    # Imported here: only telephony jobs need the readers.
+    from qm.domain.imports.asterisk import ingest_asterisk
+    from qm.domain.imports.cdr_mapping import ingest_cdr
+    from qm.domain.imports.freeswitch import ingest_freeswitch
+
+    folder = Path(job.folder)
+    zone = job.timezone or settings.timezone
+    if job.kind == ImportKind.CDR:
+        report = ingest_cdr(
+            engine,
+            path,
+            mapping_file(folder),
+            actor=job.created_by,
+            import_root=folder,
+            progress=progress,
+        )
+    else:
+        ingest = ingest_asterisk if job.kind == ImportKind.ASTERISK else ingest_freeswitch
+        report = ingest(
+            engine,
+            export_folder(job.kind, path, folder),
+            timezone=zone,
+            actor=job.created_by,
+            import_root=folder,
+            merge_dir=folder / JOINED,
+            progress=progress,
+        )
+    # Stored for every reader of the page: in the site's language, server paths left out.
+    with use_locale(settings.default_language):
+        lines = report.summary_lines()
+    summary = _without_folder("\n".join(lines), folder)
+    return {
+        "rows": report.stored.rows,
+        "created": report.stored.created,
+        "updated": report.stored.updated,
+        "summary": summary[:10_000],
+    }
 
 
 def _process(

@@ -16,6 +16,22 @@ and field), then moved out of the way:
 - `failed/<stamp>-<name>/`: refused, nothing stored, with `<name>.errors.txt` beside the
   CSV saying why (in the site's default language).
 
+Telephony exports lie in sub-folders named after their system, one export each:
+
+- `asterisk/<export>/`: Master.csv (or cdr-csv/Master.csv), queue_log and the recordings
+  at any depth (`ingest_asterisk`);
+- `freeswitch/<export>/`: JSON CDRs and/or Master.csv and the recordings
+  (`ingest_freeswitch`);
+- `cdr/<name>.csv` with `cdr/<name>.mapping.yaml` beside it, and the recordings in
+  `cdr/<name>/` if it has any (the mapping's recording template is relative to the CSV,
+  so it names them `<name>/...`) (`ingest_cdr`).
+
+An export is imported whole in the site's zone (`QM_TIMEZONE`), all or nothing, and moves
+to `done/<stamp>-<kind>-<name>/` (its recordings stay there, as a manifest's do, beside a
+receipt with the import's summary; its CDRs are deleted) or `failed/` with the errors file;
+it waits while any of its files changed within `SETTLE`, and a CSV in `cdr/` waits for its
+mapping for `MISSING_GRACE`.
+
 A set is moved to `done/` before it is imported, so that the audio paths stored with its
 calls are those it keeps; a refused set then moves on to `failed/`, and a set that could
 not be imported for another reason (the database away) goes back where it was, for the
@@ -32,13 +48,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import Session, col
 
 from qm.domain.imports.ingest import ingest_manifest
 from qm.domain.imports.mystery import ingest_mystery
+from qm.domain.imports.telephony import TelephonyReport
 from qm.errors import ValidationFailed
 from qm.i18n import gettext, use_locale
-from qm.models import ImportKind
+from qm.models import Call, ImportKind, utcnow
 from qm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +71,12 @@ SETTLE = timedelta(seconds=10)
 MISSING_GRACE = timedelta(minutes=30)
 # The columns a manifest names its files in.
 FILE_COLUMNS = ("audio", "transcript")
+# The sub-folders telephony exports are dropped in, and a CDR CSV's mapping file.
+EXPORT_FOLDERS = {"asterisk": ImportKind.ASTERISK, "freeswitch": ImportKind.FREESWITCH}
+CDR_FOLDER = "cdr"
+MAPPING_SUFFIX = ".mapping.yaml"
+# Where joined -in/-out recording pairs are written, inside the export's done/ folder.
+JOINED = "joined-recordings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +229,11 @@ def _error_text(exc: ValidationFailed, target: Path) -> str:
     return f"{', '.join(parts)}: {message}\n" + gettext("Nothing of this file was stored.") + "\n"
 
 
-def _fail(folder: Path, target: Path, file_set: FileSet, text: str, now: datetime) -> Path:
-    failed = _destination(folder / FAILED, file_set.csv.stem, now)
+def _fail(folder: Path, target: Path, stem: str, text: str, now: datetime) -> Path:
+    failed = _destination(folder / FAILED, stem, now)
     failed.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(target, failed)
-    (failed / f"{file_set.csv.stem}.errors.txt").write_text(text, encoding="utf-8")
+    (failed / f"{stem}.errors.txt").write_text(text, encoding="utf-8")
     _remove_if_empty(target.parent)
     return failed
 
@@ -321,7 +346,7 @@ def watch_pass(
         except ValidationFailed as exc:
             with use_locale(settings.default_language):
                 text = _error_text(exc, target)
-            failed = _fail(folder, target, file_set, text, now)
+            failed = _fail(folder, target, file_set.csv.stem, text, now)
             log.warning("watched folder: %s refused (%s)", file_set.name, failed)
             report.failed.append(file_set.name)
             continue
@@ -338,4 +363,212 @@ def watch_pass(
         report.calls += calls
         if process and calls:
             _process(engine, settings, calls)
+    for export in find_exports(folder):
+        _export_pass(engine, settings, folder, export, report, now=now, process=process)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A telephony export found in the watched folder's `asterisk/`, `freeswitch/` or
+    `cdr/` sub-folder."""
+
+    kind: ImportKind
+    name: str  # as reports and logs name it: "asterisk/<export>", "cdr/<name>.csv"
+    stem: str  # the export's or CSV's name, for done/ and failed/ folders and receipts
+    paths: tuple[Path, ...]  # what moves with it: its folder; or the CSV, mapping, folder
+    csv: Path | None = None  # a CDR CSV
+    mapping: Path | None = None  # its mapping file (None: not there yet)
+
+
+def find_exports(folder: Path) -> list[Export]:
+    """The telephony exports in `folder`'s `asterisk/`, `freeswitch/` and `cdr/`
+    sub-folders, oldest first (by their newest file)."""
+    found: list[Export] = []
+    for sub, kind in EXPORT_FOLDERS.items():
+        parent = folder / sub
+        if parent.is_dir():
+            found += [
+                Export(kind, f"{sub}/{p.name}", p.name, (p,))
+                for p in sorted(parent.iterdir())
+                if p.is_dir()
+            ]
+    cdr = folder / CDR_FOLDER
+    if cdr.is_dir():
+        for csv_path in sorted(cdr.iterdir()):
+            if not (csv_path.is_file() and csv_path.suffix.lower() == ".csv"):
+                continue
+            mapping = cdr / f"{csv_path.stem}{MAPPING_SUFFIX}"
+            recordings = cdr / csv_path.stem
+            paths = [csv_path]
+            paths += [mapping] if mapping.is_file() else []
+            paths += [recordings] if recordings.is_dir() else []
+            found.append(
+                Export(
+                    ImportKind.CDR,
+                    f"{CDR_FOLDER}/{csv_path.name}",
+                    csv_path.stem,
+                    tuple(paths),
+                    csv=csv_path,
+                    mapping=mapping if mapping.is_file() else None,
+                )
+            )
+    return sorted(found, key=lambda e: (_newest(e) or datetime.max.replace(tzinfo=UTC), e.name))
+
+
+def _newest(export: Export) -> datetime | None:
+    """When any file or folder of the export last changed; None when it vanished."""
+    try:
+        stamps = []
+        for path in export.paths:
+            stamps.append(_changed(path))
+            if path.is_dir():
+                stamps += [_changed(p) for p in path.rglob("*")]
+    except FileNotFoundError:  # moved or deleted while we looked
+        return None
+    return max(stamps)
+
+
+def export_ready(export: Export, now: datetime) -> bool:
+    """Whether nothing of the export changed within `SETTLE` and a CDR CSV's mapping is
+    there (or the CSV waited `MISSING_GRACE` for it: then it is refused)."""
+    newest = _newest(export)
+    if newest is None or now - newest < SETTLE:
+        return False
+    if export.kind is ImportKind.CDR and export.mapping is None:
+        assert export.csv is not None
+        return now - _changed(export.csv) >= MISSING_GRACE
+    return True
+
+
+def _move_export(export: Export, target: Path) -> list[tuple[Path, Path]]:
+    """Move the export into `target` (its folder becomes `target`; a CDR's files go in
+    it); returns (from, to) of each move."""
+    if export.kind is not ImportKind.CDR:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(export.paths[0], target)
+        return [(export.paths[0], target)]
+    target.mkdir(parents=True)
+    moves = [(p, target / p.name) for p in export.paths]
+    for source, dest in moves:
+        shutil.move(source, dest)
+    return moves
+
+
+def _import_export(
+    engine: Engine, settings: Settings, export: Export, target: Path
+) -> TelephonyReport:
+    """Import the export now in `target`, its recordings inside it."""
+    # Imported here: only telephony exports need the readers.
+    from qm.domain.imports.asterisk import ingest_asterisk
+    from qm.domain.imports.cdr_mapping import ingest_cdr
+    from qm.domain.imports.freeswitch import ingest_freeswitch
+
+    if export.kind is ImportKind.CDR:
+        assert export.csv is not None
+        csv_path = target / export.csv.name
+        if export.mapping is None:
+            raise ValidationFailed(
+                str(csv_path),
+                None,
+                "mapping",
+                gettext(
+                    "no mapping file %(name)s beside it",
+                    name=f"{export.stem}{MAPPING_SUFFIX}",
+                ),
+            )
+        return ingest_cdr(
+            engine, csv_path, target / export.mapping.name, actor=ACTOR, import_root=target
+        )
+    ingest = ingest_asterisk if export.kind is ImportKind.ASTERISK else ingest_freeswitch
+    return ingest(
+        engine,
+        target,
+        timezone=settings.timezone,
+        actor=ACTOR,
+        import_root=target,
+        merge_dir=target / JOINED,
+    )
+
+
+def _stored_calls(engine: Engine, source: str, since: datetime) -> list[tuple[str, str | None]]:
+    """(id, audio path) of the calls an import stored under `source` from `since` on."""
+    query = sa.select(col(Call.id), col(Call.audio_path)).where(
+        col(Call.source) == source, col(Call.imported_at) >= since
+    )
+    with Session(engine) as session:
+        return [(row[0], row[1]) for row in session.execute(query).all()]
+
+
+def _source(export: Export) -> str:
+    """The `source` label the export's importer gives its calls."""
+    if export.kind is ImportKind.ASTERISK:
+        return "asterisk:Master.csv"
+    if export.kind is ImportKind.FREESWITCH:
+        return "freeswitch"
+    assert export.csv is not None
+    return f"cdr:{export.csv.name}"
+
+
+def _keep_recordings_only(target: Path, keep: set[Path], stem: str, lines: list[str]) -> None:
+    """After the import: delete the export's CDRs and the recordings no stored call points
+    to, and leave a receipt with the import's summary."""
+    for path in sorted(target.rglob("*"), reverse=True):  # files before their folders
+        if path.is_file() and path.resolve() not in keep:
+            path.unlink()
+        elif path.is_dir():
+            _remove_if_empty(path)
+    target.mkdir(exist_ok=True)  # every file may have gone (no recordings)
+    receipt = gettext(
+        "%(name)s: imported. The export's CDRs were deleted after the import; the "
+        "recordings stay here, the stored calls point to them.",
+        name=stem,
+    )
+    text = "\n".join([receipt, *lines]) + "\n"
+    (target / f"{stem}.imported.txt").write_text(text, encoding="utf-8")
+
+
+def _export_pass(
+    engine: Engine,
+    settings: Settings,
+    folder: Path,
+    export: Export,
+    report: WatchReport,
+    *,
+    now: datetime,
+    process: bool,
+) -> None:
+    """Import one telephony export if it is ready, and move it to done/ or failed/."""
+    if not export_ready(export, now):
+        report.waiting.append(export.name)
+        return
+    stem = f"{export.kind.value}-{export.stem}"
+    target = _destination(folder / DONE, stem, now)
+    moves = _move_export(export, target)
+    since = utcnow()
+    try:
+        imported = _import_export(engine, settings, export, target)
+    except ValidationFailed as exc:
+        with use_locale(settings.default_language):
+            text = _error_text(exc, target)
+        failed = _fail(folder, target, export.stem, text, now)
+        log.warning("watched folder: %s refused (%s)", export.name, failed)
+        report.failed.append(export.name)
+        return
+    except Exception:  # not the export's fault: it goes back for the next pass
+        log.exception("watched folder: importing %s failed; trying again later", export.name)
+        _put_back(moves, target)
+        _remove_if_empty(target.parent)
+        report.retried.append(export.name)
+        return
+    calls = _stored_calls(engine, _source(export), since)
+    keep = {Path(audio).resolve() for _, audio in calls if audio}
+    with use_locale(settings.default_language):
+        lines = imported.summary_lines()
+        _keep_recordings_only(target, keep, export.stem, lines)
+    log.info("watched folder: imported %s (%s call(s))", export.name, len(calls))
+    report.imported.append(export.name)
+    ids = [call for call, _ in calls]
+    report.calls += ids
+    if process and ids:
+        _process(engine, settings, ids)
