@@ -259,3 +259,18 @@ def test_a_corrected_machine_transcript_shows_the_engine_accuracy(
     accuracy = page.select_one("#transcript .asr-accuracy").text  # type: ignore[union-attr]
     assert "faster-whisper/small: WER 25.0% against the correction by rita" in accuracy
     assert "(1 substituted, 0 deleted, 0 inserted of 4)" in accuracy
+
+
+def test_the_queue_wait_of_a_telephony_call_is_shown_when_known(
+    reviewer: Client, seed: Any
+) -> None:
+    def build(s: Session) -> None:
+        build_reviewed_call(s)
+        make_call(s, "c-2", agent_id="a-1").queue_seconds = 95.0
+
+    seed(build)
+    assert soup(reviewer.get("/calls/c-1").text).select_one("#queue-wait") is None
+    page = soup(reviewer.get("/calls/c-2?lang=zh-CN").text)
+    wait = page.select_one("#queue-wait")
+    assert wait is not None and wait.text == "01:35"
+    assert wait.find_previous("dt").text == "排队等待"  # type: ignore[union-attr]
