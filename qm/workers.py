@@ -181,10 +181,16 @@ def queue_depths(app: Celery) -> dict[str, int]:
     """Tasks waiting in each queue (not counting those a worker holds)."""
     depths = {}
     with app.connection_for_read() as conn:
+        redis = conn.transport.driver_type == "redis"
         for name in QUEUES:
             channel = conn.channel()
             try:
-                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                if redis:
+                    # Kombu's count over its priority lists, through the client that adds
+                    # QM_BROKER_KEY_PREFIX: a passive declare finds no queue under a prefix.
+                    depths[name] = int(channel._size(name))
+                else:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
             except conn.channel_errors:
                 depths[name] = 0  # never declared: nothing was ever queued there
             finally:

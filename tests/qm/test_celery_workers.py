@@ -127,6 +127,16 @@ def test_two_workers_survive_a_killed_one_with_nothing_lost_or_doubled(
     )
     assert queued.returncode == 0, queued.stderr
     assert f"Queued {CALLS} call(s)" in queued.stdout
+    from qm.workers import make_celery, queue_depths
+
+    settings = Settings(
+        database_url=db_url,
+        broker_url=redis_url,
+        broker_key_prefix=key_prefix,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    # Counted under the key prefix (a passive declare finds no queue there).
+    assert sum(queue_depths(make_celery(settings)).values()) == CALLS
 
     workers = [
         subprocess.Popen(
@@ -181,14 +191,6 @@ def test_two_workers_survive_a_killed_one_with_nothing_lost_or_doubled(
         assert per_call == []
         assert session.exec(select(Call).where(col(Call.claimed_by).is_not(None))).all() == []
 
-    from qm.workers import make_celery, queue_depths
-
-    settings = Settings(
-        database_url=db_url,
-        broker_url=redis_url,
-        broker_key_prefix=key_prefix,
-        _env_file=None,  # type: ignore[call-arg]
-    )
     assert queue_depths(make_celery(settings)) == {"asr": 0, "score": 0}
     status = subprocess.run(
         [QM, "status"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
