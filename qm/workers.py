@@ -1,14 +1,17 @@
 """Scale-out on Celery: the pipeline's stages as tasks on a broker (`QM_BROKER_URL`).
 
 `qm process` queues the first unfinished stage of each call (`enqueue_pending`);
-`qm worker` runs tasks (`run_worker`). There is one task, `qm.stage(call_id, stage)`,
-sent to the stage's queue: transcription to `asr`, the scoring stages to `score`, so that
-`qm worker --queues asr` can run on a GPU machine and `--queues score` on CPU ones. It
-runs that stage of that call (`qm.domain.pipeline.queued`), then the call's later stages
-of the same queue (key points, then metrics: one claim and one read of the call and its
-transcript for both, as `qm process` does; with a task per scoring stage, the extra
-claim, read, release and hop cost more than the stages: one worker scored 19 calls/s
-instead of 54 in benchmarks/scale.py), and queues the call's next stage of another queue.
+`qm worker` runs tasks (`run_worker`). There is one task, `qm.stage(call_id, stage,
+queue)`, sent to the stage's queue: transcription to `asr`, the scoring stages to `score`,
+so that `qm worker --queues asr` can run on a GPU machine and `--queues score` on CPU
+ones; a call with no speech to recognise (a transcript imported, no audio) has its
+transcribe stage, which then only records that it skipped, run on `score` too. A task
+runs its stage of its call (`qm.domain.pipeline.queued`), then the call's later stages of
+the same queue (key points, then metrics: one claim and one read of the call and its
+transcript for all of them, as `qm process` does; with a task per scoring stage, the
+extra claim, read, release and hop cost more than the stages: one worker scored 19
+calls/s instead of 54 in benchmarks/scale.py), and queues the call's next stage of
+another queue.
 
 Delivery is at least once: tasks are acknowledged after they ran (`acks_late`), a task
 whose worker process died goes back on the queue (`reject_on_worker_lost`; on Redis, a
@@ -31,6 +34,7 @@ from qm.db import make_engine
 from qm.domain.pipeline.queued import (
     Outcome,
     TransientError,
+    needs_asr,
     pending_stages,
     run_queued_stage,
 )
@@ -46,6 +50,7 @@ QUEUE_OF: dict[Stage, str] = {
     Stage.METRICS: "score",
 }
 QUEUES: tuple[str, ...] = ("asr", "score")
+SCORE = "score"
 # Back-off of a task retried after a transient database error: 2, 4, 8... seconds, at
 # most RETRY_MAX_SECONDS apart (kept below the visibility timeout's default, since Redis
 # hands a task waiting that long in a worker's memory to another worker too).
@@ -125,16 +130,17 @@ def make_celery(settings: Settings, *, asr_fallback: bool = False) -> Celery:
         retry_backoff_max=RETRY_MAX_SECONDS,
         retry_jitter=True,
     )
-    def run_stage_task(call_id: str, stage: str) -> str:
+    def run_stage_task(call_id: str, stage: str, queue: str | None = None) -> str:
         """Run one stage of one call and queue what comes next."""
         engine, ctx = state.get()
         named = Stage(stage)
-        # The later stages of the same queue run in this task (see the module docstring).
-        then = [s for s in STAGES[STAGES.index(named) + 1 :] if QUEUE_OF[s] == QUEUE_OF[named]]
+        here = queue or QUEUE_OF[named]
+        # The later stages of this task's queue run in it too (see the module docstring).
+        then = [s for s in STAGES[STAGES.index(named) + 1 :] if QUEUE_OF[s] == here]
         done = run_queued_stage(engine, ctx, call_id, named, claim_seconds=hold, then=then)
         if done.outcome == Outcome.BUSY and done.retry_in is not None:
             # Not a retry: waiting for another task's claim may take many turns.
-            send_stage(app, call_id, named, countdown=done.retry_in)
+            send_stage(app, call_id, named, queue=here, countdown=done.retry_in)
         elif done.next_stage is not None:
             send_stage(app, call_id, done.next_stage)
         return done.outcome.value
@@ -147,14 +153,16 @@ def send_stage(
     call_id: str,
     stage: Stage,
     *,
+    queue: str | None = None,
     countdown: float | None = None,
     producer: object = None,
 ) -> None:
-    """Queue `stage` of `call_id` on the stage's queue."""
+    """Queue `stage` of `call_id` on `queue` (default: the stage's own)."""
+    where = queue or QUEUE_OF[stage]
     app.send_task(
         TASK_NAME,
-        args=(call_id, stage.value),
-        queue=QUEUE_OF[stage],
+        args=(call_id, stage.value, where),
+        queue=where,
         countdown=countdown,
         producer=producer,
     )
@@ -170,10 +178,16 @@ def enqueue_pending(
     (or the call claimed) and changes nothing.
     """
     queued = dict.fromkeys(QUEUES, 0)
+    pending = pending_stages(engine, call_ids)
+    transcribe = [call_id for call_id, stage in pending if stage == Stage.TRANSCRIBE]
+    asr = needs_asr(engine, transcribe)
     with app.producer_or_acquire() as producer:
-        for call_id, stage in pending_stages(engine, call_ids):
-            send_stage(app, call_id, stage, producer=producer)
-            queued[QUEUE_OF[stage]] += 1
+        for call_id, stage in pending:
+            # A transcribe stage with no speech to recognise only records that it skipped:
+            # the scoring queue runs it with the scoring stages, in one task.
+            queue = SCORE if stage == Stage.TRANSCRIBE and call_id not in asr else None
+            send_stage(app, call_id, stage, queue=queue, producer=producer)
+            queued[queue or QUEUE_OF[stage]] += 1
     return queued
 
 

@@ -303,3 +303,30 @@ def test_without_a_broker_status_counts_stages_and_worker_refuses(
     assert "QM_BROKER_URL is not set" in refused.output
     bad = invoke(db_url, "worker", "--queues", "asr,gpu", QM_BROKER_URL="redis://127.0.0.1:1/0")
     assert bad.exit_code == 2 and "choose from asr, score" in bad.output
+
+
+def test_only_calls_with_speech_to_recognise_go_to_the_asr_queue(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from qm.domain.pipeline.queued import needs_asr
+
+    import_calls(engine, tmp_path, 3)
+    audio = tmp_path / "c0001.wav"
+    audio.write_bytes(b"RIFF")
+    with Session(engine) as session:
+        for call_id in ("c0001", "c0002"):
+            call = session.get(Call, call_id)
+            assert call is not None
+            call.audio_path = str(audio)
+            session.add(call)
+        session.commit()
+        # c0002 keeps its imported transcript: nothing to recognise there either.
+        session.execute(
+            sa.text(
+                "DELETE FROM segment WHERE transcript_id IN "
+                "(SELECT id FROM transcript WHERE call_id = 'c0001')"
+            )
+        )
+        session.execute(sa.text("DELETE FROM transcript WHERE call_id = 'c0001'"))
+        session.commit()
+    assert needs_asr(engine, ["c0000", "c0001", "c0002"]) == {"c0001"}

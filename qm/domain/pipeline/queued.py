@@ -36,7 +36,7 @@ from qm.domain.pipeline.runner import read_call, unfinished_call_ids
 from qm.domain.pipeline.stages import STAGES, run_stage, set_stage
 from qm.domain.pipeline.statements import STAGE_ROWS, table_of
 from qm.domain.pipeline.work import CallWork, PipelineContext
-from qm.models import Call, Stage, StageStatus, utcnow
+from qm.models import Call, Stage, StageStatus, Transcript, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,25 @@ def first_unfinished(statuses: dict[str, str], after: Stage | None = None) -> St
     """The first stage (after `after`, if given) neither done nor skipped."""
     later = STAGES if after is None else STAGES[STAGES.index(after) + 1 :]
     return next((s for s in later if statuses.get(s) not in FINISHED), None)
+
+
+def needs_asr(engine: Engine, call_ids: Sequence[str]) -> set[str]:
+    """Those of `call_ids` whose transcribe stage has speech to recognise: audio, no
+    transcript, not purged (the others' transcribe stage only records that it skipped)."""
+    calls, transcripts = table_of(Call), table_of(Transcript)
+    has_transcript = sa.exists().where(transcripts.c.call_id == calls.c.id)
+    query = sa.select(calls.c.id).where(
+        calls.c.id.in_(sa.bindparam("ids", expanding=True)),
+        calls.c.audio_path.is_not(None),
+        calls.c.purged_at.is_(None),
+        ~has_transcript,
+    )
+    found: set[str] = set()
+    with Session(engine) as session:
+        conn = session.connection()
+        for start in range(0, len(call_ids), 1000):
+            found.update(conn.execute(query, {"ids": call_ids[start : start + 1000]}).scalars())
+    return found
 
 
 def pending_stages(
