@@ -16,7 +16,7 @@ sees them (BCP 47: `<html lang>`, the user's stored language, `?lang=`).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, tzinfo
@@ -33,7 +33,9 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 from babel.support import LazyProxy, NullTranslations, Translations
 
-from scoring.result_notes import SPEAKER_PARAMS, parse_note
+from scoring.messages import parse as parse_message
+from scoring.result_notes import SPEAKER_PARAMS
+from scoring.result_notes import TEMPLATES as NOTE_TEMPLATES
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
@@ -163,15 +165,22 @@ def library_message(error: Any) -> str:
     return gettext(error.template, **error.params)
 
 
-def result_note(text: str) -> str:
-    """A key-point result's note (`scoring.result_notes`, stored in English) in the
-    current locale, with the speakers it names translated; other text as it is."""
-    parsed = parse_note(text)
+def stored_message(text: str, templates: Sequence[str], *, translated: Collection[str] = ()) -> str:
+    """A message stored in English (one of `templates`, see `scoring.messages.parse`) in
+    the current locale, the values named in `translated` translated too; other text as it
+    is."""
+    parsed = parse_message(text, templates)
     if parsed is None:
         return text
     template, params = parsed
-    values = {k: gettext(v) if k in SPEAKER_PARAMS else v for k, v in params.items()}
+    values = {k: gettext(v) if k in translated else v for k, v in params.items()}
     return gettext(template, **values)
+
+
+def result_note(text: str) -> str:
+    """A key-point result's note (`scoring.result_notes`) in the current locale, with the
+    speakers it names translated."""
+    return stored_message(text, NOTE_TEMPLATES, translated=SPEAKER_PARAMS)
 
 
 def N_(message: str) -> str:

@@ -7,11 +7,9 @@ reader's language (the templates are marked for its catalogs, see `scoring.messa
 also for results stored before a template existed.
 """
 
-import re
-from functools import lru_cache
 from typing import Any
 
-from scoring.messages import N_, render
+from scoring.messages import N_, parse, render
 
 NOT_FOUND = N_("not found")
 LOW_CONFIDENCE = N_("low-confidence match: needs a reviewer")
@@ -35,28 +33,12 @@ TEMPLATES = (
 # Values that name a speaker (translated where the note is shown, as speakers are).
 SPEAKER_PARAMS = ("heard", "wanted")
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
 
 def note(template: str, **params: Any) -> str:
     """The English note of `template` with `params` (one of `TEMPLATES`)."""
     return render(template, params)
 
 
-@lru_cache(maxsize=len(TEMPLATES))
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = _PLACEHOLDER.split(template)
-    # split() alternates literal text and placeholder names.
-    regex = "".join(
-        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
-    )
-    return re.compile(f"^{regex}$")
-
-
 def parse_note(text: str) -> tuple[str, dict[str, str]] | None:
     """The template and values of an English note, or None for any other text."""
-    for template in TEMPLATES:
-        found = _pattern(template).match(text)
-        if found:
-            return template, found.groupdict()
-    return None
+    return parse(text, TEMPLATES)

@@ -8,6 +8,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from qm import i18n
+from qm.domain.pipeline import stage_details
 from qm.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -62,6 +63,13 @@ SHOWN_VALUES = (
 )
 
 
+def stage_detail(text: str) -> str:
+    """A pipeline stage's stored detail in the reader's language (`stage_details`)."""
+    return i18n.stored_message(
+        text, stage_details.TEMPLATES, translated=stage_details.TRANSLATED_PARAMS
+    )
+
+
 def mmss(seconds: float | None) -> str:
     """`125.4` -> `02:05`; hours are added when needed (`1:02:05`)."""
     if seconds is None:
@@ -112,6 +120,7 @@ def template_config(settings: Settings) -> TemplateConfig[JinjaTemplateEngine]:
     )
     env.filters["mmss"] = mmss
     env.filters["result_note"] = i18n.result_note
+    env.filters["stage_detail"] = stage_detail
     env.filters["percent"] = percent
     env.filters["localtime"] = lambda instant: local_time(instant, tz)
     env.filters["number"] = i18n.format_number

@@ -238,3 +238,19 @@ def test_key_point_notes_are_shown_in_the_readers_language() -> None:
         assert result_note("a note from elsewhere") == "a note from elsewhere"
     with use_locale("en"):
         assert result_note(wrong) == "said by customer, not agent"
+
+
+def test_pipeline_stage_details_are_shown_in_the_readers_language() -> None:
+    from qm.domain.pipeline import stage_details as sd
+    from qm.web.templating import stage_detail
+
+    hits = sd.detail(sd.KEY_POINTS_HIT, hits=3, total=7, version="zh-billing v2")
+    assert hits == "3/7 key points hit with zh-billing v2"  # stored in English
+    purged = sd.detail(sd.PURGED, reason="retention", day="2026-01-31")
+    with use_locale("zh_CN"):
+        assert stage_detail(hits) == "用 zh-billing v2 检查，命中 3/7 个关键点"
+        assert stage_detail(sd.detail(sd.NO_AUDIO)) == "没有录音，也没有转写"
+        assert stage_detail(purged) == "录音和转写已于 2026-01-31 删除（保存期满）；之前的结果保留"
+        assert stage_detail("database is locked (error id 1a2b3c)") == (
+            "database is locked (error id 1a2b3c)"
+        )

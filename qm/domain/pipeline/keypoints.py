@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from qm.domain.call_checks import check_result_rows
 from qm.domain.exemplars import script_exemplars
+from qm.domain.pipeline.stage_details import KEY_POINTS_HIT, NO_SCRIPT, NO_TRANSCRIPT, detail
 from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
 from qm.domain.pipeline.work import (
     CallWork,
@@ -74,12 +75,11 @@ def check_keypoints(
     """
     call = work.call
     if inputs.transcript is None:
-        return KeyPointCheck(inputs, skip="no transcript")
+        return KeyPointCheck(inputs, skip=detail(NO_TRANSCRIPT))
     if inputs.script_key is None:
         return KeyPointCheck(
             inputs,
-            skip=f"no script for queue {call.queue or '(none)'}: assign one with "
-            "`qm script load FILE --queue Q` or set QM_DEFAULT_SCRIPT",
+            skip=detail(NO_SCRIPT, queue=call.queue or "(none)"),
         )
     if inputs.script_id is None:
         raise not_stored(inputs.script_key)
@@ -104,7 +104,7 @@ def check_keypoints(
         rows=rows,
         compliance=result.compliance,
         critical_failed=result.critical_failed,
-        detail=f"{hits}/{len(result.key_points)} key points hit with {version}",
+        detail=detail(KEY_POINTS_HIT, hits=hits, total=len(result.key_points), version=version),
         script_version=script.version,
     )
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from qm.domain.call_checks import courtesy_for, handle_seconds
+from qm.domain.pipeline.stage_details import COMPUTED, detail
 from qm.domain.pipeline.statements import METRICS, NEW_METRICS, table_of, upsert
 from qm.domain.pipeline.work import CallWork, PipelineContext, StageInputs, read_inputs
 from qm.models import Call, utcnow
@@ -67,4 +68,4 @@ def run_metrics(
         conn.execute(
             _SET_CALL_COURTESY, {"row_call_id": call.id, "score": values["courtesy_score"]}
         )
-    return "computed"
+    return detail(COMPUTED)

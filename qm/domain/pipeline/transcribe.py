@@ -8,6 +8,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from qm.domain import redaction
+from qm.domain.pipeline.stage_details import (
+    NO_AUDIO,
+    TRANSCRIBED,
+    TRANSCRIBED_BEEPED,
+    TRANSCRIPT_PRESENT,
+    TRANSCRIPT_PRESENT_BEEPED,
+    detail,
+)
 from qm.domain.pipeline.work import (
     CallWork,
     PipelineContext,
@@ -47,15 +55,17 @@ def transcribe_audio(engine: Engine, work: CallWork, ctx: PipelineContext) -> Tr
     assert work.inputs is not None
     existing = work.inputs.transcript
     if existing is not None:
-        note = ""
         if call.audio_path and not redaction.is_redacted_copy(call.audio_path):
             # An imported transcript in which a card number was redacted: the recording
             # says it too, so it is replaced by a copy with that span beeped.
             beeped = redaction.redact_recording(engine, call.id, keep_original=keep)
-            note = f"; recording redacted ({beeped.spans} span(s) beeped)" if beeped else ""
-        raise StageSkipped(f"transcript already present ({existing.source}){note}")
+            if beeped:
+                raise StageSkipped(
+                    detail(TRANSCRIPT_PRESENT_BEEPED, source=existing.source, spans=beeped.spans)
+                )
+        raise StageSkipped(detail(TRANSCRIPT_PRESENT, source=existing.source))
     if not call.audio_path:
-        raise StageSkipped("no audio and no transcript")
+        raise StageSkipped(detail(NO_AUDIO))
     asr = ctx.asr.engine()
     channel = call.agent_channel or ctx.settings.agent_channel
     doc = asr.transcribe_file(Path(call.audio_path), call_id=call.id, agent_channel=channel)
@@ -75,17 +85,23 @@ def run_transcribe(
     if existing is not None:  # imported or corrected while the engine was running
         if prepared.recording is not None:
             prepared.recording.undo()
-        raise StageSkipped(f"transcript already present ({existing.source})")
+        raise StageSkipped(detail(TRANSCRIPT_PRESENT, source=existing.source))
     doc = prepared.doc
     replace_transcript(session.connection(), call_id, doc, source=f"asr:{prepared.engine_name}")
     work.inputs = None  # the next stage reads the new transcript
-    detail = f"{len(doc.segments)} segment(s) by {prepared.engine_name}"
+    said = detail(TRANSCRIBED, segments=len(doc.segments), engine=prepared.engine_name)
     if prepared.recording is not None:
         call = session.get(Call, call_id)  # the stored row, to point at the copy
         assert call is not None  # the claim was confirmed under this transaction's lock
         redaction.adopt_redacted_copy(session, call, prepared.recording)
         work.call.audio_path = call.audio_path
-        detail += f"; recording redacted ({prepared.recording.spans} span(s) beeped)"
+        said = detail(
+            TRANSCRIBED_BEEPED,
+            segments=len(doc.segments),
+            engine=prepared.engine_name,
+            spans=prepared.recording.spans,
+        )
     if ctx.asr.warning:
-        detail += f"; WARNING: {ctx.asr.warning}"
-    return detail
+        # The engine's own words (a fallback was used, say): shown as they are.
+        said += f"; WARNING: {ctx.asr.warning}"
+    return said

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from qm.domain.call_checks import read_call_transcript
+from qm.domain.pipeline.stage_details import PURGED, detail
 from qm.domain.pipeline.statements import table_of
 from qm.domain.scripts import ScriptCache
 from qm.domain.stored_transcripts import TranscriptInfo, current_transcript_info
@@ -156,7 +157,4 @@ def purged(call: Call) -> StageSkipped | None:
     if call.purged_at is None:
         return None
     # The scores computed before the removal are kept; re-running must not clear them.
-    return StageSkipped(
-        f"recording and transcript removed ({call.purge_reason}) on "
-        f"{call.purged_at:%Y-%m-%d}; earlier results are kept"
-    )
+    return StageSkipped(detail(PURGED, reason=call.purge_reason, day=f"{call.purged_at:%Y-%m-%d}"))
