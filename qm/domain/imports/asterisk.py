@@ -37,6 +37,7 @@ from qm.domain.imports.telephony import (
     TelephonyReport,
     agent_from_channel,
     parse_local,
+    seconds_value,
     store_contacts,
     time_zone,
 )
@@ -197,46 +198,11 @@ def read_queue_log(path: Path) -> dict[str, QueueCall]:
 
 
 def _seconds(path: Path, event: QueueEvent, n: int) -> float | None:
-    value = event.datum(n)
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValidationFailed(
-            str(path),
-            event.line,
-            f"data{n}",
-            _("%(value)s is not a number of seconds", value=repr(value)),
-        ) from None
-    if not 0 <= number <= 86_400:
-        raise ValidationFailed(
-            str(path),
-            event.line,
-            f"data{n}",
-            _("%(value)s must lie between 0 and 24 hours", value=repr(value)),
-        )
-    return number
+    return seconds_value(event.datum(n), path, event.line, f"data{n}")
 
 
 def _number(path: Path, row: CdrRow, name: str) -> float | None:
-    value = row[name]
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValidationFailed(
-            str(path), row.row, name, _("%(value)s is not a number of seconds", value=repr(value))
-        ) from None
-    if not 0 <= number <= 86_400:
-        raise ValidationFailed(
-            str(path),
-            row.row,
-            name,
-            _("%(value)s must lie between 0 and 24 hours", value=repr(value)),
-        )
-    return number
+    return seconds_value(row[name], path, row.row, name)
 
 
 def _caller_name(clid: str) -> str | None:

@@ -36,6 +36,7 @@ from qm.domain.imports.telephony import (
     TelephonyReport,
     from_epoch,
     parse_local,
+    seconds_value,
     store_contacts,
     time_zone,
 )
@@ -270,20 +271,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def _seconds(path: Path, row: int, cells: dict[str, str], name: str) -> float | None:
-    value = cells.get(name, "")
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValidationFailed(
-            str(path), row, name, _("%(value)s is not a number of seconds", value=repr(value))
-        ) from None
-    if not 0 <= number <= 86_400:
-        raise ValidationFailed(
-            str(path), row, name, _("%(value)s must lie between 0 and 24 hours", value=repr(value))
-        )
-    return number
+    return seconds_value(cells.get(name, ""), path, row, name)
 
 
 def _csv_contacts(

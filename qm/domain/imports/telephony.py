@@ -13,7 +13,7 @@ import statistics
 import wave
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from hashlib import sha256
 from pathlib import Path
@@ -47,6 +47,8 @@ _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/(?P<id>[^@/;]+?)(?:-[0-9a-fA-F]{6
 _PAIR_SUFFIX = re.compile(r"^(?P<base>.+)-(?P<side>in|out)$", re.IGNORECASE)
 
 
+# The longest talk, hold, wrap or queue wait a contact may have: a day.
+MAX_SECONDS = 86_400.0
 # The report's label for answered contacts whose export names no agent.
 NO_AGENT_NAMED = "answered, agent unknown"
 
@@ -250,6 +252,23 @@ def from_epoch(value: float, file: Path, row: int | None, field: str) -> datetim
     return check_instant(instant, file, row, field)
 
 
+def seconds_value(value: str | None, file: Path, row: int | None, field: str) -> float | None:
+    """A cell of seconds from zero to 24 hours; None when empty."""
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationFailed(
+            str(file), row, field, _("%(value)s is not a number of seconds", value=repr(value))
+        ) from None
+    if not 0 <= number <= MAX_SECONDS:
+        raise ValidationFailed(
+            str(file), row, field, _("%(value)s must lie between 0 and 24 hours", value=repr(value))
+        )
+    return number
+
+
 def clean_text(
     value: str | None, file: Path, row: int | None, field: str, max_length: int
 ) -> str | None:
@@ -401,7 +420,7 @@ def check_contact(contact: TelephonyContact) -> TelephonyContact:
     contact.reason = clean_text(contact.reason, f, r, "reason", 200)
     for part in ("talk_seconds", "hold_seconds", "wrap_seconds", "queue_wait_seconds"):
         value = getattr(contact, part)
-        if value is not None and not 0 <= value <= timedelta(days=1).total_seconds():
+        if value is not None and not 0 <= value <= MAX_SECONDS:
             raise ValidationFailed(
                 str(f), r, part, _("%(value)s must lie between 0 and 24 hours", value=value)
             )
