@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.exemplars import Exemplar
 from scoring.matching import semantic_parts, semantic_speakers
 from scoring.normalize import normalize
 from scoring.script import Script
@@ -184,13 +185,16 @@ class EmbeddingMatcher:
         """Embed every uncached text now, in batches, so later similarities are lookups."""
         self.vectors(list(dict.fromkeys(texts)))
 
-    def warm_call(self, script: Script, transcript: CallTranscript) -> None:
+    def warm_call(
+        self, script: Script, transcript: CallTranscript, exemplars: Sequence[Exemplar] = ()
+    ) -> None:
         """Embed a script's phrases and the call's texts that the semantic stage reads.
 
         Those are `semantic_texts`: the utterances of the speakers the script's items
-        need, each once, in as few `embed` calls as the batch size allows.
+        need, each once, and the sentences of reviewers' lines (`exemplars`), in as few
+        `embed` calls as the batch size allows.
         """
-        self.warm(semantic_texts(script, transcript))
+        self.warm(semantic_texts(script, transcript, exemplars))
 
     def cached(self) -> int:
         """How many texts have a cached vector."""
@@ -287,12 +291,16 @@ def load_sentence_transformer(
     )
 
 
-def semantic_texts(script: Script, transcript: CallTranscript) -> list[str]:
-    """Every text the semantic stage embeds for this call: the script's phrases, then the
-    single utterances of the speakers that some item needs (`semantic_speakers`), each
-    with its sentences (`semantic_parts`)."""
+def semantic_texts(
+    script: Script, transcript: CallTranscript, exemplars: Sequence[Exemplar] = ()
+) -> list[str]:
+    """Every text the semantic stage embeds for this call: the script's phrases and the
+    reviewers' lines it learnt (`exemplars`, each with its sentences: `scoring.exemplars`
+    chooses among them), then the single utterances of the speakers that some item needs
+    (`semantic_speakers`), each with its sentences (`semantic_parts`)."""
     phrases = [p for kp in script.key_points for p in kp.phrases]
     phrases += [p for rule in script.forbidden for p in rule.phrases]
+    phrases += [part for e in exemplars for part in semantic_parts(e.text)]
     speakers = semantic_speakers(script)
     # Lines without words are not read (see `scoring.matching._semantic_matrix`).
     lines = [u.text for u in transcript.utterances if u.speaker in speakers and normalize(u.text)]

@@ -11,9 +11,9 @@ from qm.models import ResultKind, Segment
 from scoring.courtesy import measure_courtesy
 from scoring.exemplars import Exemplar
 from scoring.keypoints import CheckResult, check_call
-from scoring.matching import Matcher, semantic_parts
+from scoring.matching import Matcher
 from scoring.script import Script as ParsedScript
-from scoring.semantic import EmbeddingMatcher, semantic_texts
+from scoring.semantic import EmbeddingMatcher
 from scoring.transcript import CallTranscript, Utterance
 from transcripts import Transcript as TranscriptDoc
 
@@ -63,10 +63,8 @@ def check_transcript(
         SemanticMatcherError: the semantic matcher's model failed on this call.
     """
     if isinstance(matcher, EmbeddingMatcher):
-        # One batched embedding of the call's texts instead of one model call per text,
-        # with the sentences of reviewers' lines (`scoring.exemplars` reads them).
-        learnt = [part for e in exemplars for part in semantic_parts(e.text)]
-        matcher.warm([*semantic_texts(script, transcript), *learnt])
+        # One batched embedding of the call's texts instead of one model call per text.
+        matcher.warm_call(script, transcript, exemplars)
     return check_call(script, transcript, matcher=matcher, exemplars=exemplars)
 
 
